@@ -1,0 +1,1 @@
+"""Chorus shared kernel: the small set of pieces every service stands on."""

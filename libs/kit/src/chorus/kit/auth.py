@@ -1,0 +1,134 @@
+"""JWT bearer tokens: claims sub (the user), tenant, roles, groups.
+
+Verified with RS256 or EdDSA keys from a PEM or a JWKS URL. The tenant always
+comes from the token, so a caller can never reach another tenant's data.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from chorus.kit.errors import ErrorCode, ProblemError
+from chorus.kit.settings import ServiceSettings
+
+ALGORITHMS = ["EdDSA", "RS256"]
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    CURATOR = "curator"
+    APPROVER = "approver"
+    ADVOCATE = "advocate"
+
+
+@dataclass(frozen=True)
+class Principal:
+    subject: str
+    tenant: str
+    roles: frozenset[str]
+    groups: tuple[str, ...] = ()
+
+    def has_role(self, *roles: Role) -> bool:
+        return any(role.value in self.roles for role in roles)
+
+    def require_role(self, *roles: Role) -> None:
+        if not self.has_role(*roles):
+            wanted = " or ".join(role.value for role in roles)
+            raise ProblemError(ErrorCode.FORBIDDEN, f"this call needs the role {wanted}")
+
+    def require_tenant(self, tenant: str) -> None:
+        if tenant != self.tenant:
+            raise ProblemError(ErrorCode.FORBIDDEN, "the token is not valid for this tenant")
+
+
+class TokenVerifier:
+    def __init__(
+        self, *, issuer: str, audience: str, public_key_pem: str = "", jwks_url: str = ""
+    ) -> None:
+        if not public_key_pem and not jwks_url:
+            raise ValueError("a verifier needs a public key or a JWKS URL")
+        self._issuer = issuer
+        self._audience = audience
+        self._key = public_key_pem
+        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+
+    @classmethod
+    def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
+        return cls(
+            issuer=settings.jwt_issuer,
+            audience=settings.jwt_audience,
+            public_key_pem=settings.verification_key_pem,
+            jwks_url=settings.jwt_jwks_url,
+        )
+
+    def verify_header(self, authorization: str | None) -> Principal:
+        scheme, _, token = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ProblemError(ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <token>'")
+        return self.verify(token.strip())
+
+    def verify(self, token: str) -> Principal:
+        try:
+            key: Any = (
+                self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
+            )
+            claims = jwt.decode(
+                token, key, algorithms=ALGORITHMS, audience=self._audience, issuer=self._issuer,
+                options={"require": ["exp", "sub", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError as exc:
+            raise ProblemError(ErrorCode.TOKEN_EXPIRED, "the token has expired") from exc
+        except jwt.PyJWTError as exc:
+            raise ProblemError(ErrorCode.INVALID_TOKEN, f"the token is not valid: {exc}") from exc
+        tenant = claims.get("tenant")
+        roles = claims.get("roles", [])
+        groups = claims.get("groups", [])
+        if not isinstance(tenant, str) or not tenant:
+            raise ProblemError(ErrorCode.INVALID_TOKEN, "the token has no tenant claim")
+        if not _strings(roles) or not _strings(groups):
+            raise ProblemError(ErrorCode.INVALID_TOKEN, "roles and groups must be lists of strings")
+        return Principal(str(claims["sub"]), tenant, frozenset(roles), tuple(groups))
+
+
+def _strings(value: object) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
+
+
+def mint_token(
+    *,
+    private_key_pem: str,
+    tenant: str,
+    subject: str,
+    roles: Iterable[str],
+    groups: Iterable[str] = (),
+    issuer: str,
+    audience: str,
+    ttl_seconds: int = 3600,
+    key_id: str | None = None,
+    now: float | None = None,
+) -> str:
+    issued = int(now if now is not None else time.time())
+    claims = {
+        "iss": issuer,
+        "aud": audience,
+        "sub": subject,
+        "tenant": tenant,
+        "roles": sorted(set(roles)),
+        "groups": list(groups),
+        "iat": issued,
+        "exp": issued + ttl_seconds,
+        "jti": str(uuid.uuid4()),
+    }
+    key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    algorithm = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "EdDSA"
+    headers = {"kid": key_id} if key_id else None
+    return jwt.encode(claims, key, algorithm=algorithm, headers=headers)

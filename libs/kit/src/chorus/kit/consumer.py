@@ -1,0 +1,224 @@
+"""The consumer loop: decode, dedupe, handle with bounded retries, dead-letter,
+then commit — only after the handler's work is durable.
+
+Offsets are committed per batch after every record in it was handled (or
+dead-lettered). A crash before the commit redelivers the batch; the dedupe hook
+and idempotent handlers make the redelivery harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
+from chorus.kit.dedupe import Deduplicator
+from chorus.kit.envelope import Envelope, UndecodableEvent, decode
+from chorus.kit.metrics import Metrics
+from chorus.kit.producer import EventProducer, headers_with
+from chorus.kit.retry import RetryPolicy
+from chorus.kit.topics import Topic, dead_letter_topic
+from chorus.kit.tracing import extract_context, tracer
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Envelope], Awaitable[None]]
+
+
+class PermanentError(Exception):
+    """A handler failure that no retry can fix: the event goes to the dead-letter topic."""
+
+
+class _Stopping(Exception):
+    """Stop was requested while a record was still being retried."""
+
+
+class EventConsumer:
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group: str,
+        handlers: Mapping[Topic, Handler],
+        producer: EventProducer,
+        metrics: Metrics,
+        dedupe: Deduplicator | None = None,
+        retry: RetryPolicy | None = None,
+        max_batch: int = 200,
+        client_id: str | None = None,
+    ) -> None:
+        if not handlers:
+            raise ValueError("a consumer needs at least one topic handler")
+        self.group = group
+        self.dead_letter_topic = dead_letter_topic(group)
+        self._topics = {topic.name: topic for topic in handlers}
+        self._handlers = {topic.name: handler for topic, handler in handlers.items()}
+        self._producer = producer
+        self._metrics = metrics
+        self._dedupe = dedupe
+        self._retry = retry or RetryPolicy()
+        self._max_batch = max_batch
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._next_offsets: dict[TopicPartition, int] = {}
+        self._kafka = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=bootstrap,
+            group_id=group,
+            client_id=client_id or group,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        await self._kafka.start()
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group}")
+
+    async def stop(self) -> None:
+        """Finish the record in hand, commit what is done, leave the group."""
+        self._stopping.set()
+        if self._task is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        await self._kafka.stop()
+
+    async def wait(self) -> None:
+        """Return when the loop ended; raise if it died."""
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            batch = await self._kafka.getmany(timeout_ms=300, max_records=self._max_batch)
+            done: dict[TopicPartition, int] = {}
+            try:
+                for partition, records in batch.items():
+                    for record in records:
+                        await self._handle(record)
+                        done[partition] = record.offset + 1
+            except _Stopping:
+                pass
+            finally:
+                await self._commit(done)
+            self._report_lag()
+
+    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+        if not offsets:
+            return
+        try:
+            await self._kafka.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced: the new owner gets these records again and
+            # dedupe keeps the redelivery from having a second effect.
+            log.warning("commit refused after a rebalance", extra={"error": str(exc)})
+
+    def _report_lag(self) -> None:
+        for tp, next_offset in self._next_offsets.items():
+            highwater = self._kafka.highwater(tp)
+            if highwater is not None:
+                self._metrics.consumer_lag.labels(tp.topic, self.group, str(tp.partition)).set(
+                    max(0, highwater - next_offset)
+                )
+
+    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+        topic = self._topics[record.topic]
+        self._next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
+        try:
+            envelope = decode(topic, record.key, record.value, record.headers)
+        except UndecodableEvent as exc:
+            await self._dead_letter(record, f"undecodable: {exc}")
+            return
+        attributes = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": record.topic,
+            "messaging.consumer.group.name": self.group,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
+            "messaging.message.id": envelope.id,
+        }
+        with tracer().start_as_current_span(
+            f"process {record.topic}",
+            context=extract_context(envelope.headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span:
+            if self._dedupe and await self._dedupe.seen(self.group, envelope.id):
+                self._count(record, "duplicate")
+                return
+            reason = await self._handle_with_retries(record, envelope)
+            if reason is not None:
+                span.set_status(Status(StatusCode.ERROR, reason))
+                await self._dead_letter(record, reason)
+                return
+            if self._dedupe:
+                await self._dedupe.remember(self.group, envelope.id)
+            self._count(record, "processed")
+
+    async def _handle_with_retries(
+        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope
+    ) -> str | None:
+        """Run the handler; None on success, else why it goes to the dead-letter topic."""
+        handler = self._handlers[record.topic]
+        attempt = 0
+        while True:
+            attempt += 1
+            started = time.perf_counter()
+            try:
+                await handler(envelope)
+                return None
+            except PermanentError as exc:
+                return f"rejected: {exc}"
+            except Exception as exc:
+                if not self._retry.should_retry(attempt):
+                    return f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
+                self._metrics.handler_retries.labels(record.topic, self.group).inc()
+                log.warning(
+                    "handler failed, retrying",
+                    extra={"topic": record.topic, "event_id": envelope.id, "attempt": attempt,
+                           "error": f"{type(exc).__name__}: {exc}"},
+                )
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), self._retry.delay(attempt))
+                if self._stopping.is_set():
+                    raise _Stopping() from exc
+            finally:
+                self._metrics.handler_latency.labels(record.topic, self.group).observe(
+                    time.perf_counter() - started
+                )
+
+    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+        log.error(
+            "event dead-lettered",
+            extra={"topic": record.topic, "partition": record.partition,
+                   "offset": record.offset, "reason": reason},
+        )
+        headers = headers_with(
+            list(record.headers or ()),
+            {
+                "dlq_reason": reason[:1000],
+                "dlq_origin_topic": record.topic,
+                "dlq_origin_partition": str(record.partition),
+                "dlq_origin_offset": str(record.offset),
+                "dlq_group": self.group,
+                "dlq_failed_at": datetime.now(UTC).isoformat(),
+            },
+        )
+        await self._producer.send_raw(self.dead_letter_topic, record.key, record.value, headers)
+        self._count(record, "dead_lettered")
+
+    def _count(self, record: ConsumerRecord[bytes, bytes], outcome: str) -> None:
+        self._metrics.events_consumed.labels(record.topic, self.group, outcome).inc()

@@ -1,0 +1,134 @@
+"""The gRPC server every service starts from: ProblemError → rich status,
+a server span continuing the caller's trace, metrics per method, the standard
+health service fed by real readiness, and server reflection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from opentelemetry.trace import SpanKind
+
+from chorus.kit.auth import Principal, TokenVerifier
+from chorus.kit.errors import ErrorCode, ProblemError
+from chorus.kit.health import Health
+from chorus.kit.metrics import Metrics
+from chorus.kit.tracing import extract_context, tracer
+
+log = logging.getLogger(__name__)
+
+# (servicer, add_to_server function, full service name)
+Registration = tuple[Any, Callable[[Any, grpc.aio.Server], None], str]
+
+
+class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    def __init__(self, metrics: Metrics) -> None:
+        self._metrics = metrics
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        inner = handler.unary_unary
+        method: str = details.method
+        metrics = self._metrics
+
+        async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+            started = time.perf_counter()
+            code = grpc.StatusCode.OK
+            with tracer().start_as_current_span(
+                method.lstrip("/"), context=extract_context(metadata), kind=SpanKind.SERVER,
+                attributes={"rpc.system": "grpc", "rpc.method": method},
+            ):
+                try:
+                    return await inner(request, context)
+                except ProblemError as exc:
+                    code = exc.code.grpc_status
+                    await context.abort_with_status(rpc_status.to_status(exc.to_rpc_status()))
+                except Exception as exc:
+                    if context.code() not in (None, grpc.StatusCode.OK):
+                        code = context.code()  # the servicer aborted on its own
+                        raise
+                    code = grpc.StatusCode.INTERNAL
+                    log.exception("unhandled gRPC error", extra={"method": method})
+                    problem = ProblemError(ErrorCode.INTERNAL, "an unexpected error occurred")
+                    await context.abort_with_status(rpc_status.to_status(problem.to_rpc_status()))
+                    raise AssertionError("unreachable") from exc
+                finally:
+                    metrics.grpc_requests.labels(method, code.name).inc()
+                    metrics.grpc_latency.labels(method).observe(time.perf_counter() - started)
+
+        return grpc.unary_unary_rpc_method_handler(
+            observed,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def principal_from(context: grpc.aio.ServicerContext, verifier: TokenVerifier) -> Principal:
+    metadata = dict(context.invocation_metadata() or ())
+    value = metadata.get("authorization")
+    return verifier.verify_header(value if isinstance(value, str) else None)
+
+
+class GrpcServer:
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        metrics: Metrics,
+        health: Health,
+        registrations: Sequence[Registration] = (),
+    ) -> None:
+        self._server = grpc.aio.server(interceptors=[_Interceptor(metrics)])
+        self._health = health
+        self._health_servicer = health_aio.HealthServicer()
+        self._service_names = [name for _, _, name in registrations]
+        for servicer, add, _ in registrations:
+            add(servicer, self._server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health_servicer, self._server)
+        reflection.enable_server_reflection(
+            [*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+             reflection.SERVICE_NAME],
+            self._server,
+        )
+        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        self._watch: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._server.start()
+        self._watch = asyncio.create_task(self._publish_health(), name="grpc:health")
+
+    async def stop(self, grace: float) -> None:
+        if self._watch:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+        await self._health_servicer.enter_graceful_shutdown()
+        await self._server.stop(grace)
+
+    async def _publish_health(self) -> None:
+        """Keep the standard health service in step with real readiness."""
+        serving = health_pb2.HealthCheckResponse.SERVING
+        not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
+        while True:
+            report = await self._health.readiness()
+            status = serving if report.ready else not_serving
+            for name in ["", *self._service_names]:
+                await self._health_servicer.set(name, status)
+            await asyncio.sleep(2)

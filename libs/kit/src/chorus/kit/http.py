@@ -1,0 +1,162 @@
+"""The FastAPI application every service starts from: problem+json errors,
+metrics and a server span per request, /metrics, /livez and /readyz."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from opentelemetry.trace import SpanKind
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chorus.kit.auth import Principal, TokenVerifier
+from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError, Violation
+from chorus.kit.health import Health
+from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
+from chorus.kit.tracing import current_trace_ids, extract_context, tracer
+
+log = logging.getLogger(__name__)
+
+_STATUS_CODES = {code.http_status: code for code in ErrorCode}
+
+
+def problem_response(error: ProblemError, request: Request) -> JSONResponse:
+    body = error.to_problem(instance=request.url.path)
+    ids = current_trace_ids()
+    if ids:
+        body["trace_id"] = ids[0]
+    return JSONResponse(body, status_code=error.code.http_status, media_type=PROBLEM_CONTENT_TYPE)
+
+
+async def _on_problem(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProblemError)
+    return problem_response(exc, request)
+
+
+async def _on_validation(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    violations = [
+        Violation(".".join(str(part) for part in err["loc"]), str(err["msg"]))
+        for err in exc.errors()
+    ]
+    code = ErrorCode.VALIDATION_FAILED
+    if any(err.get("type") == "json_invalid" for err in exc.errors()):
+        code = ErrorCode.INVALID_REQUEST
+    return problem_response(
+        ProblemError(code, f"{len(violations)} problem(s) in the request", violations), request
+    )
+
+
+async def _on_http(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, ErrorCode.INVALID_REQUEST)
+    detail = exc.detail if isinstance(exc.detail, str) else code.title
+    return problem_response(ProblemError(code, detail), request)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error", extra={"path": request.url.path})
+    return problem_response(ProblemError(ErrorCode.INTERNAL, "an unexpected error occurred"), request)
+
+
+class ObservabilityMiddleware:
+    """Pure ASGI: a server span continuing the caller's trace, and metrics
+    labelled by the route template (bounded), never the raw path."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        method = scope["method"]
+        with tracer().start_as_current_span(
+            f"{method}", context=extract_context(headers), kind=SpanKind.SERVER,
+            attributes={"http.request.method": method},
+        ) as span:
+            try:
+                await self.app(scope, receive, send_wrapper)
+            finally:
+                route = scope.get("route")
+                template = getattr(route, "path", None) or "unmatched"
+                span.update_name(f"{method} {template}")
+                span.set_attribute("http.route", template)
+                span.set_attribute("http.response.status_code", status)
+                self.metrics.http_requests.labels(template, method, f"{status // 100}xx").inc()
+                self.metrics.http_latency.labels(template, method).observe(
+                    time.perf_counter() - started
+                )
+
+
+def build_http_app(
+    *,
+    title: str,
+    description: str,
+    metrics: Metrics,
+    health: Health,
+    verifier: TokenVerifier,
+    routers: Sequence[APIRouter] = (),
+    version: str = "0.1.0",
+) -> FastAPI:
+    app = FastAPI(title=title, description=description, version=version)
+    app.state.verifier = verifier
+    app.add_exception_handler(ProblemError, _on_problem)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http)
+    app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+
+    @app.get("/livez", tags=["operations"], summary="Liveness: the event loop is not stalled")
+    async def livez() -> Response:
+        alive = health.alive()
+        return JSONResponse({"status": "alive" if alive else "stalled"}, 200 if alive else 503)
+
+    @app.get("/readyz", tags=["operations"], summary="Readiness: Kafka and MongoDB answer")
+    async def readyz() -> Response:
+        report = await health.readiness()
+        return JSONResponse(report.as_json(), 200 if report.ready else 503)
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    async def prometheus_metrics() -> Response:
+        return Response(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def current_principal(request: Request) -> Principal:
+    verifier: TokenVerifier = request.app.state.verifier
+    return verifier.verify_header(request.headers.get("authorization"))
+
+
+Authenticated = Annotated[Principal, Depends(current_principal)]
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"description": description, "content": {PROBLEM_CONTENT_TYPE: {}}}
+    for status, description in (
+        (400, "Malformed request"),
+        (401, "Missing, invalid or expired token"),
+        (403, "Missing role or wrong tenant"),
+        (404, "Not found"),
+        (422, "Validation failed"),
+    )
+}

@@ -1,0 +1,124 @@
+"""The pieces every service's composition root assembles, built from settings.
+
+Each service's main.py calls `Infrastructure.build(settings)`, adds its own
+repositories, use cases, handlers and servicers, and returns `infra.runtime(...)`.
+Nothing here runs at import time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from fastapi import APIRouter
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+from chorus.kit.auth import TokenVerifier
+from chorus.kit.consumer import EventConsumer, Handler
+from chorus.kit.dedupe import MongoDeduplicator
+from chorus.kit.grpc_server import GrpcServer, Registration
+from chorus.kit.health import Health, kafka_check, mongo_check
+from chorus.kit.http import build_http_app
+from chorus.kit.logs import configure_logging
+from chorus.kit.metrics import Metrics
+from chorus.kit.mongo import Document, mongo_client
+from chorus.kit.producer import EventProducer
+from chorus.kit.retry import RetryPolicy
+from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
+from chorus.kit.settings import ServiceSettings
+from chorus.kit.topics import Topic
+from chorus.kit.tracing import configure_tracing
+
+
+async def _close_mongo(client: AsyncMongoClient[Document]) -> None:
+    await client.close()
+
+
+@dataclass
+class Infrastructure:
+    settings: ServiceSettings
+    metrics: Metrics
+    mongo: AsyncMongoClient[Document]
+    db: AsyncDatabase[Document]
+    producer: EventProducer
+    health: Health
+    verifier: TokenVerifier
+    consumers: list[EventConsumer] = field(default_factory=list)
+
+    @classmethod
+    def build(cls, settings: ServiceSettings) -> Infrastructure:
+        metrics = Metrics()
+        mongo = mongo_client(settings)
+        producer = EventProducer(
+            settings.kafka_bootstrap, source=f"/chorus/{settings.service_name}",
+            metrics=metrics, client_id=f"chorus-{settings.service_name}",
+        )
+        health = Health(metrics)
+        health.add("kafka", kafka_check(producer.kafka))
+        health.add("mongodb", mongo_check(mongo))
+        return cls(
+            settings=settings, metrics=metrics, mongo=mongo, db=mongo[settings.database_name],
+            producer=producer, health=health, verifier=TokenVerifier.from_settings(settings),
+        )
+
+    def consumer(
+        self, handlers: Mapping[Topic, Handler], *, retry: RetryPolicy | None = None
+    ) -> EventConsumer:
+        """A consumer in this service's group, deduping by event id in MongoDB."""
+        consumer = EventConsumer(
+            bootstrap=self.settings.kafka_bootstrap, group=self.settings.service_name,
+            handlers=handlers, producer=self.producer, metrics=self.metrics,
+            dedupe=MongoDeduplicator(self.db), retry=retry,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def runtime(
+        self,
+        *,
+        title: str,
+        description: str,
+        routers: Sequence[APIRouter] = (),
+        grpc_services: Sequence[Registration] = (),
+        components: Sequence[Component] = (),
+    ) -> ServiceRuntime:
+        """Start order: MongoDB, producer, the service's components, consumers, gRPC, HTTP."""
+        s = self.settings
+        mongo = Lifecycle(self.mongo.aconnect, lambda: _close_mongo(self.mongo))
+        return ServiceRuntime(
+            name=s.service_name,
+            http_app=build_http_app(
+                title=title, description=description, metrics=self.metrics, health=self.health,
+                verifier=self.verifier, routers=routers,
+            ),
+            http_host=s.http_host,
+            http_port=s.http_port,
+            grpc=GrpcServer(
+                host=s.http_host, port=s.grpc_port, metrics=self.metrics, health=self.health,
+                registrations=grpc_services,
+            ),
+            health=self.health,
+            components=[mongo, self.producer, *components, *self.consumers],
+            watched=[consumer.wait for consumer in self.consumers],
+            grace_seconds=s.shutdown_grace_seconds,
+        )
+
+
+S = TypeVar("S", bound=ServiceSettings)
+
+
+def run_service(settings_type: type[S], build: Callable[[S], ServiceRuntime]) -> None:
+    """The body of every service's main(): settings checked first, then run."""
+    settings = settings_type()
+    configure_logging(settings.service_name, settings.log_level)
+    configure_tracing(f"chorus-{settings.service_name}")
+
+    async def serve() -> int:
+        # Kafka clients bind to the running loop: build inside it.
+        return await build(settings).run()
+
+    sys.exit(asyncio.run(serve()))

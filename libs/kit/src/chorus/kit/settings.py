@@ -1,0 +1,74 @@
+"""Service settings, read from CHORUS_* environment variables and checked at start."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chorus.kit.devkey import DEV_PUBLIC_KEY_PEM
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class UnsafeSettingsError(ValueError):
+    """Raised when settings that are fine on a laptop are used outside development."""
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs. Services subclass it to add their own fields."""
+
+    model_config = SettingsConfigDict(env_prefix="CHORUS_", extra="ignore", frozen=True)
+
+    environment: Environment = Environment.DEVELOPMENT
+    service_name: str = "chorus"
+    log_level: str = "INFO"
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    mongo_url: str = "mongodb://127.0.0.1:27017"
+    mongo_database: str = ""
+
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    grpc_port: int = Field(default=50051, ge=0, le=65535)
+
+    # JWT verification: a PEM public key, or a JWKS URL. Development uses the
+    # bundled, publicly known development key (see chorus.kit.devkey).
+    jwt_public_key_pem: str = ""
+    jwt_jwks_url: str = ""
+    jwt_issuer: str = "chorus-dev"
+    jwt_audience: str = "chorus"
+
+    shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def database_name(self) -> str:
+        return self.mongo_database or f"chorus_{self.service_name}"
+
+    @property
+    def verification_key_pem(self) -> str:
+        if self.jwt_public_key_pem:
+            return self.jwt_public_key_pem
+        if self.jwt_jwks_url:
+            return ""
+        return DEV_PUBLIC_KEY_PEM
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_defaults(self) -> ServiceSettings:
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if not self.jwt_public_key_pem and not self.jwt_jwks_url:
+            problems.append("set CHORUS_JWT_PUBLIC_KEY_PEM or CHORUS_JWT_JWKS_URL")
+        if self.jwt_public_key_pem.strip() == DEV_PUBLIC_KEY_PEM.strip():
+            problems.append("the development JWT key is public knowledge; configure your own")
+        if self.jwt_issuer == "chorus-dev":
+            problems.append("set CHORUS_JWT_ISSUER to your identity provider's issuer")
+        if problems:
+            raise UnsafeSettingsError("unsafe production settings: " + "; ".join(problems))
+        return self

@@ -1,0 +1,1 @@
+"""Chorus content: program, enrollment, curation and approval, compliance, feed."""

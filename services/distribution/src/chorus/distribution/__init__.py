@@ -1,0 +1,1 @@
+"""Chorus distribution: connected accounts, share requests, posting to the networks."""

@@ -1,0 +1,1 @@
+"""Chorus engagement: tracked links and redirects, metric polling, signed webhooks."""

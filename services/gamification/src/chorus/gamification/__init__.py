@@ -1,0 +1,1 @@
+"""Chorus gamification: points, badges, leaderboards and rewards."""
