@@ -6,6 +6,7 @@
 #   deploy/local/stack.sh down     stop both (data is kept)
 #   deploy/local/stack.sh status   show what runs
 #   deploy/local/stack.sh reset    stop and delete all data (downloads stay cached)
+#   deploy/local/stack.sh restart-kafka   stop and start the broker (used by tests)
 #
 # Everything lives under $CHORUS_LOCAL (default: <repo>/.local, git-ignored):
 #   cache/   downloaded jars and the built FerretDB binary (a second start is fast)
@@ -93,6 +94,7 @@ start_kafka() {
   check_port_free kafka "$kafka_port"
   check_port_free kafka_controller "$controller_port"
   mkdir -p "$data/kafka" "$logs" "$run"
+  : >"$logs/kafka.log"  # readiness looks for this run's "started" line only
   local conf="$local_dir/kafka-server.properties"
   sed -e "s:@KAFKA_PORT@:$kafka_port:g" -e "s:@CONTROLLER_PORT@:$controller_port:g" \
       -e "s:@DATA_DIR@:$data/kafka:g" "$here/kafka/server.properties.in" >"$conf"
@@ -152,9 +154,13 @@ case "${1:-}" in
     require_tools
     fetch_kafka
     build_ferretdb
-    # Kafka's log is appended across runs; readiness looks only at this run's lines.
-    pid_alive kafka || { mkdir -p "$logs"; : >"$logs/kafka.log"; }
     start_ferretdb
+    start_kafka
+    wait_ready
+    ;;
+  restart-kafka)
+    # For tests that prove producers and consumers survive a broker restart.
+    stop_one kafka
     start_kafka
     wait_ready
     ;;

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-
 from chorus.kit.topics import (
     ALL_TOPICS,
     CONSUMER_GROUPS,
@@ -44,7 +43,9 @@ async def ensure_topics(
             return []
         new = [
             NewTopic(
-                spec.name, spec.partitions, replication_factor,
+                spec.name,
+                spec.partitions,
+                replication_factor,
                 topic_configs={"retention.ms": str(spec.retention_ms)},
             )
             for spec in missing

@@ -14,11 +14,10 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from chorus.kit.errors import ErrorCode, ProblemError
 from chorus.kit.settings import ServiceSettings
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 ALGORITHMS = ["EdDSA", "RS256"]
 
@@ -78,11 +77,13 @@ class TokenVerifier:
 
     def verify(self, token: str) -> Principal:
         try:
-            key: Any = (
-                self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
-            )
+            key: Any = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
             claims = jwt.decode(
-                token, key, algorithms=ALGORITHMS, audience=self._audience, issuer=self._issuer,
+                token,
+                key,
+                algorithms=ALGORITHMS,
+                audience=self._audience,
+                issuer=self._issuer,
                 options={"require": ["exp", "sub", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
@@ -129,6 +130,8 @@ def mint_token(
         "jti": str(uuid.uuid4()),
     }
     key = serialization.load_pem_private_key(private_key_pem.encode(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey):
+        raise ValueError("signing keys must be RSA (RS256) or Ed25519 (EdDSA)")
     algorithm = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "EdDSA"
     headers = {"kid": key_id} if key_id else None
     return jwt.encode(claims, key, algorithm=algorithm, headers=headers)

@@ -1,7 +1,7 @@
 """The `chorus` command: mint development tokens, create topics.
 
-    chorus token --tenant acme --sub alice --role advocate --group sales
-    chorus topics create
+chorus token --tenant acme --sub alice --role advocate --group sales
+chorus topics create
 """
 
 from __future__ import annotations
@@ -25,9 +25,15 @@ def _token(args: argparse.Namespace) -> int:
         key_id = args.key_id
     print(
         mint_token(
-            private_key_pem=key, tenant=args.tenant, subject=args.sub, roles=args.role,
-            groups=args.group, issuer=args.issuer, audience=args.audience,
-            ttl_seconds=args.ttl, key_id=key_id,
+            private_key_pem=key,
+            tenant=args.tenant,
+            subject=args.sub,
+            roles=args.role,
+            groups=args.group,
+            issuer=args.issuer,
+            audience=args.audience,
+            ttl_seconds=args.ttl,
+            key_id=key_id,
         )
     )
     return 0
@@ -44,15 +50,21 @@ def _topics(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="chorus", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="chorus", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     token = sub.add_parser("token", help="mint a JWT (development key unless --key-file)")
     token.add_argument("--tenant", required=True)
     token.add_argument("--sub", required=True, help="the user id (an advocate's id)")
-    token.add_argument("--role", action="append", default=[], choices=[r.value for r in Role],
-                       help="repeat for several roles")
+    token.add_argument(
+        "--role",
+        action="append",
+        default=[],
+        choices=[r.value for r in Role],
+        help="repeat for several roles",
+    )
     token.add_argument("--group", action="append", default=[], help="repeat for several groups")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (default 12 h)")
     token.add_argument("--issuer", default=os.environ.get("CHORUS_JWT_ISSUER", "chorus-dev"))
@@ -63,8 +75,9 @@ def main(argv: list[str] | None = None) -> int:
 
     topics = sub.add_parser("topics", help="list or create the Kafka topics")
     topics.add_argument("action", choices=["create", "list"])
-    topics.add_argument("--bootstrap",
-                        default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
+    topics.add_argument(
+        "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
     topics.add_argument("--replication", type=int, default=1)
     topics.set_defaults(run=_topics)
 

@@ -17,8 +17,6 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
-from opentelemetry.trace import SpanKind, Status, StatusCode
-
 from chorus.kit.dedupe import Deduplicator
 from chorus.kit.envelope import Envelope, UndecodableEvent, decode
 from chorus.kit.metrics import Metrics
@@ -26,6 +24,7 @@ from chorus.kit.producer import EventProducer, headers_with
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.topics import Topic, dead_letter_topic
 from chorus.kit.tracing import extract_context, tracer
+from opentelemetry.trace import SpanKind, Status, StatusCode
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +187,12 @@ class EventConsumer:
                 self._metrics.handler_retries.labels(record.topic, self.group).inc()
                 log.warning(
                     "handler failed, retrying",
-                    extra={"topic": record.topic, "event_id": envelope.id, "attempt": attempt,
-                           "error": f"{type(exc).__name__}: {exc}"},
+                    extra={
+                        "topic": record.topic,
+                        "event_id": envelope.id,
+                        "attempt": attempt,
+                        "error": f"{type(exc).__name__}: {exc}",
+                    },
                 )
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), self._retry.delay(attempt))
@@ -203,8 +206,12 @@ class EventConsumer:
     async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
         log.error(
             "event dead-lettered",
-            extra={"topic": record.topic, "partition": record.partition,
-                   "offset": record.offset, "reason": reason},
+            extra={
+                "topic": record.topic,
+                "partition": record.partition,
+                "offset": record.offset,
+                "reason": reason,
+            },
         )
         headers = headers_with(
             list(record.headers or ()),

@@ -8,6 +8,7 @@ between its write and `remember` writes the event id together with its effect
 
 from __future__ import annotations
 
+import contextlib
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -44,9 +45,8 @@ class MongoDeduplicator:
         return await self._collection.find_one({"_id": f"{group}:{event_id}"}) is not None
 
     async def remember(self, group: str, event_id: str) -> None:
-        try:
+        # A DuplicateKeyError means a redelivery raced us: already remembered.
+        with contextlib.suppress(DuplicateKeyError):
             await self._collection.insert_one(
                 {"_id": f"{group}:{event_id}", "at": datetime.now(UTC)}
             )
-        except DuplicateKeyError:
-            pass  # already remembered: a redelivery raced us

@@ -85,14 +85,17 @@ class ProblemError(Exception):
     def to_rpc_status(self) -> status_pb2.Status:
         """google.rpc.Status with ErrorInfo (the stable code) and BadRequest (violations)."""
         info = error_details_pb2.ErrorInfo(
-            reason=self.code.name, domain=ERROR_DOMAIN,
+            reason=self.code.name,
+            domain=ERROR_DOMAIN,
             metadata={k: str(v) for k, v in self.extra.items()},
         )
         details = [_pack(info)]
         if self.violations:
             bad_request = error_details_pb2.BadRequest(
                 field_violations=[
-                    error_details_pb2.BadRequest.FieldViolation(field=v.field, description=v.message)
+                    error_details_pb2.BadRequest.FieldViolation(
+                        field=v.field, description=v.message
+                    )
                     for v in self.violations
                 ]
             )

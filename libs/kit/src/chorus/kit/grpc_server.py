@@ -12,17 +12,16 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from grpc_health.v1.health import aio as health_aio
-from grpc_reflection.v1alpha import reflection
-from grpc_status import rpc_status
-from opentelemetry.trace import SpanKind
-
 from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.errors import ErrorCode, ProblemError
 from chorus.kit.health import Health
 from chorus.kit.metrics import Metrics
 from chorus.kit.tracing import extract_context, tracer
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
+from grpc_status import rpc_status
+from opentelemetry.trace import SpanKind
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +46,15 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         metrics = self._metrics
 
         async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
-            metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+            metadata = {
+                k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)
+            }
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             with tracer().start_as_current_span(
-                method.lstrip("/"), context=extract_context(metadata), kind=SpanKind.SERVER,
+                method.lstrip("/"),
+                context=extract_context(metadata),
+                kind=SpanKind.SERVER,
                 attributes={"rpc.system": "grpc", "rpc.method": method},
             ):
                 try:
@@ -103,8 +106,11 @@ class GrpcServer:
             add(servicer, self._server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health_servicer, self._server)
         reflection.enable_server_reflection(
-            [*self._service_names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
-             reflection.SERVICE_NAME],
+            [
+                *self._service_names,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+                reflection.SERVICE_NAME,
+            ],
             self._server,
         )
         self.port = self._server.add_insecure_port(f"{host}:{port}")

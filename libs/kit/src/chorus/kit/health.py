@@ -11,9 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from pymongo import AsyncMongoClient
-
 from chorus.kit.metrics import Metrics
+from pymongo import AsyncMongoClient
 
 Check = Callable[[], Awaitable[None]]
 

@@ -8,18 +8,17 @@ import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
+from chorus.kit.auth import Principal, TokenVerifier
+from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError, Violation
+from chorus.kit.health import Health
+from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
+from chorus.kit.tracing import current_trace_ids, extract_context, tracer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
-from chorus.kit.auth import Principal, TokenVerifier
-from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError, Violation
-from chorus.kit.health import Health
-from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
-from chorus.kit.tracing import current_trace_ids, extract_context, tracer
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +61,9 @@ async def _on_http(request: Request, exc: Exception) -> Response:
 
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     log.exception("unhandled error", extra={"path": request.url.path})
-    return problem_response(ProblemError(ErrorCode.INTERNAL, "an unexpected error occurred"), request)
+    return problem_response(
+        ProblemError(ErrorCode.INTERNAL, "an unexpected error occurred"), request
+    )
 
 
 class ObservabilityMiddleware:
@@ -89,7 +90,9 @@ class ObservabilityMiddleware:
 
         method = scope["method"]
         with tracer().start_as_current_span(
-            f"{method}", context=extract_context(headers), kind=SpanKind.SERVER,
+            f"{method}",
+            context=extract_context(headers),
+            kind=SpanKind.SERVER,
             attributes={"http.request.method": method},
         ) as span:
             try:

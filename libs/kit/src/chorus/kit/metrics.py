@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST as PROMETHEUS_CONTENT_TYPE
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["PROMETHEUS_CONTENT_TYPE", "Metrics"]
 
@@ -21,45 +21,67 @@ class Metrics:
     def __post_init__(self) -> None:
         r = self.registry
         self.http_requests = Counter(
-            "chorus_http_requests_total", "HTTP requests by route, method and status class.",
-            ["route", "method", "status"], registry=r,
+            "chorus_http_requests_total",
+            "HTTP requests by route, method and status class.",
+            ["route", "method", "status"],
+            registry=r,
         )
         self.http_latency = Histogram(
-            "chorus_http_request_seconds", "HTTP request latency by route and method.",
-            ["route", "method"], buckets=_LATENCY_BUCKETS, registry=r,
+            "chorus_http_request_seconds",
+            "HTTP request latency by route and method.",
+            ["route", "method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.grpc_requests = Counter(
-            "chorus_grpc_requests_total", "gRPC calls by method and status code.",
-            ["method", "code"], registry=r,
+            "chorus_grpc_requests_total",
+            "gRPC calls by method and status code.",
+            ["method", "code"],
+            registry=r,
         )
         self.grpc_latency = Histogram(
-            "chorus_grpc_request_seconds", "gRPC call latency by method.",
-            ["method"], buckets=_LATENCY_BUCKETS, registry=r,
+            "chorus_grpc_request_seconds",
+            "gRPC call latency by method.",
+            ["method"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.events_published = Counter(
-            "chorus_events_published_total", "Events acknowledged by Kafka, by topic.",
-            ["topic"], registry=r,
+            "chorus_events_published_total",
+            "Events acknowledged by Kafka, by topic.",
+            ["topic"],
+            registry=r,
         )
         self.events_consumed = Counter(
             "chorus_events_consumed_total",
             "Consumed records by topic, group and outcome (processed, duplicate, dead_lettered).",
-            ["topic", "group", "outcome"], registry=r,
+            ["topic", "group", "outcome"],
+            registry=r,
         )
         self.handler_latency = Histogram(
-            "chorus_event_handler_seconds", "Time to handle one event, by topic and group.",
-            ["topic", "group"], buckets=_LATENCY_BUCKETS, registry=r,
+            "chorus_event_handler_seconds",
+            "Time to handle one event, by topic and group.",
+            ["topic", "group"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.handler_retries = Counter(
-            "chorus_event_handler_retries_total", "Handler attempts that failed and were retried.",
-            ["topic", "group"], registry=r,
+            "chorus_event_handler_retries_total",
+            "Handler attempts that failed and were retried.",
+            ["topic", "group"],
+            registry=r,
         )
         self.consumer_lag = Gauge(
-            "chorus_consumer_lag", "Records behind the end of the partition, per group.",
-            ["topic", "group", "partition"], registry=r,
+            "chorus_consumer_lag",
+            "Records behind the end of the partition, per group.",
+            ["topic", "group", "partition"],
+            registry=r,
         )
         self.readiness = Gauge(
-            "chorus_dependency_ready", "1 when a dependency answered the last readiness check.",
-            ["dependency"], registry=r,
+            "chorus_dependency_ready",
+            "1 when a dependency answered the last readiness check.",
+            ["dependency"],
+            registry=r,
         )
 
     def render(self) -> bytes:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient
-
 from chorus.kit.settings import ServiceSettings
+from pymongo import AsyncMongoClient
 
 Document = dict[str, Any]
 

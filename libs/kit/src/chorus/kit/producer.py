@@ -6,13 +6,12 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
-from google.protobuf.message import Message
-from opentelemetry.trace import SpanKind
-
 from chorus.kit.envelope import Headers, OutgoingRecord, encode
 from chorus.kit.metrics import Metrics
 from chorus.kit.topics import Topic
 from chorus.kit.tracing import inject_headers, tracer
+from google.protobuf.message import Message
+from opentelemetry.trace import SpanKind
 
 
 class EventProducer:
@@ -61,7 +60,12 @@ class EventProducer:
             f"send {topic.name}", kind=SpanKind.PRODUCER, attributes=attributes
         ) as span:
             record = encode(
-                topic, key, message, source=self.source, event_id=event_id, time=time,
+                topic,
+                key,
+                message,
+                source=self.source,
+                event_id=event_id,
+                time=time,
                 extra_headers=inject_headers(),
             )
             event_id = dict(record.headers)["ce_id"].decode()

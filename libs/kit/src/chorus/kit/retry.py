@@ -26,5 +26,6 @@ class RetryPolicy:
 
     def delay(self, attempt: int, rand: Callable[[], float] = random.random) -> float:
         """Seconds to wait after failed attempt number `attempt` (1-based)."""
-        raw = min(self.max_delay, self.base_delay * 2 ** (attempt - 1))
-        return max(0.0, raw * (1 + self.jitter * (2 * rand() - 1)))
+        raw = min(self.max_delay, self.base_delay * 2.0 ** (attempt - 1))
+        spread: float = self.jitter * (2 * rand() - 1)
+        return max(0.0, raw * (1 + spread))

@@ -7,15 +7,14 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import uvicorn
-from fastapi import FastAPI
-
 from chorus.kit.grpc_server import GrpcServer
 from chorus.kit.health import Health
+from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +69,7 @@ class ServiceRuntime:
     health: Health
     components: Sequence[Component] = ()
     # Tasks that must keep running (consumer loops): if one dies, the service stops.
-    watched: Sequence[Callable[[], Awaitable[None]]] = ()
+    watched: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     grace_seconds: float = 10.0
     _http: _Uvicorn | None = field(default=None, init=False)
     _http_task: asyncio.Task[None] | None = field(default=None, init=False)
@@ -89,8 +88,13 @@ class ServiceRuntime:
             self._started.append(component)
         await self.grpc.start()
         config = uvicorn.Config(
-            self.http_app, host=self.http_host, port=self.http_port, log_config=None,
-            lifespan="off", access_log=False, timeout_graceful_shutdown=int(self.grace_seconds),
+            self.http_app,
+            host=self.http_host,
+            port=self.http_port,
+            log_config=None,
+            lifespan="off",
+            access_log=False,
+            timeout_graceful_shutdown=int(self.grace_seconds),
         )
         self._http = _Uvicorn(config)
         self._http_task = asyncio.create_task(self._http.serve(), name=f"{self.name}:http")
@@ -99,8 +103,10 @@ class ServiceRuntime:
                 await self._http_task
                 raise RuntimeError(f"HTTP server of {self.name} did not start")
             await asyncio.sleep(0.02)
-        log.info("service started", extra={"http_port": self.bound_http_port,
-                                           "grpc_port": self.grpc.port})
+        log.info(
+            "service started",
+            extra={"http_port": self.bound_http_port, "grpc_port": self.grpc.port},
+        )
 
     async def stop(self) -> None:
         if self._http and self._http_task:
@@ -131,8 +137,7 @@ class ServiceRuntime:
         for task in done:
             if task is not stopper:
                 exit_code = 1
-                log.error("a worker stopped unexpectedly; shutting down",
-                          exc_info=task.exception())
+                log.error("a worker stopped unexpectedly; shutting down", exc_info=task.exception())
         await self.stop()
         for task in [stopper, *waiters]:
             task.cancel()

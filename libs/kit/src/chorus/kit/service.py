@@ -13,10 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from fastapi import APIRouter
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
-
 from chorus.kit.auth import TokenVerifier
 from chorus.kit.consumer import EventConsumer, Handler
 from chorus.kit.dedupe import MongoDeduplicator
@@ -32,6 +28,9 @@ from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import Topic
 from chorus.kit.tracing import configure_tracing
+from fastapi import APIRouter
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
 
 
 async def _close_mongo(client: AsyncMongoClient[Document]) -> None:
@@ -54,15 +53,22 @@ class Infrastructure:
         metrics = Metrics()
         mongo = mongo_client(settings)
         producer = EventProducer(
-            settings.kafka_bootstrap, source=f"/chorus/{settings.service_name}",
-            metrics=metrics, client_id=f"chorus-{settings.service_name}",
+            settings.kafka_bootstrap,
+            source=f"/chorus/{settings.service_name}",
+            metrics=metrics,
+            client_id=f"chorus-{settings.service_name}",
         )
         health = Health(metrics)
         health.add("kafka", kafka_check(producer.kafka))
         health.add("mongodb", mongo_check(mongo))
         return cls(
-            settings=settings, metrics=metrics, mongo=mongo, db=mongo[settings.database_name],
-            producer=producer, health=health, verifier=TokenVerifier.from_settings(settings),
+            settings=settings,
+            metrics=metrics,
+            mongo=mongo,
+            db=mongo[settings.database_name],
+            producer=producer,
+            health=health,
+            verifier=TokenVerifier.from_settings(settings),
         )
 
     def consumer(
@@ -70,9 +76,13 @@ class Infrastructure:
     ) -> EventConsumer:
         """A consumer in this service's group, deduping by event id in MongoDB."""
         consumer = EventConsumer(
-            bootstrap=self.settings.kafka_bootstrap, group=self.settings.service_name,
-            handlers=handlers, producer=self.producer, metrics=self.metrics,
-            dedupe=MongoDeduplicator(self.db), retry=retry,
+            bootstrap=self.settings.kafka_bootstrap,
+            group=self.settings.service_name,
+            handlers=handlers,
+            producer=self.producer,
+            metrics=self.metrics,
+            dedupe=MongoDeduplicator(self.db),
+            retry=retry,
         )
         self.consumers.append(consumer)
         return consumer
@@ -92,13 +102,20 @@ class Infrastructure:
         return ServiceRuntime(
             name=s.service_name,
             http_app=build_http_app(
-                title=title, description=description, metrics=self.metrics, health=self.health,
-                verifier=self.verifier, routers=routers,
+                title=title,
+                description=description,
+                metrics=self.metrics,
+                health=self.health,
+                verifier=self.verifier,
+                routers=routers,
             ),
             http_host=s.http_host,
             http_port=s.http_port,
             grpc=GrpcServer(
-                host=s.http_host, port=s.grpc_port, metrics=self.metrics, health=self.health,
+                host=s.http_host,
+                port=s.grpc_port,
+                metrics=self.metrics,
+                health=self.health,
                 registrations=grpc_services,
             ),
             health=self.health,

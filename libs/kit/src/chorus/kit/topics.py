@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from google.protobuf.message import Message
-
 from chorus.contracts.content.v1 import events_pb2 as content_events
 from chorus.contracts.distribution.v1 import events_pb2 as distribution_events
 from chorus.contracts.engagement.v1 import events_pb2 as engagement_events
 from chorus.contracts.gamification.v1 import events_pb2 as gamification_events
+from google.protobuf.message import Message
 
 ADVOCATE_PARTITIONS = 12
 CONTENT_PARTITIONS = 6
@@ -39,25 +38,36 @@ CONTENT_APPROVED = Topic(
     "content.approved", content_events.ContentApproved, "<tenant>:<content_id>", CONTENT_PARTITIONS
 )
 CONTENT_RETRACTED = Topic(
-    "content.retracted", content_events.ContentRetracted, "<tenant>:<content_id>", CONTENT_PARTITIONS
+    "content.retracted",
+    content_events.ContentRetracted,
+    "<tenant>:<content_id>",
+    CONTENT_PARTITIONS,
 )
 ADVOCATE_LIFECYCLE = Topic(
-    "advocate.lifecycle", content_events.AdvocateLifecycle, "<tenant>:<advocate>",
+    "advocate.lifecycle",
+    content_events.AdvocateLifecycle,
+    "<tenant>:<advocate>",
     ADVOCATE_PARTITIONS,
 )
 SHARE_PERFORMED = Topic(
-    "share.performed", distribution_events.SharePerformed, "<tenant>:<advocate>",
+    "share.performed",
+    distribution_events.SharePerformed,
+    "<tenant>:<advocate>",
     ADVOCATE_PARTITIONS,
 )
 SHARE_FAILED = Topic(
     "share.failed", distribution_events.ShareFailed, "<tenant>:<advocate>", ADVOCATE_PARTITIONS
 )
 ENGAGEMENT_OBSERVED = Topic(
-    "engagement.observed", engagement_events.EngagementObserved, "<tenant>:<advocate>",
+    "engagement.observed",
+    engagement_events.EngagementObserved,
+    "<tenant>:<advocate>",
     ADVOCATE_PARTITIONS,
 )
 POINTS_AWARDED = Topic(
-    "points.awarded", gamification_events.PointsAwarded, "<tenant>:<advocate>",
+    "points.awarded",
+    gamification_events.PointsAwarded,
+    "<tenant>:<advocate>",
     ADVOCATE_PARTITIONS,
 )
 BADGE_EARNED = Topic(

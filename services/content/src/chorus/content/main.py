@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from chorus.content.adapters.shared_marks import SharedMarks
 from chorus.content.api import grpc as grpc_api
 from chorus.content.api import rest
@@ -13,6 +11,7 @@ from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import SHARE_PERFORMED
+from pydantic_settings import SettingsConfigDict
 
 
 class ContentSettings(ServiceSettings):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from chorus.distribution.adapters.content_copies import ContentCopies
 from chorus.distribution.api import grpc as grpc_api
 from chorus.distribution.api import rest
@@ -12,6 +10,7 @@ from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import CONTENT_APPROVED, CONTENT_RETRACTED
+from pydantic_settings import SettingsConfigDict
 
 
 class DistributionSettings(ServiceSettings):
@@ -27,14 +26,18 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     copies = ContentCopies(infra.db)
     catalog = Catalog(copies)
     infra.consumer(
-        {CONTENT_APPROVED: catalog.on_content_approved,
-         CONTENT_RETRACTED: catalog.on_content_retracted}
+        {
+            CONTENT_APPROVED: catalog.on_content_approved,
+            CONTENT_RETRACTED: catalog.on_content_retracted,
+        }
     )
     return infra.runtime(
         title="Chorus distribution",
         description="Connected accounts, share requests and posting to the social networks.",
         routers=[rest.router(catalog)],
-        grpc_services=[grpc_api.registration(grpc_api.DistributionServicer(catalog, infra.verifier))],
+        grpc_services=[
+            grpc_api.registration(grpc_api.DistributionServicer(catalog, infra.verifier))
+        ],
         components=[Lifecycle.on_start_only(copies.ensure_indexes)],
     )
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pydantic_settings import SettingsConfigDict
-
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementObserved
 from chorus.gamification.adapters.activity import Activity
@@ -14,6 +12,7 @@ from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import ENGAGEMENT_OBSERVED, SHARE_PERFORMED
+from pydantic_settings import SettingsConfigDict
 
 
 class GamificationSettings(ServiceSettings):
@@ -37,8 +36,9 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
         message = event.message
         await activity.count(message.tenant, message.advocate, "engagement", message.delta)
 
-    infra.consumer({SHARE_PERFORMED: on_share_performed,
-                    ENGAGEMENT_OBSERVED: on_engagement_observed})
+    infra.consumer(
+        {SHARE_PERFORMED: on_share_performed, ENGAGEMENT_OBSERVED: on_engagement_observed}
+    )
     return infra.runtime(
         title="Chorus gamification",
         description="Points, badges, leaderboards and rewards.",

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import ASCENDING
-from pymongo.asynchronous.database import AsyncDatabase
-
 from chorus.contracts.common.v1.common_pb2 import Network
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from pymongo import ASCENDING
+from pymongo.asynchronous.database import AsyncDatabase
 
 
 class SharedMarks:

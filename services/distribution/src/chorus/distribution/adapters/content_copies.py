@@ -6,10 +6,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
-
-from chorus.contracts.content.v1.events_pb2 import ContentApproved
 
 
 class ContentCopies:
@@ -27,8 +26,10 @@ class ContentCopies:
         # Retraction is final: a replayed approval never clears it.
         await self._items.update_one(
             {"tenant": item.tenant, "content_id": item.content_id},
-            {"$set": {"approved": item.SerializeToString(), "approved_event_time": event_time},
-             "$setOnInsert": {"retracted": False}},
+            {
+                "$set": {"approved": item.SerializeToString(), "approved_event_time": event_time},
+                "$setOnInsert": {"retracted": False},
+            },
             upsert=True,
         )
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import grpc
-
 from chorus.contracts.distribution.v1 import distribution_service_pb2 as pb
 from chorus.contracts.distribution.v1 import distribution_service_pb2_grpc as pb_grpc
 from chorus.distribution.app.catalog import Catalog
@@ -16,7 +15,7 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
         self._catalog = catalog
         self._verifier = verifier
 
-    async def GetSharableContent(  # noqa: N802 (generated name)
+    async def GetSharableContent(
         self, request: pb.GetSharableContentRequest, context: grpc.aio.ServicerContext
     ) -> pb.GetSharableContentResponse:
         principal = principal_from(context, self._verifier)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
-from google.protobuf.json_format import MessageToDict
-
 from chorus.distribution.app.catalog import Catalog
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
+from fastapi import APIRouter
+from google.protobuf.json_format import MessageToDict
 
 
 def router(catalog: Catalog) -> APIRouter:

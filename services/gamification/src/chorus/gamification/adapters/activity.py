@@ -14,8 +14,9 @@ class Activity:
         self._activity = db["activity"]
 
     async def ensure_indexes(self) -> None:
-        await self._activity.create_index([("tenant", ASCENDING), ("advocate", ASCENDING)],
-                                          unique=True)
+        await self._activity.create_index(
+            [("tenant", ASCENDING), ("advocate", ASCENDING)], unique=True
+        )
 
     async def count(self, tenant: str, advocate: str, field: str, amount: int) -> None:
         await self._activity.update_one(

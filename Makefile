@@ -1,0 +1,67 @@
+# Chorus — every workflow is a make target. See README.md.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+export UV_PYTHON_DOWNLOADS := never
+export UV_PYTHON := python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+UV_VERSION := 0.13.8
+UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
+
+.PHONY: help install run test test-unit test-integration lint format proto proto-check \
+        stack-up stack-down stack-status stack-reset topics bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+install: ## create .venv from uv.lock (installs uv from PyPI if missing)
+	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
+	  || python3 -m pip install --quiet "uv==$(UV_VERSION)"
+	@$(UV) sync --all-packages --frozen --quiet
+
+run: install stack-up ## start the local stack and every service in the foreground (Ctrl-C stops)
+	@tools/run.sh
+
+test: install proto-check lint stack-up ## everything CI runs: contracts, lint, unit and integration tests
+	@$(PY) -m pytest
+
+test-unit: install ## unit tests only (no infrastructure)
+	@$(PY) -m pytest libs/kit/tests services
+
+test-integration: install stack-up ## integration tests against the local stack
+	@$(PY) -m pytest tests
+
+lint: install ## ruff (lint + format check) and mypy
+	@$(VENV)/bin/ruff check .
+	@$(VENV)/bin/ruff format --check --quiet .
+	@$(VENV)/bin/mypy
+
+format: install ## apply ruff's fixes and formatting
+	@$(VENV)/bin/ruff check --fix --quiet .
+	@$(VENV)/bin/ruff format --quiet .
+
+proto: install ## regenerate the Python contracts from proto/
+	@tools/proto.sh gen
+
+proto-check: install ## buf lint, and fail when the generated code is stale
+	@tools/proto.sh check
+
+stack-up: install ## start Kafka and FerretDB in the background (idempotent) and create the topics
+	@deploy/local/stack.sh up
+	@$(VENV)/bin/chorus topics create
+
+stack-down: ## stop Kafka and FerretDB (data is kept in .local/)
+	@deploy/local/stack.sh down
+
+stack-status: ## show whether Kafka and FerretDB run
+	@deploy/local/stack.sh status
+
+stack-reset: ## stop the stack and delete its data
+	@deploy/local/stack.sh reset
+
+bench: install stack-up ## run every benchmark in bench/, one JSON line each
+	@for b in bench/*.py; do case "$$b" in */_*) continue;; esac; $(PY) "$$b" || exit 1; done
+
+clean: ## remove caches (keeps .local/ data and downloads)
+	@rm -rf .pytest_cache .mypy_cache .ruff_cache .hypothesis

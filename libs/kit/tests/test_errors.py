@@ -1,0 +1,38 @@
+import grpc
+from chorus.kit.errors import ErrorCode, ProblemError, Violation
+from google.rpc import error_details_pb2
+
+
+def test_problem_json_lists_every_violation_with_a_stable_code() -> None:
+    error = ProblemError(
+        ErrorCode.VALIDATION_FAILED,
+        "2 problems",
+        [Violation("url", "not a URL"), Violation("title", "too long")],
+        {"current_state": "draft"},
+    )
+    body = error.to_problem(instance="/v1/items")
+    assert body["status"] == 422
+    assert body["code"] == "validation_failed"
+    assert body["type"] == "urn:chorus:problem:validation_failed"
+    assert body["violations"] == [
+        {"field": "url", "message": "not a URL"},
+        {"field": "title", "message": "too long"},
+    ]
+    assert body["current_state"] == "draft"
+    assert body["instance"] == "/v1/items"
+
+
+def test_the_same_code_maps_to_a_rich_grpc_status() -> None:
+    error = ProblemError(ErrorCode.VALIDATION_FAILED, "bad", [Violation("url", "not a URL")])
+    status = error.to_rpc_status()
+    assert status.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
+    info, bad_request = error_details_pb2.ErrorInfo(), error_details_pb2.BadRequest()
+    assert status.details[0].Unpack(info) and info.reason == "VALIDATION_FAILED"
+    assert status.details[1].Unpack(bad_request)
+    assert bad_request.field_violations[0].field == "url"
+
+
+def test_every_code_has_distinct_slug_and_a_client_or_server_status() -> None:
+    slugs = [code.slug for code in ErrorCode]
+    assert len(slugs) == len(set(slugs))
+    assert all(400 <= code.http_status < 600 for code in ErrorCode)

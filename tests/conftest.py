@@ -1,0 +1,74 @@
+"""Shared fixtures for the cross-service tests: they need the real local stack.
+
+Missing infrastructure fails the run (never skips): start it with `make stack-up`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from chorus.kit.admin import TopicSpec, ensure_topics
+from chorus.kit.topics import Topic
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
+KAFKA = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+MONGO = os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
+
+
+def _reachable(address: str) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> str:
+    if not _reachable(KAFKA):
+        pytest.fail(f"Kafka is not reachable at {KAFKA}: run `make stack-up` first")
+    return KAFKA
+
+
+@pytest.fixture(scope="session")
+def mongo_url() -> str:
+    host_port = MONGO.split("://", 1)[1].split("/", 1)[0].split("@")[-1]
+    if not _reachable(host_port):
+        pytest.fail(f"MongoDB (FerretDB) is not reachable at {MONGO}: run `make stack-up` first")
+    return MONGO
+
+
+@pytest.fixture
+async def mongo_db(mongo_url: str) -> AsyncIterator[AsyncDatabase[dict[str, Any]]]:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    try:
+        yield client[name]
+    finally:
+        await client.drop_database(name)
+        await client.close()
+
+
+TopicFactory = Callable[..., Awaitable[Topic]]
+
+
+@pytest.fixture
+def fresh_topic(kafka_bootstrap: str) -> TopicFactory:
+    """A uniquely named copy of a registry topic, so tests never see each other's events."""
+
+    async def make(template: Topic, partitions: int = 1) -> Topic:
+        topic = replace(
+            template, name=f"test.{template.name}.{uuid.uuid4().hex[:10]}", partitions=partitions
+        )
+        await ensure_topics(kafka_bootstrap, [TopicSpec(topic.name, partitions, 3_600_000)])
+        return topic
+
+    return make

@@ -1,0 +1,151 @@
+"""The kit's consumer loop against the real broker and FerretDB: poison and
+failing messages go to the dead-letter topic with a reason and the loop keeps
+going; a consumer killed before it commits gets the records again and the
+dedupe hook keeps the redelivery from having a second effect."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from chorus.contracts.content.v1.events_pb2 import ContentApproved
+from chorus.kit.consumer import EventConsumer, PermanentError
+from chorus.kit.dedupe import MongoDeduplicator
+from chorus.kit.envelope import Envelope
+from chorus.kit.metrics import Metrics
+from chorus.kit.producer import EventProducer
+from chorus.kit.retry import RetryPolicy
+from chorus.kit.topics import CONTENT_APPROVED
+from chorus_testing import create_dead_letter_topic, eventually, read_topic, unique
+from pymongo.asynchronous.database import AsyncDatabase
+
+WORKER = Path(__file__).with_name("consumer_worker.py")
+
+
+def item(content_id: str) -> ContentApproved:
+    return ContentApproved(tenant="acme", content_id=content_id, title=content_id)
+
+
+async def test_poison_and_failing_events_are_dead_lettered_and_the_loop_goes_on(
+    kafka_bootstrap: str, fresh_topic: Any, mongo_db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    topic = await fresh_topic(CONTENT_APPROVED)
+    group = unique("test-dlq")
+    dlq = await create_dead_letter_topic(kafka_bootstrap, group)
+    metrics = Metrics()
+    producer = EventProducer(kafka_bootstrap, source="/test", metrics=metrics, client_id="test")
+    await producer.start()
+    handled: list[str] = []
+    attempts: dict[str, int] = {}
+
+    async def handler(event: Envelope) -> None:
+        assert isinstance(event.message, ContentApproved)
+        content_id = event.message.content_id
+        attempts[content_id] = attempts.get(content_id, 0) + 1
+        if content_id == "always-fails":
+            raise ConnectionError("downstream is down")
+        if content_id == "rejected":
+            raise PermanentError("no such tenant")
+        handled.append(content_id)
+
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap,
+        group=group,
+        handlers={topic: handler},
+        producer=producer,
+        metrics=metrics,
+        dedupe=MongoDeduplicator(mongo_db),
+        retry=RetryPolicy(max_attempts=3, base_delay=0.01),
+    )
+    try:
+        await producer.send_raw(topic.name, b"acme:x", b"\x08\x96\x01garbage", [])
+        for content_id in ("always-fails", "rejected", "good"):
+            await producer.publish(topic, f"acme:{content_id}", item(content_id))
+        await consumer.start()
+        await eventually(lambda: asyncio.sleep(0, handled))
+        dead = await read_topic(kafka_bootstrap, dlq, expect=3)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+    assert handled == ["good"]
+    assert attempts == {"always-fails": 3, "rejected": 1, "good": 1}
+    reasons = [dict(r.headers)["dlq_reason"].decode() for r in dead]
+    assert len(reasons) == 3
+    assert reasons[0].startswith("undecodable: missing CloudEvents headers")
+    assert reasons[1] == "failed after 3 attempts: ConnectionError: downstream is down"
+    assert reasons[2] == "rejected: no such tenant"
+    origin = dict(dead[1].headers)
+    assert origin["dlq_origin_topic"].decode() == topic.name
+    assert origin["dlq_origin_offset"] == b"1"
+    assert dead[1].value == item("always-fails").SerializeToString()
+    outcomes = metrics.render().decode()
+    labels = f'group="{group}",outcome="dead_lettered",topic="{topic.name}"'
+    assert f"chorus_events_consumed_total{{{labels}}} 3.0" in outcomes
+
+
+async def test_a_consumer_killed_before_commit_is_redelivered_without_a_second_effect(
+    kafka_bootstrap: str,
+    mongo_url: str,
+    fresh_topic: Any,
+    mongo_db: AsyncDatabase[dict[str, Any]],
+) -> None:
+    topic = await fresh_topic(CONTENT_APPROVED)
+    group = unique("test-redelivery")
+    await create_dead_letter_topic(kafka_bootstrap, group)
+    metrics = Metrics()
+    producer = EventProducer(kafka_bootstrap, source="/test", metrics=metrics, client_id="test")
+    await producer.start()
+    for content_id in ("first", "second"):
+        await producer.publish(topic, "acme:k", item(content_id))
+
+    # A worker process applies "first", then hangs inside "second" before the
+    # batch is committed; we SIGKILL it there.
+    worker = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(WORKER),
+        kafka_bootstrap,
+        topic.name,
+        group,
+        mongo_url,
+        mongo_db.name,
+        "second",
+        stdout=asyncio.subprocess.PIPE,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    assert worker.stdout is not None
+    line = await asyncio.wait_for(worker.stdout.readline(), 60)
+    assert line.strip() == b"blocked on second"
+    worker.send_signal(signal.SIGKILL)
+    await worker.wait()
+    effects = mongo_db["effects"]
+    assert await effects.find_one({"_id": "first"}) == {"_id": "first", "count": 1}
+
+    async def apply(event: Envelope) -> None:
+        assert isinstance(event.message, ContentApproved)
+        await effects.update_one(
+            {"_id": event.message.content_id}, {"$inc": {"count": 1}}, upsert=True
+        )
+
+    restarted = EventConsumer(
+        bootstrap=kafka_bootstrap,
+        group=group,
+        handlers={topic: apply},
+        producer=producer,
+        metrics=metrics,
+        dedupe=MongoDeduplicator(mongo_db),
+    )
+    await restarted.start()
+    try:
+        await eventually(lambda: effects.find_one({"_id": "second"}))
+    finally:
+        await restarted.stop()
+        await producer.stop()
+    assert await effects.find_one({"_id": "first"}) == {"_id": "first", "count": 1}
+    assert await effects.find_one({"_id": "second"}) == {"_id": "second", "count": 1}
+    text = metrics.render().decode()
+    assert f'group="{group}",outcome="duplicate",topic="{topic.name}"}} 1.0' in text
