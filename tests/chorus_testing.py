@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from pymongo import AsyncMongoClient
+
 from chorus.kit.admin import TopicSpec, ensure_topics
+from chorus.kit.auth import mint_token
+from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
+from chorus.kit.runtime import ServiceRuntime
 from chorus.kit.topics import dead_letter_topic
 
 T = TypeVar("T")
@@ -25,10 +31,34 @@ async def create_dead_letter_topic(bootstrap: str, group: str) -> str:
     return name
 
 
+async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
+    """Where each partition of `topic` ends now: read_topic(since=...) starts there."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = consumer.partitions_for_topic(topic)
+        while not partitions:
+            await consumer._client.force_metadata_update()
+            partitions = consumer.partitions_for_topic(topic)
+        tps = [TopicPartition(topic, p) for p in partitions]
+        ends = await consumer.end_offsets(tps)
+        return {tp.partition: offset for tp, offset in ends.items()}
+    finally:
+        await consumer.stop()
+
+
 async def read_topic(
-    bootstrap: str, topic: str, *, expect: int, timeout: float = 30.0
+    bootstrap: str,
+    topic: str,
+    *,
+    expect: int,
+    timeout: float = 30.0,
+    since: dict[int, int] | None = None,
+    where: Callable[[ConsumerRecord[bytes, bytes]], bool] = lambda record: True,
 ) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record on `topic` from the beginning, once at least `expect` arrived."""
+    """The records on `topic` (from the beginning, or from `since`) that satisfy
+    `where`, once at least `expect` of them arrived, plus any that follow within
+    a short grace period (so duplicates show)."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
     )
@@ -45,6 +75,9 @@ async def read_topic(
         tps = [TopicPartition(topic, p) for p in sorted(partitions)]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
+        for tp in tps:
+            if since and tp.partition in since:
+                consumer.seek(tp, since[tp.partition])
         records: list[ConsumerRecord[bytes, bytes]] = []
         while len(records) < expect:
             remaining = deadline - time.monotonic()
@@ -52,11 +85,11 @@ async def read_topic(
                 break
             batch = await consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
             for part in batch.values():
-                records.extend(part)
+                records.extend(r for r in part if where(r))
         # A short grace period shows extra (duplicate) records too.
-        batch = await consumer.getmany(timeout_ms=300)
+        batch = await consumer.getmany(timeout_ms=500)
         for part in batch.values():
-            records.extend(part)
+            records.extend(r for r in part if where(r))
         return records
     finally:
         await consumer.stop()
@@ -74,3 +107,32 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(interval)
+
+
+@contextlib.asynccontextmanager
+async def running(runtime: ServiceRuntime) -> AsyncIterator[ServiceRuntime]:
+    """A service built by its composition root, started in this process."""
+    await runtime.start()
+    try:
+        yield runtime
+    finally:
+        await runtime.stop()
+
+
+async def drop_database(mongo_url: str, name: str) -> None:
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    await client.drop_database(name)
+    await client.close()
+
+
+def bearer(tenant: str, subject: str, *roles: str, groups: tuple[str, ...] = ()) -> dict[str, str]:
+    token = mint_token(
+        private_key_pem=DEV_PRIVATE_KEY_PEM,
+        tenant=tenant,
+        subject=subject,
+        roles=roles,
+        groups=groups,
+        issuer="chorus-dev",
+        audience="chorus",
+    )
+    return {"Authorization": f"Bearer {token}"}

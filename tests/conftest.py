@@ -13,10 +13,12 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from chorus.kit.admin import TopicSpec, ensure_topics
-from chorus.kit.topics import Topic
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
+
+from chorus.kit.admin import TopicSpec, ensure_topics
+from chorus.kit.topics import Topic
+from chorus.kit.tracing import configure_tracing
 
 KAFKA = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
@@ -29,6 +31,12 @@ def _reachable(address: str) -> bool:
             return True
     except OSError:
         return False
+
+
+@pytest.fixture(scope="session", autouse=True)
+def tracing() -> None:
+    """Services built in-process trace as they do under their main()."""
+    configure_tracing("chorus-tests")
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The dockerless local stack: Apache Kafka (KRaft, single node) and FerretDB
-# (MongoDB wire protocol over SQLite), both on loopback.
+# The dockerless local stack, all on loopback: Apache Kafka (KRaft, single
+# node) and FerretDB (MongoDB wire protocol) over Debian's PostgreSQL.
 #
 #   deploy/local/stack.sh up       build/fetch what is missing, start, wait until ready
 #   deploy/local/stack.sh down     stop both (data is kept)
@@ -10,7 +10,7 @@
 #
 # Everything lives under $CHORUS_LOCAL (default: <repo>/.local, git-ignored):
 #   cache/   downloaded jars and the built FerretDB binary (a second start is fast)
-#   data/    Kafka log dirs and FerretDB's SQLite files
+#   data/    Kafka log dirs and the PostgreSQL cluster behind FerretDB
 #   logs/    kafka.log, ferretdb.log
 #   run/     pid files
 set -euo pipefail
@@ -28,6 +28,7 @@ ferretdb_version="v1.24.2"
 kafka_port="${CHORUS_KAFKA_PORT:-9092}"
 controller_port="${CHORUS_KAFKA_CONTROLLER_PORT:-9093}"
 mongo_port="${CHORUS_MONGO_PORT:-27017}"
+postgres_port="${CHORUS_POSTGRES_PORT:-5433}"
 ready_timeout="${CHORUS_STACK_TIMEOUT:-90}"
 
 kafka_libs="$cache/kafka-$kafka_version/libs"
@@ -47,6 +48,41 @@ require_tools() {
   [ -n "$major" ] && [ "$major" -ge 17 ] || die "Java 17+ not found: 'java -version' reports '${major:-unknown}'."
   command -v mvn >/dev/null || die "Maven not found: it fetches the Kafka jars (Debian: apt-get install maven)."
   command -v go >/dev/null || die "Go not found: it builds FerretDB (Go 1.22 or newer)."
+  pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+  if [ ! -x "$pg_bin/postgres" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing Debian's PostgreSQL server (FerretDB stores its data there)..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
+      >"$logs/apt.log" 2>&1 || { tail -n 20 "$logs/apt.log" >&2; die "apt-get install postgresql failed."; }
+    pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
+  fi
+  [ -x "$pg_bin/postgres" ] || die "PostgreSQL server not found (FerretDB stores its data there): apt-get install postgresql."
+}
+
+# PostgreSQL refuses to run as root: as root, run it as the 'postgres' user.
+as_pg() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start_postgres() {
+  if pid_alive postgres; then say "postgres already running (pid $(cat "$run/postgres.pid"))"; return 0; fi
+  check_port_free postgres "$postgres_port"
+  mkdir -p "$data" "$logs" "$run"
+  local pgdata="$data/postgres"
+  if [ ! -f "$pgdata/PG_VERSION" ]; then
+    mkdir -p "$pgdata"
+    [ "$(id -u)" = 0 ] && chown postgres "$pgdata" "$logs" "$run"
+    as_pg "$pg_bin/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 >"$logs/postgres-init.log" 2>&1 \
+      || { cat "$logs/postgres-init.log" >&2; die "initdb failed."; }
+  fi
+  [ "$(id -u)" = 0 ] && chown postgres "$logs" "$run"
+  as_pg "$pg_bin/pg_ctl" -D "$pgdata" -w -t 60 -l "$logs/postgres.log" \
+    -o "-p $postgres_port -k $run -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null \
+    || { tail -n 20 "$logs/postgres.log" >&2; die "postgres did not start."; }
+  head -n1 "$pgdata/postmaster.pid" >"$run/postgres.pid"
+  as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$postgres_port" -U postgres -tAc \
+    "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1 \
+    || as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$postgres_port" -U postgres ferretdb
+  say "postgres running on 127.0.0.1:$postgres_port (log: $logs/postgres.log)"
 }
 
 fetch_kafka() {
@@ -116,8 +152,9 @@ start_ferretdb() {
   if pid_alive ferretdb; then say "ferretdb already running (pid $(cat "$run/ferretdb.pid"))"; return 0; fi
   check_port_free mongo "$mongo_port"
   mkdir -p "$data/ferretdb" "$logs" "$run"
-  nohup "$ferretdb_bin" --listen-addr="127.0.0.1:$mongo_port" --handler=sqlite \
-    --sqlite-url="file:$data/ferretdb/" --state-dir="$data/ferretdb" \
+  nohup "$ferretdb_bin" --listen-addr="127.0.0.1:$mongo_port" --handler=postgresql \
+    --postgresql-url="postgres://postgres@127.0.0.1:$postgres_port/ferretdb" \
+    --state-dir="$data/ferretdb" \
     --telemetry=disable --debug-addr=- --log-level=warn >>"$logs/ferretdb.log" 2>&1 &
   echo $! >"$run/ferretdb.pid"
   say "ferretdb starting on 127.0.0.1:$mongo_port (log: $logs/ferretdb.log)"
@@ -138,22 +175,24 @@ wait_ready() {
   say "ready: kafka 127.0.0.1:$kafka_port, mongodb://127.0.0.1:$mongo_port"
 }
 
-stop_one() {
-  local name="$1"
+stop_one() { # name [signal]
+  local name="$1" signal="${2:-TERM}"
   if ! pid_alive "$name"; then rm -f "$run/$name.pid"; return 0; fi
   local pid; pid="$(cat "$run/$name.pid")"
-  kill -TERM "$pid" 2>/dev/null || true
+  kill "-$signal" "$pid" 2>/dev/null || true
   for _ in $(seq 1 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
   if kill -0 "$pid" 2>/dev/null; then say "$name did not stop in 30s: killing"; kill -KILL "$pid" || true; fi
   rm -f "$run/$name.pid"
   say "$name stopped"
 }
 
+mkdir -p "$logs"
 case "${1:-}" in
   up)
     require_tools
     fetch_kafka
     build_ferretdb
+    start_postgres
     start_ferretdb
     start_kafka
     wait_ready
@@ -167,9 +206,10 @@ case "${1:-}" in
   down)
     stop_one kafka
     stop_one ferretdb
+    stop_one postgres INT  # fast shutdown: roll back open transactions, then stop
     ;;
   status)
-    for name in kafka ferretdb; do
+    for name in kafka ferretdb postgres; do
       if pid_alive "$name"; then echo "$name: running (pid $(cat "$run/$name.pid"))"; else echo "$name: stopped"; fi
     done
     ;;

@@ -11,6 +11,8 @@ import asyncio
 import sys
 from dataclasses import replace
 
+from pymongo import AsyncMongoClient
+
 from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from chorus.kit.consumer import EventConsumer
 from chorus.kit.dedupe import MongoDeduplicator
@@ -18,7 +20,6 @@ from chorus.kit.envelope import Envelope
 from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer
 from chorus.kit.topics import CONTENT_APPROVED
-from pymongo import AsyncMongoClient
 
 
 async def main(

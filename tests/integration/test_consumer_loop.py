@@ -12,6 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pymongo.asynchronous.database import AsyncDatabase
+
 from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from chorus.kit.consumer import EventConsumer, PermanentError
 from chorus.kit.dedupe import MongoDeduplicator
@@ -21,7 +23,6 @@ from chorus.kit.producer import EventProducer
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.topics import CONTENT_APPROVED
 from chorus_testing import create_dead_letter_topic, eventually, read_topic, unique
-from pymongo.asynchronous.database import AsyncDatabase
 
 WORKER = Path(__file__).with_name("consumer_worker.py")
 

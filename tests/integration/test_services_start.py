@@ -16,10 +16,11 @@ from typing import Any
 import grpc
 import httpx
 import pytest
-from chorus_testing import eventually, unique
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from pymongo import AsyncMongoClient
+
+from chorus_testing import eventually, unique
 
 SERVICES = {
     "content": "chorus.contracts.content.v1.ContentService",

@@ -8,6 +8,12 @@ from typing import Any
 
 import grpc
 import httpx
+from google.rpc import error_details_pb2, status_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from pymongo import AsyncMongoClient
+
 from chorus.contracts.common.v1.common_pb2 import Commentary, Network
 from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from chorus.contracts.distribution.v1 import distribution_service_pb2 as dist_pb
@@ -20,11 +26,6 @@ from chorus.kit.producer import EventProducer
 from chorus.kit.topics import CONTENT_APPROVED
 from chorus.kit.tracing import configure_tracing, tracer
 from chorus_testing import eventually, unique
-from google.rpc import error_details_pb2, status_pb2
-from grpc_health.v1 import health_pb2, health_pb2_grpc
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
-from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from pymongo import AsyncMongoClient
 
 
 def token(tenant: str) -> str:

@@ -1,11 +1,12 @@
 import time
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
 from chorus.kit.auth import Principal, Role, TokenVerifier, mint_token
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM, DEV_PUBLIC_KEY_PEM
 from chorus.kit.errors import ErrorCode, ProblemError
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 ISSUER, AUDIENCE = "chorus-dev", "chorus"
 

@@ -1,6 +1,7 @@
 from datetime import UTC, datetime
 
 import pytest
+
 from chorus.contracts.content.v1.events_pb2 import ContentApproved, ContentRetracted
 from chorus.kit.envelope import CONTENT_TYPE, UndecodableEvent, decode, encode
 from chorus.kit.topics import CONTENT_APPROVED, CONTENT_RETRACTED

@@ -1,6 +1,7 @@
 import grpc
-from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from google.rpc import error_details_pb2
+
+from chorus.kit.errors import ErrorCode, ProblemError, Violation
 
 
 def test_problem_json_lists_every_violation_with_a_stable_code() -> None:

@@ -1,15 +1,16 @@
 """The HTTP shell every service shares: problem+json on every error path, never a
 stack trace, health answering from the checks, metrics by route template."""
 
+from fastapi import APIRouter
+from fastapi.testclient import TestClient
+from pydantic import BaseModel
+
 from chorus.kit.auth import Role, TokenVerifier, mint_token
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM, DEV_PUBLIC_KEY_PEM
 from chorus.kit.errors import ErrorCode, ProblemError
 from chorus.kit.health import Health
 from chorus.kit.http import Authenticated, build_http_app
 from chorus.kit.metrics import Metrics
-from fastapi import APIRouter
-from fastapi.testclient import TestClient
-from pydantic import BaseModel
 
 
 class Body(BaseModel):

@@ -1,7 +1,8 @@
 import pytest
-from chorus.kit.retry import RetryPolicy
 from hypothesis import given
 from hypothesis import strategies as st
+
+from chorus.kit.retry import RetryPolicy
 
 
 def test_delays_double_until_the_cap_without_jitter() -> None:

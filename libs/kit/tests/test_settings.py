@@ -1,7 +1,8 @@
 import pytest
+from pydantic import ValidationError
+
 from chorus.kit.devkey import DEV_PUBLIC_KEY_PEM
 from chorus.kit.settings import Environment, ServiceSettings
-from pydantic import ValidationError
 
 
 def test_development_defaults_use_the_dev_key() -> None:

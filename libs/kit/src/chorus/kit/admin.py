@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from chorus.kit.topics import (
     ALL_TOPICS,
     CONSUMER_GROUPS,

@@ -14,10 +14,11 @@ from enum import StrEnum
 from typing import Any
 
 import jwt
-from chorus.kit.errors import ErrorCode, ProblemError
-from chorus.kit.settings import ServiceSettings
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
+
+from chorus.kit.errors import ErrorCode, ProblemError
+from chorus.kit.settings import ServiceSettings
 
 ALGORITHMS = ["EdDSA", "RS256"]
 

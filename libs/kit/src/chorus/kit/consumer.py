@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
+from opentelemetry.trace import SpanKind, Status, StatusCode
+
 from chorus.kit.dedupe import Deduplicator
 from chorus.kit.envelope import Envelope, UndecodableEvent, decode
 from chorus.kit.metrics import Metrics
@@ -24,7 +26,6 @@ from chorus.kit.producer import EventProducer, headers_with
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.topics import Topic, dead_letter_topic
 from chorus.kit.tracing import extract_context, tracer
-from opentelemetry.trace import SpanKind, Status, StatusCode
 
 log = logging.getLogger(__name__)
 

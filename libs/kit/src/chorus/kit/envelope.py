@@ -12,8 +12,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from chorus.kit.topics import Topic
 from google.protobuf.message import DecodeError, Message
+
+from chorus.kit.topics import Topic
 
 SPEC_VERSION = "1.0"
 CONTENT_TYPE = "application/protobuf"

@@ -26,6 +26,7 @@ class ErrorCode(Enum):
     CONFLICT = (409, grpc.StatusCode.ALREADY_EXISTS, "Conflict")
     INVALID_STATE = (409, grpc.StatusCode.FAILED_PRECONDITION, "Not allowed in the current state")
     PRECONDITION_FAILED = (412, grpc.StatusCode.FAILED_PRECONDITION, "The resource has changed")
+    PRECONDITION_REQUIRED = (428, grpc.StatusCode.FAILED_PRECONDITION, "Send If-Match")
     VALIDATION_FAILED = (422, grpc.StatusCode.INVALID_ARGUMENT, "The request is not valid")
     RATE_LIMITED = (429, grpc.StatusCode.RESOURCE_EXHAUSTED, "Too many requests")
     UNAVAILABLE = (503, grpc.StatusCode.UNAVAILABLE, "A dependency is unavailable")

@@ -12,16 +12,17 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import grpc
-from chorus.kit.auth import Principal, TokenVerifier
-from chorus.kit.errors import ErrorCode, ProblemError
-from chorus.kit.health import Health
-from chorus.kit.metrics import Metrics
-from chorus.kit.tracing import extract_context, tracer
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
 from opentelemetry.trace import SpanKind
+
+from chorus.kit.auth import Principal, TokenVerifier
+from chorus.kit.errors import ErrorCode, ProblemError
+from chorus.kit.health import Health
+from chorus.kit.metrics import Metrics
+from chorus.kit.tracing import extract_context, tracer
 
 log = logging.getLogger(__name__)
 

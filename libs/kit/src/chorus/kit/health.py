@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from chorus.kit.metrics import Metrics
 from pymongo import AsyncMongoClient
+
+from chorus.kit.metrics import Metrics
 
 Check = Callable[[], Awaitable[None]]
 

@@ -8,17 +8,19 @@ import time
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from chorus.kit.auth import Principal, TokenVerifier
-from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError, Violation
-from chorus.kit.health import Health
-from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
-from chorus.kit.tracing import current_trace_ids, extract_context, tracer
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chorus.kit.auth import Principal, TokenVerifier
+from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError
+from chorus.kit.health import Health
+from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
+from chorus.kit.tracing import current_trace_ids, extract_context, tracer
+from chorus.kit.validation import violations_from
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +42,7 @@ async def _on_problem(request: Request, exc: Exception) -> Response:
 
 async def _on_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    violations = [
-        Violation(".".join(str(part) for part in err["loc"]), str(err["msg"]))
-        for err in exc.errors()
-    ]
+    violations = violations_from(exc.errors())
     code = ErrorCode.VALIDATION_FAILED
     if any(err.get("type") == "json_invalid" for err in exc.errors()):
         code = ErrorCode.INVALID_REQUEST

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from chorus.kit.settings import ServiceSettings
 from pymongo import AsyncMongoClient
+
+from chorus.kit.settings import ServiceSettings
 
 Document = dict[str, Any]
 

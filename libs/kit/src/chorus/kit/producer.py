@@ -6,12 +6,13 @@ from collections.abc import Mapping
 from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
+from google.protobuf.message import Message
+from opentelemetry.trace import SpanKind
+
 from chorus.kit.envelope import Headers, OutgoingRecord, encode
 from chorus.kit.metrics import Metrics
 from chorus.kit.topics import Topic
 from chorus.kit.tracing import inject_headers, tracer
-from google.protobuf.message import Message
-from opentelemetry.trace import SpanKind
 
 
 class EventProducer:

@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import uvicorn
+from fastapi import FastAPI
+
 from chorus.kit.grpc_server import GrpcServer
 from chorus.kit.health import Health
-from fastapi import FastAPI
 
 log = logging.getLogger(__name__)
 

@@ -13,6 +13,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from fastapi import APIRouter
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+
 from chorus.kit.auth import TokenVerifier
 from chorus.kit.consumer import EventConsumer, Handler
 from chorus.kit.dedupe import MongoDeduplicator
@@ -28,9 +32,6 @@ from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import Topic
 from chorus.kit.tracing import configure_tracing
-from fastapi import APIRouter
-from pymongo import AsyncMongoClient
-from pymongo.asynchronous.database import AsyncDatabase
 
 
 async def _close_mongo(client: AsyncMongoClient[Document]) -> None:

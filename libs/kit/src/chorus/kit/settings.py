@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from chorus.kit.devkey import DEV_PUBLIC_KEY_PEM
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chorus.kit.devkey import DEV_PUBLIC_KEY_PEM
 
 
 class Environment(StrEnum):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from google.protobuf.message import Message
+
 from chorus.contracts.content.v1 import events_pb2 as content_events
 from chorus.contracts.distribution.v1 import events_pb2 as distribution_events
 from chorus.contracts.engagement.v1 import events_pb2 as engagement_events
 from chorus.contracts.gamification.v1 import events_pb2 as gamification_events
-from google.protobuf.message import Message
 
 ADVOCATE_PARTITIONS = 12
 CONTENT_PARTITIONS = 6

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from chorus.content.adapters.shared_marks import SharedMarks
+from pydantic_settings import SettingsConfigDict
+
+from chorus.content.adapters.store import ContentStore
 from chorus.content.api import grpc as grpc_api
 from chorus.content.api import rest
+from chorus.content.app.content import ContentApp
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.kit.envelope import Envelope
+from chorus.kit.outbox import OutboxRelay
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import SHARE_PERFORMED
-from pydantic_settings import SettingsConfigDict
 
 
 class ContentSettings(ServiceSettings):
@@ -24,19 +27,21 @@ class ContentSettings(ServiceSettings):
 
 def build(settings: ContentSettings) -> ServiceRuntime:
     infra = Infrastructure.build(settings)
-    marks = SharedMarks(infra.db)
+    store = ContentStore(infra.db)
+    relay = OutboxRelay(infra.producer, store.outbox_collections)
+    app = ContentApp(store, relay)
 
     async def on_share_performed(event: Envelope) -> None:
         assert isinstance(event.message, SharePerformed)
-        await marks.record(event.message)
+        await app.on_share_performed(event.message)
 
     infra.consumer({SHARE_PERFORMED: on_share_performed})
     return infra.runtime(
         title="Chorus content",
-        description="Program, enrollment, curation and approval, compliance and the feed.",
-        routers=[rest.router(marks)],
-        grpc_services=[grpc_api.registration()],
-        components=[Lifecycle.on_start_only(marks.ensure_indexes)],
+        description="Program, voluntary enrollment, curation and approval, compliance, feed.",
+        routers=[rest.router(app)],
+        grpc_services=[grpc_api.registration(grpc_api.ContentServicer(app, infra.verifier))],
+        components=[Lifecycle.on_start_only(store.ensure_indexes), relay],
     )
 
 

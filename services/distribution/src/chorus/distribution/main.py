@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic_settings import SettingsConfigDict
+
 from chorus.distribution.adapters.content_copies import ContentCopies
 from chorus.distribution.api import grpc as grpc_api
 from chorus.distribution.api import rest
@@ -10,7 +12,6 @@ from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import CONTENT_APPROVED, CONTENT_RETRACTED
-from pydantic_settings import SettingsConfigDict
 
 
 class DistributionSettings(ServiceSettings):

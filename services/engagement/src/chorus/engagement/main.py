@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic_settings import SettingsConfigDict
+
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.engagement.adapters.poll_targets import PollTargets
 from chorus.engagement.api import grpc as grpc_api
@@ -11,7 +13,6 @@ from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import SHARE_PERFORMED
-from pydantic_settings import SettingsConfigDict
 
 
 class EngagementSettings(ServiceSettings):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic_settings import SettingsConfigDict
+
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementObserved
 from chorus.gamification.adapters.activity import Activity
@@ -12,7 +14,6 @@ from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import ENGAGEMENT_OBSERVED, SHARE_PERFORMED
-from pydantic_settings import SettingsConfigDict
 
 
 class GamificationSettings(ServiceSettings):

@@ -1,17 +1,224 @@
-"""REST entry points of the content service."""
+"""REST entry points of the content service: translate, call one use case, translate back."""
 
 from __future__ import annotations
 
-from chorus.content.adapters.shared_marks import SharedMarks
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Response
+
+from chorus.content.api.schemas import (
+    EnrollIn,
+    EnrollmentOut,
+    FeedOut,
+    ItemIn,
+    ItemOut,
+    ItemPage,
+    ProgramIn,
+    ProgramOut,
+    ReasonIn,
+)
+from chorus.content.app.content import ContentApp, ItemView
+from chorus.content.domain.model import State
+from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
-from fastapi import APIRouter
+
+IfMatch = Annotated[str | None, Header(description='the ETag you read, e.g. "3"')]
+IdempotencyKey = Annotated[str | None, Header(max_length=200)]
+ERRORS = {
+    **PROBLEM_RESPONSES,
+    409: {"description": "Not allowed in the current state (body names it)"},
+    412: {"description": "If-Match does not match the current version"},
+}
 
 
-def router(marks: SharedMarks) -> APIRouter:
-    api = APIRouter(prefix="/v1", tags=["feed"], responses=PROBLEM_RESPONSES)
+def parse_if_match(value: str | None) -> int | None:
+    if value is None or value.strip() == "*":
+        return None
+    try:
+        return int(value.strip().removeprefix("W/").strip('"'))
+    except ValueError as exc:
+        raise ProblemError(
+            ErrorCode.INVALID_REQUEST,
+            "If-Match must be an ETag we sent",
+            [Violation("If-Match", 'e.g. "3"')],
+        ) from exc
 
-    @api.get("/me/shared", summary="Items the calling advocate already shared, with networks")
-    async def my_shared_items(principal: Authenticated) -> dict[str, list[str]]:
-        return await marks.shared_items(principal.tenant, principal.subject)
+
+def _with_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = f'"{version}"'
+
+
+def _item(response: Response, view: ItemView) -> ItemOut:
+    _with_etag(response, view.item.version)
+    return ItemOut.of(view)
+
+
+def router(app: ContentApp) -> APIRouter:
+    api = APIRouter(prefix="/v1", responses=ERRORS)
+
+    @api.get("/program", tags=["program"], summary="The tenant's advocacy program")
+    async def get_program(principal: Authenticated, response: Response) -> ProgramOut:
+        program = await app.program(principal)
+        _with_etag(response, program.version)
+        return ProgramOut.of(program)
+
+    @api.put(
+        "/program",
+        tags=["program"],
+        summary="Set the program (admin); a changed policy text gets a new policy version",
+    )
+    async def put_program(
+        body: ProgramIn, principal: Authenticated, response: Response, if_match: IfMatch = None
+    ) -> ProgramOut:
+        program = await app.set_program(principal, body.to_change(), parse_if_match(if_match))
+        _with_etag(response, program.version)
+        return ProgramOut.of(program)
+
+    @api.get("/enrollment", tags=["enrollment"], summary="The calling advocate's enrollment")
+    async def get_enrollment(principal: Authenticated) -> EnrollmentOut:
+        enrollment = await app.enrollment(principal)
+        if enrollment is None:
+            raise not_found("enrollment")
+        return EnrollmentOut.of(enrollment)
+
+    @api.put(
+        "/enrollment",
+        tags=["enrollment"],
+        summary="Opt in, acknowledging the current policy version (also to re-acknowledge)",
+    )
+    async def enroll(body: EnrollIn, principal: Authenticated) -> EnrollmentOut:
+        return EnrollmentOut.of(
+            await app.enroll(principal, body.policy_version, body.profile(), body.auto_share)
+        )
+
+    @api.delete("/enrollment", tags=["enrollment"], summary="Opt out, at any time")
+    async def opt_out(principal: Authenticated) -> EnrollmentOut:
+        return EnrollmentOut.of(await app.opt_out(principal))
+
+    @api.post(
+        "/advocates/{advocate}/erasure",
+        status_code=202,
+        tags=["enrollment"],
+        summary="Erase an advocate's personal data (themselves, or an admin)",
+    )
+    async def erase(advocate: str, principal: Authenticated) -> dict[str, str]:
+        await app.erase(principal, advocate)
+        return {"status": "erasure requested", "advocate": advocate}
+
+    @api.post(
+        "/items",
+        status_code=201,
+        tags=["items"],
+        summary="Create a draft (curator) or suggest a work moment (advocate)",
+    )
+    async def create_item(
+        body: ItemIn,
+        principal: Authenticated,
+        response: Response,
+        idempotency_key: IdempotencyKey = None,
+    ) -> ItemOut:
+        view = await app.create_item(principal, body.fields(), idempotency_key)
+        response.headers["Location"] = f"/v1/items/{view.item.id}"
+        return _item(response, view)
+
+    @api.get("/items", tags=["items"], summary="List items by state, tag and author")
+    async def list_items(
+        principal: Authenticated,
+        state: Annotated[list[State], Query()] = [],  # noqa: B006 (FastAPI reads it)
+        tag: str | None = None,
+        author: str | None = None,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> ItemPage:
+        return ItemPage.of(
+            await app.list_items(
+                principal, states=state, tag=tag, author=author, cursor=cursor, limit=limit
+            )
+        )
+
+    @api.get("/items/{item_id}", tags=["items"], summary="One item, with its ETag")
+    async def get_item(item_id: str, principal: Authenticated, response: Response) -> ItemOut:
+        return _item(response, await app.item(principal, item_id))
+
+    @api.put(
+        "/items/{item_id}",
+        tags=["items"],
+        summary="Edit a draft or rejected item (If-Match required against lost updates)",
+    )
+    async def update_item(
+        item_id: str,
+        body: ItemIn,
+        principal: Authenticated,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> ItemOut:
+        version = parse_if_match(if_match)
+        if version is None:
+            raise ProblemError(
+                ErrorCode.PRECONDITION_REQUIRED, "send If-Match with the ETag you read"
+            )
+        return _item(response, await app.update_item(principal, item_id, body.fields(), version))
+
+    @api.post("/items/{item_id}/submit", tags=["workflow"], summary="draft → in_review")
+    async def submit(
+        item_id: str, principal: Authenticated, response: Response, if_match: IfMatch = None
+    ) -> ItemOut:
+        return _item(response, await app.submit(principal, item_id, parse_if_match(if_match)))
+
+    @api.post(
+        "/items/{item_id}/approve",
+        tags=["workflow"],
+        summary="in_review → approved (approver; never the author)",
+    )
+    async def approve(
+        item_id: str, principal: Authenticated, response: Response, if_match: IfMatch = None
+    ) -> ItemOut:
+        return _item(response, await app.approve(principal, item_id, parse_if_match(if_match)))
+
+    @api.post("/items/{item_id}/reject", tags=["workflow"], summary="in_review → rejected")
+    async def reject(
+        item_id: str,
+        body: ReasonIn,
+        principal: Authenticated,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> ItemOut:
+        return _item(
+            response, await app.reject(principal, item_id, body.reason, parse_if_match(if_match))
+        )
+
+    @api.post("/items/{item_id}/revise", tags=["workflow"], summary="rejected → draft")
+    async def revise(
+        item_id: str, principal: Authenticated, response: Response, if_match: IfMatch = None
+    ) -> ItemOut:
+        return _item(response, await app.revise(principal, item_id, parse_if_match(if_match)))
+
+    @api.post(
+        "/items/{item_id}/retract",
+        tags=["workflow"],
+        summary="approved or live → retracted; shares of it are withdrawn",
+    )
+    async def retract(
+        item_id: str,
+        body: ReasonIn,
+        principal: Authenticated,
+        response: Response,
+        if_match: IfMatch = None,
+    ) -> ItemOut:
+        return _item(
+            response, await app.retract(principal, item_id, body.reason, parse_if_match(if_match))
+        )
+
+    @api.get(
+        "/feed",
+        tags=["feed"],
+        summary="Live items for the calling advocate, highest priority and newest first",
+    )
+    async def feed(
+        principal: Authenticated,
+        cursor: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> FeedOut:
+        return FeedOut.of(await app.feed(principal, cursor, limit))
 
     return api

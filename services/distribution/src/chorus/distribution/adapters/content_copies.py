@@ -6,9 +6,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+
+from chorus.contracts.content.v1.events_pb2 import ContentApproved
 
 
 class ContentCopies:

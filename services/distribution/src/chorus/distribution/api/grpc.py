@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+
 from chorus.contracts.distribution.v1 import distribution_service_pb2 as pb
 from chorus.contracts.distribution.v1 import distribution_service_pb2_grpc as pb_grpc
 from chorus.distribution.app.catalog import Catalog

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chorus.distribution.app.catalog import Catalog
-from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
 from fastapi import APIRouter
 from google.protobuf.json_format import MessageToDict
+
+from chorus.distribution.app.catalog import Catalog
+from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
 
 
 def router(catalog: Catalog) -> APIRouter:

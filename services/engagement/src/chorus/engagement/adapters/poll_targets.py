@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, timedelta
 from typing import Any
 
-from chorus.contracts.common.v1.common_pb2 import Network, ShareMode
-from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
+
+from chorus.contracts.common.v1.common_pb2 import Network, ShareMode
+from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 
 FIRST_POLL_AFTER = timedelta(hours=1)
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from fastapi import APIRouter
+
 from chorus.engagement.adapters.poll_targets import PollTargets
 from chorus.kit.errors import not_found
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
-from fastapi import APIRouter
 
 
 def router(targets: PollTargets) -> APIRouter:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from fastapi import APIRouter
+
 from chorus.gamification.adapters.activity import Activity
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
-from fastapi import APIRouter
 
 
 def router(activity: Activity) -> APIRouter:

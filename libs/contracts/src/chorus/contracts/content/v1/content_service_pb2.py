@@ -22,15 +22,95 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from chorus.contracts.common.v1 import common_pb2 as chorus_dot_contracts_dot_common_dot_v1_dot_common__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1chorus/contracts/content/v1/content_service.proto\x12\x1b\x63horus.contracts.content.v12\x10\n\x0e\x43ontentServiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n1chorus/contracts/content/v1/content_service.proto\x12\x1b\x63horus.contracts.content.v1\x1a\'chorus/contracts/common/v1/common.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"I\n\x10PostingFrequency\x12\x0f\n\x07per_day\x18\x01 \x01(\x05\x12\x10\n\x08per_week\x18\x02 \x01(\x05\x12\x12\n\nhard_limit\x18\x03 \x01(\x08\"\xfc\x01\n\x07Program\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x13\n\x0bpolicy_text\x18\x02 \x01(\t\x12\x16\n\x0epolicy_version\x18\x03 \x01(\x05\x12\x12\n\ndisclosure\x18\x04 \x01(\t\x12\x1e\n\x16\x64isclosure_auto_append\x18\x05 \x01(\x08\x12\x14\n\x0c\x62\x61nned_terms\x18\x06 \x03(\t\x12\x17\n\x0f\x61llowed_domains\x18\x07 \x03(\t\x12@\n\tfrequency\x18\x08 \x01(\x0b\x32-.chorus.contracts.content.v1.PostingFrequency\x12\x0f\n\x07version\x18\t \x01(\x03\"\xc0\x01\n\nEnrollment\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x02 \x01(\t\x12\x0e\n\x06status\x18\x03 \x01(\t\x12#\n\x1b\x61\x63knowledged_policy_version\x18\x04 \x01(\x05\x12\x0e\n\x06groups\x18\x05 \x03(\t\x12\x12\n\ndepartment\x18\x06 \x01(\t\x12\x10\n\x08location\x18\x07 \x01(\t\x12\x11\n\tlanguages\x18\x08 \x03(\t\x12\x12\n\nauto_share\x18\t \x01(\x08\"\xd5\x02\n\nItemFields\x12\r\n\x05title\x18\x01 \x01(\t\x12\x0b\n\x03url\x18\x02 \x01(\t\x12\x0f\n\x07summary\x18\x03 \x01(\t\x12<\n\x0c\x63ommentaries\x18\x04 \x03(\x0b\x32&.chorus.contracts.common.v1.Commentary\x12\x12\n\nmedia_refs\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\x12\x36\n\x08\x61udience\x18\x07 \x01(\x0b\x32$.chorus.contracts.common.v1.Audience\x12\x10\n\x08language\x18\x08 \x01(\t\x12.\n\npublish_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nexpires_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08priority\x18\x0b \x01(\x05\"\xc4\x02\n\x04Item\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0e\n\x06tenant\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\r\n\x05state\x18\x05 \x01(\t\x12\x0f\n\x07version\x18\x06 \x01(\x03\x12\x37\n\x06\x66ields\x18\x07 \x01(\x0b\x32\'.chorus.contracts.content.v1.ItemFields\x12\x18\n\x10rejection_reason\x18\x08 \x01(\t\x12\x19\n\x11retraction_reason\x18\t \x01(\t\x12\x13\n\x0b\x61pproved_by\x18\n \x01(\t\x12/\n\x0b\x61pproved_at\x18\x0b \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x0c \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x13\n\x11GetProgramRequest\"K\n\x12GetProgramResponse\x12\x35\n\x07program\x18\x01 \x01(\x0b\x32$.chorus.contracts.content.v1.Program\"\\\n\x11SetProgramRequest\x12\x35\n\x07program\x18\x01 \x01(\x0b\x32$.chorus.contracts.content.v1.Program\x12\x10\n\x08if_match\x18\x02 \x01(\x03\"K\n\x12SetProgramResponse\x12\x35\n\x07program\x18\x01 \x01(\x0b\x32$.chorus.contracts.content.v1.Program\"\x16\n\x14GetEnrollmentRequest\"T\n\x15GetEnrollmentResponse\x12;\n\nenrollment\x18\x01 \x01(\x0b\x32\'.chorus.contracts.content.v1.Enrollment\"\x84\x01\n\rEnrollRequest\x12\x16\n\x0epolicy_version\x18\x01 \x01(\x05\x12\x0e\n\x06groups\x18\x02 \x03(\t\x12\x12\n\ndepartment\x18\x03 \x01(\t\x12\x10\n\x08location\x18\x04 \x01(\t\x12\x11\n\tlanguages\x18\x05 \x03(\t\x12\x12\n\nauto_share\x18\x06 \x01(\x08\"M\n\x0e\x45nrollResponse\x12;\n\nenrollment\x18\x01 \x01(\x0b\x32\'.chorus.contracts.content.v1.Enrollment\"\x0f\n\rOptOutRequest\"M\n\x0eOptOutResponse\x12;\n\nenrollment\x18\x01 \x01(\x0b\x32\'.chorus.contracts.content.v1.Enrollment\"(\n\x14\x45raseAdvocateRequest\x12\x10\n\x08\x61\x64vocate\x18\x01 \x01(\t\"\x17\n\x15\x45raseAdvocateResponse\"e\n\x11\x43reateItemRequest\x12\x37\n\x06\x66ields\x18\x01 \x01(\x0b\x32\'.chorus.contracts.content.v1.ItemFields\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"E\n\x12\x43reateItemResponse\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\"!\n\x0eGetItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\"B\n\x0fGetItemResponse\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\"o\n\x11UpdateItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x37\n\x06\x66ields\x18\x02 \x01(\x0b\x32\'.chorus.contracts.content.v1.ItemFields\x12\x10\n\x08if_match\x18\x03 \x01(\x03\"E\n\x12UpdateItemResponse\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\"6\n\x11SubmitItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x10\n\x08if_match\x18\x02 \x01(\x03\"E\n\x12SubmitItemResponse\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\"7\n\x12\x41pproveItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x10\n\x08if_match\x18\x02 \x01(\x03\"F\n\x13\x41pproveItemResponse\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\"F\n\x11RejectItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x10\n\x08if_match\x18\x03 \x01(\x03\"E\n\x12RejectItemResponse\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\"6\n\x11ReviseItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x10\n\x08if_match\x18\x02 \x01(\x03\"E\n\x12ReviseItemResponse\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\"G\n\x12RetractItemRequest\x12\x0f\n\x07item_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\x12\x10\n\x08if_match\x18\x03 \x01(\x03\"F\n\x13RetractItemResponse\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\"^\n\x10ListItemsRequest\x12\x0e\n\x06states\x18\x01 \x03(\t\x12\x0b\n\x03tag\x18\x02 \x01(\t\x12\x0e\n\x06\x61uthor\x18\x03 \x01(\t\x12\x0e\n\x06\x63ursor\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x05\"Z\n\x11ListItemsResponse\x12\x30\n\x05items\x18\x01 \x03(\x0b\x32!.chorus.contracts.content.v1.Item\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\"/\n\x0eGetFeedRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"O\n\tFeedEntry\x12/\n\x04item\x18\x01 \x01(\x0b\x32!.chorus.contracts.content.v1.Item\x12\x11\n\tshared_on\x18\x02 \x03(\t\"\x89\x01\n\x0f\x46requencyStatus\x12\x14\n\x0cshares_today\x18\x01 \x01(\x05\x12\x18\n\x10shares_this_week\x18\x02 \x01(\x05\x12\x0f\n\x07per_day\x18\x03 \x01(\x05\x12\x10\n\x08per_week\x18\x04 \x01(\x05\x12\x12\n\nhard_limit\x18\x05 \x01(\x08\x12\x0f\n\x07reached\x18\x06 \x01(\x08\"\xcf\x01\n\x0fGetFeedResponse\x12\x37\n\x07\x65ntries\x18\x01 \x03(\x0b\x32&.chorus.contracts.content.v1.FeedEntry\x12\x13\n\x0bnext_cursor\x18\x02 \x01(\t\x12?\n\tfrequency\x18\x03 \x01(\x0b\x32,.chorus.contracts.content.v1.FrequencyStatus\x12\x10\n\x08\x65nrolled\x18\x04 \x01(\x08\x12\x1b\n\x13policy_acknowledged\x18\x05 \x01(\x08\x32\xeb\r\n\x0e\x43ontentService\x12m\n\nGetProgram\x12..chorus.contracts.content.v1.GetProgramRequest\x1a/.chorus.contracts.content.v1.GetProgramResponse\x12m\n\nSetProgram\x12..chorus.contracts.content.v1.SetProgramRequest\x1a/.chorus.contracts.content.v1.SetProgramResponse\x12v\n\rGetEnrollment\x12\x31.chorus.contracts.content.v1.GetEnrollmentRequest\x1a\x32.chorus.contracts.content.v1.GetEnrollmentResponse\x12\x61\n\x06\x45nroll\x12*.chorus.contracts.content.v1.EnrollRequest\x1a+.chorus.contracts.content.v1.EnrollResponse\x12\x61\n\x06OptOut\x12*.chorus.contracts.content.v1.OptOutRequest\x1a+.chorus.contracts.content.v1.OptOutResponse\x12v\n\rEraseAdvocate\x12\x31.chorus.contracts.content.v1.EraseAdvocateRequest\x1a\x32.chorus.contracts.content.v1.EraseAdvocateResponse\x12m\n\nCreateItem\x12..chorus.contracts.content.v1.CreateItemRequest\x1a/.chorus.contracts.content.v1.CreateItemResponse\x12\x64\n\x07GetItem\x12+.chorus.contracts.content.v1.GetItemRequest\x1a,.chorus.contracts.content.v1.GetItemResponse\x12m\n\nUpdateItem\x12..chorus.contracts.content.v1.UpdateItemRequest\x1a/.chorus.contracts.content.v1.UpdateItemResponse\x12m\n\nSubmitItem\x12..chorus.contracts.content.v1.SubmitItemRequest\x1a/.chorus.contracts.content.v1.SubmitItemResponse\x12p\n\x0b\x41pproveItem\x12/.chorus.contracts.content.v1.ApproveItemRequest\x1a\x30.chorus.contracts.content.v1.ApproveItemResponse\x12m\n\nRejectItem\x12..chorus.contracts.content.v1.RejectItemRequest\x1a/.chorus.contracts.content.v1.RejectItemResponse\x12m\n\nReviseItem\x12..chorus.contracts.content.v1.ReviseItemRequest\x1a/.chorus.contracts.content.v1.ReviseItemResponse\x12p\n\x0bRetractItem\x12/.chorus.contracts.content.v1.RetractItemRequest\x1a\x30.chorus.contracts.content.v1.RetractItemResponse\x12j\n\tListItems\x12-.chorus.contracts.content.v1.ListItemsRequest\x1a..chorus.contracts.content.v1.ListItemsResponse\x12\x64\n\x07GetFeed\x12+.chorus.contracts.content.v1.GetFeedRequest\x1a,.chorus.contracts.content.v1.GetFeedResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chorus.contracts.content.v1.content_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_CONTENTSERVICE']._serialized_start=82
-  _globals['_CONTENTSERVICE']._serialized_end=98
+  _globals['_POSTINGFREQUENCY']._serialized_start=156
+  _globals['_POSTINGFREQUENCY']._serialized_end=229
+  _globals['_PROGRAM']._serialized_start=232
+  _globals['_PROGRAM']._serialized_end=484
+  _globals['_ENROLLMENT']._serialized_start=487
+  _globals['_ENROLLMENT']._serialized_end=679
+  _globals['_ITEMFIELDS']._serialized_start=682
+  _globals['_ITEMFIELDS']._serialized_end=1023
+  _globals['_ITEM']._serialized_start=1026
+  _globals['_ITEM']._serialized_end=1350
+  _globals['_GETPROGRAMREQUEST']._serialized_start=1352
+  _globals['_GETPROGRAMREQUEST']._serialized_end=1371
+  _globals['_GETPROGRAMRESPONSE']._serialized_start=1373
+  _globals['_GETPROGRAMRESPONSE']._serialized_end=1448
+  _globals['_SETPROGRAMREQUEST']._serialized_start=1450
+  _globals['_SETPROGRAMREQUEST']._serialized_end=1542
+  _globals['_SETPROGRAMRESPONSE']._serialized_start=1544
+  _globals['_SETPROGRAMRESPONSE']._serialized_end=1619
+  _globals['_GETENROLLMENTREQUEST']._serialized_start=1621
+  _globals['_GETENROLLMENTREQUEST']._serialized_end=1643
+  _globals['_GETENROLLMENTRESPONSE']._serialized_start=1645
+  _globals['_GETENROLLMENTRESPONSE']._serialized_end=1729
+  _globals['_ENROLLREQUEST']._serialized_start=1732
+  _globals['_ENROLLREQUEST']._serialized_end=1864
+  _globals['_ENROLLRESPONSE']._serialized_start=1866
+  _globals['_ENROLLRESPONSE']._serialized_end=1943
+  _globals['_OPTOUTREQUEST']._serialized_start=1945
+  _globals['_OPTOUTREQUEST']._serialized_end=1960
+  _globals['_OPTOUTRESPONSE']._serialized_start=1962
+  _globals['_OPTOUTRESPONSE']._serialized_end=2039
+  _globals['_ERASEADVOCATEREQUEST']._serialized_start=2041
+  _globals['_ERASEADVOCATEREQUEST']._serialized_end=2081
+  _globals['_ERASEADVOCATERESPONSE']._serialized_start=2083
+  _globals['_ERASEADVOCATERESPONSE']._serialized_end=2106
+  _globals['_CREATEITEMREQUEST']._serialized_start=2108
+  _globals['_CREATEITEMREQUEST']._serialized_end=2209
+  _globals['_CREATEITEMRESPONSE']._serialized_start=2211
+  _globals['_CREATEITEMRESPONSE']._serialized_end=2280
+  _globals['_GETITEMREQUEST']._serialized_start=2282
+  _globals['_GETITEMREQUEST']._serialized_end=2315
+  _globals['_GETITEMRESPONSE']._serialized_start=2317
+  _globals['_GETITEMRESPONSE']._serialized_end=2383
+  _globals['_UPDATEITEMREQUEST']._serialized_start=2385
+  _globals['_UPDATEITEMREQUEST']._serialized_end=2496
+  _globals['_UPDATEITEMRESPONSE']._serialized_start=2498
+  _globals['_UPDATEITEMRESPONSE']._serialized_end=2567
+  _globals['_SUBMITITEMREQUEST']._serialized_start=2569
+  _globals['_SUBMITITEMREQUEST']._serialized_end=2623
+  _globals['_SUBMITITEMRESPONSE']._serialized_start=2625
+  _globals['_SUBMITITEMRESPONSE']._serialized_end=2694
+  _globals['_APPROVEITEMREQUEST']._serialized_start=2696
+  _globals['_APPROVEITEMREQUEST']._serialized_end=2751
+  _globals['_APPROVEITEMRESPONSE']._serialized_start=2753
+  _globals['_APPROVEITEMRESPONSE']._serialized_end=2823
+  _globals['_REJECTITEMREQUEST']._serialized_start=2825
+  _globals['_REJECTITEMREQUEST']._serialized_end=2895
+  _globals['_REJECTITEMRESPONSE']._serialized_start=2897
+  _globals['_REJECTITEMRESPONSE']._serialized_end=2966
+  _globals['_REVISEITEMREQUEST']._serialized_start=2968
+  _globals['_REVISEITEMREQUEST']._serialized_end=3022
+  _globals['_REVISEITEMRESPONSE']._serialized_start=3024
+  _globals['_REVISEITEMRESPONSE']._serialized_end=3093
+  _globals['_RETRACTITEMREQUEST']._serialized_start=3095
+  _globals['_RETRACTITEMREQUEST']._serialized_end=3166
+  _globals['_RETRACTITEMRESPONSE']._serialized_start=3168
+  _globals['_RETRACTITEMRESPONSE']._serialized_end=3238
+  _globals['_LISTITEMSREQUEST']._serialized_start=3240
+  _globals['_LISTITEMSREQUEST']._serialized_end=3334
+  _globals['_LISTITEMSRESPONSE']._serialized_start=3336
+  _globals['_LISTITEMSRESPONSE']._serialized_end=3426
+  _globals['_GETFEEDREQUEST']._serialized_start=3428
+  _globals['_GETFEEDREQUEST']._serialized_end=3475
+  _globals['_FEEDENTRY']._serialized_start=3477
+  _globals['_FEEDENTRY']._serialized_end=3556
+  _globals['_FREQUENCYSTATUS']._serialized_start=3559
+  _globals['_FREQUENCYSTATUS']._serialized_end=3696
+  _globals['_GETFEEDRESPONSE']._serialized_start=3699
+  _globals['_GETFEEDRESPONSE']._serialized_end=3906
+  _globals['_CONTENTSERVICE']._serialized_start=3909
+  _globals['_CONTENTSERVICE']._serialized_end=5680
 # @@protoc_insertion_point(module_scope)

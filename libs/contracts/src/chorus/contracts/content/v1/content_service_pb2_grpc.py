@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from chorus.contracts.content.v1 import content_service_pb2 as chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +26,11 @@ if _version_not_supported:
 
 
 class ContentServiceStub:
-    """The content service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The content service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant comes
+    from the token, never from the request. Errors are rich statuses whose
+    ErrorInfo.reason is the stable error code (e.g. INVALID_STATE) and whose
+    BadRequest lists every violation.
     """
 
     def __init__(self, channel):
@@ -36,17 +39,278 @@ class ContentServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetProgram = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/GetProgram',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetProgramRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetProgramResponse.FromString,
+                _registered_method=True)
+        self.SetProgram = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/SetProgram',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SetProgramRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SetProgramResponse.FromString,
+                _registered_method=True)
+        self.GetEnrollment = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/GetEnrollment',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetEnrollmentRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetEnrollmentResponse.FromString,
+                _registered_method=True)
+        self.Enroll = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/Enroll',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EnrollRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EnrollResponse.FromString,
+                _registered_method=True)
+        self.OptOut = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/OptOut',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.OptOutRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.OptOutResponse.FromString,
+                _registered_method=True)
+        self.EraseAdvocate = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/EraseAdvocate',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EraseAdvocateRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EraseAdvocateResponse.FromString,
+                _registered_method=True)
+        self.CreateItem = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/CreateItem',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.CreateItemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.CreateItemResponse.FromString,
+                _registered_method=True)
+        self.GetItem = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/GetItem',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetItemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetItemResponse.FromString,
+                _registered_method=True)
+        self.UpdateItem = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/UpdateItem',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.UpdateItemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.UpdateItemResponse.FromString,
+                _registered_method=True)
+        self.SubmitItem = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/SubmitItem',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SubmitItemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SubmitItemResponse.FromString,
+                _registered_method=True)
+        self.ApproveItem = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/ApproveItem',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ApproveItemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ApproveItemResponse.FromString,
+                _registered_method=True)
+        self.RejectItem = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/RejectItem',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RejectItemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RejectItemResponse.FromString,
+                _registered_method=True)
+        self.ReviseItem = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/ReviseItem',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ReviseItemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ReviseItemResponse.FromString,
+                _registered_method=True)
+        self.RetractItem = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/RetractItem',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RetractItemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RetractItemResponse.FromString,
+                _registered_method=True)
+        self.ListItems = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/ListItems',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ListItemsRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ListItemsResponse.FromString,
+                _registered_method=True)
+        self.GetFeed = channel.unary_unary(
+                '/chorus.contracts.content.v1.ContentService/GetFeed',
+                request_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetFeedRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetFeedResponse.FromString,
+                _registered_method=True)
 
 
 class ContentServiceServicer:
-    """The content service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The content service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant comes
+    from the token, never from the request. Errors are rich statuses whose
+    ErrorInfo.reason is the stable error code (e.g. INVALID_STATE) and whose
+    BadRequest lists every violation.
     """
+
+    def GetProgram(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetProgram(self, request, context):
+        """Admin. A changed policy text gets a new policy version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetEnrollment(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Enroll(self, request, context):
+        """Opt in, acknowledging the current policy version.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def OptOut(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseAdvocate(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateItem(self, request, context):
+        """Curators create drafts; advocates suggest work moments (straight into review).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def UpdateItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SubmitItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ApproveItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RejectItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReviseItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RetractItem(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListItems(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetFeed(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_ContentServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetProgram': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetProgram,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetProgramRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetProgramResponse.SerializeToString,
+            ),
+            'SetProgram': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetProgram,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SetProgramRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SetProgramResponse.SerializeToString,
+            ),
+            'GetEnrollment': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetEnrollment,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetEnrollmentRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetEnrollmentResponse.SerializeToString,
+            ),
+            'Enroll': grpc.unary_unary_rpc_method_handler(
+                    servicer.Enroll,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EnrollRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EnrollResponse.SerializeToString,
+            ),
+            'OptOut': grpc.unary_unary_rpc_method_handler(
+                    servicer.OptOut,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.OptOutRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.OptOutResponse.SerializeToString,
+            ),
+            'EraseAdvocate': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseAdvocate,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EraseAdvocateRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EraseAdvocateResponse.SerializeToString,
+            ),
+            'CreateItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateItem,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.CreateItemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.CreateItemResponse.SerializeToString,
+            ),
+            'GetItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetItem,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetItemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetItemResponse.SerializeToString,
+            ),
+            'UpdateItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdateItem,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.UpdateItemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.UpdateItemResponse.SerializeToString,
+            ),
+            'SubmitItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.SubmitItem,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SubmitItemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SubmitItemResponse.SerializeToString,
+            ),
+            'ApproveItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.ApproveItem,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ApproveItemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ApproveItemResponse.SerializeToString,
+            ),
+            'RejectItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.RejectItem,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RejectItemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RejectItemResponse.SerializeToString,
+            ),
+            'ReviseItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReviseItem,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ReviseItemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ReviseItemResponse.SerializeToString,
+            ),
+            'RetractItem': grpc.unary_unary_rpc_method_handler(
+                    servicer.RetractItem,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RetractItemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RetractItemResponse.SerializeToString,
+            ),
+            'ListItems': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListItems,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ListItemsRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ListItemsResponse.SerializeToString,
+            ),
+            'GetFeed': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetFeed,
+                    request_deserializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetFeedRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetFeedResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'chorus.contracts.content.v1.ContentService', rpc_method_handlers)
@@ -56,7 +320,441 @@ def add_ContentServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class ContentService:
-    """The content service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The content service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant comes
+    from the token, never from the request. Errors are rich statuses whose
+    ErrorInfo.reason is the stable error code (e.g. INVALID_STATE) and whose
+    BadRequest lists every violation.
     """
+
+    @staticmethod
+    def GetProgram(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/GetProgram',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetProgramRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetProgramResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetProgram(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/SetProgram',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SetProgramRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SetProgramResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetEnrollment(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/GetEnrollment',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetEnrollmentRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetEnrollmentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Enroll(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/Enroll',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EnrollRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EnrollResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def OptOut(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/OptOut',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.OptOutRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.OptOutResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseAdvocate(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/EraseAdvocate',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EraseAdvocateRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.EraseAdvocateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/CreateItem',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.CreateItemRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.CreateItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/GetItem',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetItemRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdateItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/UpdateItem',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.UpdateItemRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.UpdateItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SubmitItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/SubmitItem',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SubmitItemRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.SubmitItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ApproveItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/ApproveItem',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ApproveItemRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ApproveItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RejectItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/RejectItem',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RejectItemRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RejectItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReviseItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/ReviseItem',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ReviseItemRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ReviseItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RetractItem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/RetractItem',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RetractItemRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.RetractItemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListItems(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/ListItems',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ListItemsRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.ListItemsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetFeed(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.content.v1.ContentService/GetFeed',
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetFeedRequest.SerializeToString,
+            chorus_dot_contracts_dot_content_dot_v1_dot_content__service__pb2.GetFeedResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

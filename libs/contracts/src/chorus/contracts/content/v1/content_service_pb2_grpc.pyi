@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from chorus.contracts.content.v1 import content_service_pb2 as _content_service_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -26,31 +27,188 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class ContentServiceStub:
-    """The content service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The content service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant comes
+    from the token, never from the request. Errors are rich statuses whose
+    ErrorInfo.reason is the stable error code (e.g. INVALID_STATE) and whose
+    BadRequest lists every violation.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> ContentServiceAsyncStub: ...
+    GetProgram: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetProgramRequest, _content_service_pb2.GetProgramResponse]
+    SetProgram: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.SetProgramRequest, _content_service_pb2.SetProgramResponse]
+    """Admin. A changed policy text gets a new policy version."""
+    GetEnrollment: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetEnrollmentRequest, _content_service_pb2.GetEnrollmentResponse]
+    Enroll: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.EnrollRequest, _content_service_pb2.EnrollResponse]
+    """Opt in, acknowledging the current policy version."""
+    OptOut: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.OptOutRequest, _content_service_pb2.OptOutResponse]
+    EraseAdvocate: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.EraseAdvocateRequest, _content_service_pb2.EraseAdvocateResponse]
+    CreateItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.CreateItemRequest, _content_service_pb2.CreateItemResponse]
+    """Curators create drafts; advocates suggest work moments (straight into review)."""
+    GetItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetItemRequest, _content_service_pb2.GetItemResponse]
+    UpdateItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.UpdateItemRequest, _content_service_pb2.UpdateItemResponse]
+    SubmitItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.SubmitItemRequest, _content_service_pb2.SubmitItemResponse]
+    ApproveItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ApproveItemRequest, _content_service_pb2.ApproveItemResponse]
+    RejectItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.RejectItemRequest, _content_service_pb2.RejectItemResponse]
+    ReviseItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ReviseItemRequest, _content_service_pb2.ReviseItemResponse]
+    RetractItem: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.RetractItemRequest, _content_service_pb2.RetractItemResponse]
+    ListItems: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.ListItemsRequest, _content_service_pb2.ListItemsResponse]
+    GetFeed: _grpc.UnaryUnaryMultiCallable[_content_service_pb2.GetFeedRequest, _content_service_pb2.GetFeedResponse]
 
 @_typing.type_check_only
 class ContentServiceAsyncStub(ContentServiceStub):
-    """The content service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The content service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant comes
+    from the token, never from the request. Errors are rich statuses whose
+    ErrorInfo.reason is the stable error code (e.g. INVALID_STATE) and whose
+    BadRequest lists every violation.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    GetProgram: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetProgramRequest, _content_service_pb2.GetProgramResponse]  # type: ignore[assignment]
+    SetProgram: _aio.UnaryUnaryMultiCallable[_content_service_pb2.SetProgramRequest, _content_service_pb2.SetProgramResponse]  # type: ignore[assignment]
+    """Admin. A changed policy text gets a new policy version."""
+    GetEnrollment: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetEnrollmentRequest, _content_service_pb2.GetEnrollmentResponse]  # type: ignore[assignment]
+    Enroll: _aio.UnaryUnaryMultiCallable[_content_service_pb2.EnrollRequest, _content_service_pb2.EnrollResponse]  # type: ignore[assignment]
+    """Opt in, acknowledging the current policy version."""
+    OptOut: _aio.UnaryUnaryMultiCallable[_content_service_pb2.OptOutRequest, _content_service_pb2.OptOutResponse]  # type: ignore[assignment]
+    EraseAdvocate: _aio.UnaryUnaryMultiCallable[_content_service_pb2.EraseAdvocateRequest, _content_service_pb2.EraseAdvocateResponse]  # type: ignore[assignment]
+    CreateItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.CreateItemRequest, _content_service_pb2.CreateItemResponse]  # type: ignore[assignment]
+    """Curators create drafts; advocates suggest work moments (straight into review)."""
+    GetItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetItemRequest, _content_service_pb2.GetItemResponse]  # type: ignore[assignment]
+    UpdateItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.UpdateItemRequest, _content_service_pb2.UpdateItemResponse]  # type: ignore[assignment]
+    SubmitItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.SubmitItemRequest, _content_service_pb2.SubmitItemResponse]  # type: ignore[assignment]
+    ApproveItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ApproveItemRequest, _content_service_pb2.ApproveItemResponse]  # type: ignore[assignment]
+    RejectItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.RejectItemRequest, _content_service_pb2.RejectItemResponse]  # type: ignore[assignment]
+    ReviseItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ReviseItemRequest, _content_service_pb2.ReviseItemResponse]  # type: ignore[assignment]
+    RetractItem: _aio.UnaryUnaryMultiCallable[_content_service_pb2.RetractItemRequest, _content_service_pb2.RetractItemResponse]  # type: ignore[assignment]
+    ListItems: _aio.UnaryUnaryMultiCallable[_content_service_pb2.ListItemsRequest, _content_service_pb2.ListItemsResponse]  # type: ignore[assignment]
+    GetFeed: _aio.UnaryUnaryMultiCallable[_content_service_pb2.GetFeedRequest, _content_service_pb2.GetFeedResponse]  # type: ignore[assignment]
 
 class ContentServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The content service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The content service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant comes
+    from the token, never from the request. Errors are rich statuses whose
+    ErrorInfo.reason is the stable error code (e.g. INVALID_STATE) and whose
+    BadRequest lists every violation.
     """
 
-    ...
+    @_abc_1.abstractmethod
+    def GetProgram(
+        self,
+        request: _content_service_pb2.GetProgramRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetProgramResponse, _abc.Awaitable[_content_service_pb2.GetProgramResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SetProgram(
+        self,
+        request: _content_service_pb2.SetProgramRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.SetProgramResponse, _abc.Awaitable[_content_service_pb2.SetProgramResponse]]:
+        """Admin. A changed policy text gets a new policy version."""
+
+    @_abc_1.abstractmethod
+    def GetEnrollment(
+        self,
+        request: _content_service_pb2.GetEnrollmentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetEnrollmentResponse, _abc.Awaitable[_content_service_pb2.GetEnrollmentResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def Enroll(
+        self,
+        request: _content_service_pb2.EnrollRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.EnrollResponse, _abc.Awaitable[_content_service_pb2.EnrollResponse]]:
+        """Opt in, acknowledging the current policy version."""
+
+    @_abc_1.abstractmethod
+    def OptOut(
+        self,
+        request: _content_service_pb2.OptOutRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.OptOutResponse, _abc.Awaitable[_content_service_pb2.OptOutResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def EraseAdvocate(
+        self,
+        request: _content_service_pb2.EraseAdvocateRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.EraseAdvocateResponse, _abc.Awaitable[_content_service_pb2.EraseAdvocateResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateItem(
+        self,
+        request: _content_service_pb2.CreateItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.CreateItemResponse, _abc.Awaitable[_content_service_pb2.CreateItemResponse]]:
+        """Curators create drafts; advocates suggest work moments (straight into review)."""
+
+    @_abc_1.abstractmethod
+    def GetItem(
+        self,
+        request: _content_service_pb2.GetItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetItemResponse, _abc.Awaitable[_content_service_pb2.GetItemResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def UpdateItem(
+        self,
+        request: _content_service_pb2.UpdateItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.UpdateItemResponse, _abc.Awaitable[_content_service_pb2.UpdateItemResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def SubmitItem(
+        self,
+        request: _content_service_pb2.SubmitItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.SubmitItemResponse, _abc.Awaitable[_content_service_pb2.SubmitItemResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ApproveItem(
+        self,
+        request: _content_service_pb2.ApproveItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ApproveItemResponse, _abc.Awaitable[_content_service_pb2.ApproveItemResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RejectItem(
+        self,
+        request: _content_service_pb2.RejectItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.RejectItemResponse, _abc.Awaitable[_content_service_pb2.RejectItemResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ReviseItem(
+        self,
+        request: _content_service_pb2.ReviseItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ReviseItemResponse, _abc.Awaitable[_content_service_pb2.ReviseItemResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RetractItem(
+        self,
+        request: _content_service_pb2.RetractItemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.RetractItemResponse, _abc.Awaitable[_content_service_pb2.RetractItemResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListItems(
+        self,
+        request: _content_service_pb2.ListItemsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.ListItemsResponse, _abc.Awaitable[_content_service_pb2.ListItemsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetFeed(
+        self,
+        request: _content_service_pb2.GetFeedRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_content_service_pb2.GetFeedResponse, _abc.Awaitable[_content_service_pb2.GetFeedResponse]]: ...
 
 def add_ContentServiceServicer_to_server(servicer: ContentServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,155 @@
+"""An advocate's feed with 10,000 live items in the tenant and 100 groups:
+requests/s and p50/p99 latency of GET /v1/feed on the real content service
+(its own process, real FerretDB), beside a bare FastAPI endpoint returning the
+same JSON from memory in the same run. Goal: ratio >= 0.3.
+
+    python bench/content_feed.py [--items 10000] [--seconds 10] [--concurrency 16]
+
+Prints one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from _load import figures, free_port, load, python, start_process, stop_process, wait_http
+
+from chorus.content.adapters.documents import item_to_doc
+from chorus.content.adapters.store import ContentStore, feed_query_fields
+from chorus.content.domain.model import Audience, Commentary, Item, ItemKind, Network, State
+from chorus.kit.auth import mint_token
+from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
+from chorus.kit.mongo import mongo_client
+from chorus.kit.settings import ServiceSettings
+
+GROUPS = 100
+
+
+async def seed(settings: ServiceSettings, tenant: str, count: int) -> None:
+    client = mongo_client(settings)
+    store = ContentStore(client[settings.database_name])
+    await store.ensure_indexes()
+    now = datetime.now(UTC)
+    docs = []
+    for n in range(count):
+        item = Item(
+            tenant=tenant,
+            id=uuid.uuid4().hex,
+            author="carol",
+            kind=ItemKind.CURATED,
+            title=f"Item {n}",
+            url=f"https://acme.example/{n}",
+            summary="A story worth sharing.",
+            commentaries=(Commentary(Network.LINKEDIN, f"Proud of story {n}!"),),
+            tags=("news",),
+            audience=Audience(groups=(f"g{n % GROUPS}",)),
+            priority=n % 5,
+            state=State.APPROVED,
+            approved_by="alice",
+            approved_at=now - timedelta(minutes=n),
+            created_at=now - timedelta(days=1),
+        )
+        docs.append({**item_to_doc(item), **feed_query_fields(item)})
+    for start in range(0, len(docs), 1000):
+        await store.items.insert_many(docs[start : start + 1000])
+    await client.close()
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--items", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--concurrency", type=int, default=16)
+    args = parser.parse_args()
+
+    tenant = f"bench-{uuid.uuid4().hex[:8]}"
+    database = f"bench_content_{uuid.uuid4().hex[:8]}"
+    settings = ServiceSettings(service_name="content", mongo_database=database)
+    await seed(settings, tenant, args.items)
+    token = mint_token(
+        private_key_pem=DEV_PRIVATE_KEY_PEM,
+        tenant=tenant,
+        subject="bob",
+        roles=["advocate"],
+        groups=["g1", "g2", "g3", "g4", "g5"],
+        issuer="chorus-dev",
+        audience="chorus",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+
+    port, grpc_port, bare_port = free_port(), free_port(), free_port()
+    service = start_process(
+        [str(Path(python()).with_name("chorus-content"))],
+        {
+            "CHORUS_MONGO_DATABASE": database,
+            "CHORUS_HTTP_PORT": str(port),
+            "CHORUS_GRPC_PORT": str(grpc_port),
+            "CHORUS_LOG_LEVEL": "WARNING",
+        },
+    )
+    bare = None
+    try:
+        feed_url = f"http://127.0.0.1:{port}/v1/feed?limit=20"
+        await wait_http(f"http://127.0.0.1:{port}/livez")
+        async with httpx.AsyncClient() as client:
+            sample = (await client.get(feed_url, headers=headers)).json()
+        assert len(sample["items"]) == 20, sample
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as handle:
+            json.dump(sample, handle)
+        bare = start_process(
+            [
+                python(),
+                str(Path(__file__).with_name("_static_app.py")),
+                str(bare_port),
+                "json",
+                handle.name,
+            ]
+        )
+        await wait_http(f"http://127.0.0.1:{bare_port}/feed")
+        bare_url = f"http://127.0.0.1:{bare_port}/v1/feed"
+
+        await load(feed_url, seconds=2, concurrency=args.concurrency, headers=headers)  # warm-up
+        feed = await load(
+            feed_url, seconds=args.seconds, concurrency=args.concurrency, headers=headers
+        )
+        baseline = await load(bare_url, seconds=args.seconds, concurrency=args.concurrency)
+        os.unlink(handle.name)
+    finally:
+        stop_process(service)
+        if bare:
+            stop_process(bare)
+        client = mongo_client(settings)
+        await client.drop_database(database)
+        await client.close()
+
+    print(
+        json.dumps(
+            {
+                "benchmark": "content_feed",
+                "live_items": args.items,
+                "groups": GROUPS,
+                "concurrency": args.concurrency,
+                "seconds": args.seconds,
+                **figures("feed", feed),
+                **figures("bare", baseline),
+                "ratio": round(feed.per_second / baseline.per_second, 3),
+                "goal_ratio": 0.3,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

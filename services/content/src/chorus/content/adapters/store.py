@@ -1,0 +1,226 @@
+"""MongoDB persistence of the content service. Every query names the tenant."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ASCENDING, DESCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from chorus.content.adapters.documents import (
+    doc_to_enrollment,
+    doc_to_item,
+    doc_to_program,
+    enrollment_to_doc,
+    item_to_doc,
+    program_to_doc,
+)
+from chorus.content.domain.model import Enrollment, Item, Program, State
+from chorus.contracts.common.v1.common_pb2 import Network as NetworkPb
+from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
+
+Document = dict[str, Any]
+FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
+
+
+def feed_query_fields(item: Item) -> Document:
+    """Stored beside the item for queries: when it enters and leaves feeds."""
+    return {
+        "feed_from": item.publish_at or item.approved_at or FOREVER,
+        "feed_until": item.expires_at or FOREVER,
+    }
+
+
+class ContentStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.programs: AsyncCollection[Document] = db["programs"]
+        self.enrollments: AsyncCollection[Document] = db["enrollments"]
+        self.items: AsyncCollection[Document] = db["items"]
+        self._idempotency: AsyncCollection[Document] = db["idempotency_keys"]
+        self._shares: AsyncCollection[Document] = db["shares_seen"]
+        self._feed_versions: AsyncCollection[Document] = db["feed_versions"]
+
+    @property
+    def outbox_collections(self) -> list[AsyncCollection[Document]]:
+        return [self.enrollments, self.items]
+
+    async def ensure_indexes(self) -> None:
+        await self.enrollments.create_index(
+            [("tenant", ASCENDING), ("advocate", ASCENDING)], unique=True
+        )
+        await self.items.create_index([("tenant", ASCENDING), ("created_at", DESCENDING)])
+        await self.items.create_index(
+            [
+                ("tenant", ASCENDING),
+                ("state", ASCENDING),
+                ("priority", DESCENDING),
+                ("feed_from", DESCENDING),
+            ]
+        )
+        await self._shares.create_index(
+            [("tenant", ASCENDING), ("advocate", ASCENDING), ("performed_at", DESCENDING)]
+        )
+
+    # Programs ------------------------------------------------------------
+    async def get_program(self, tenant: str) -> Program | None:
+        doc = await self.programs.find_one({"_id": tenant})
+        return doc_to_program(doc) if doc else None
+
+    async def save_program(self, program: Program, expected_version: int) -> bool:
+        """Write `program` (whose version is expected_version + 1) if nobody changed it."""
+        doc = {"_id": program.tenant, **program_to_doc(program)}
+        if expected_version == 0:
+            try:
+                await self.programs.insert_one(doc)
+                return True
+            except DuplicateKeyError:
+                return False
+        result = await self.programs.replace_one(
+            {"_id": program.tenant, "version": expected_version}, doc
+        )
+        return result.matched_count == 1
+
+    # Enrollments ---------------------------------------------------------
+    async def get_enrollment(self, tenant: str, advocate: str) -> Enrollment | None:
+        doc = await self.enrollments.find_one(
+            {"tenant": tenant, "advocate": advocate, "erased": {"$ne": True}}
+        )
+        return doc_to_enrollment(doc) if doc else None
+
+    async def save_enrollment(self, enrollment: Enrollment, events: list[Document]) -> None:
+        fields = {**enrollment_to_doc(enrollment), "erased": False}
+        await self.enrollments.update_one(
+            {"_id": f"{enrollment.tenant}:{enrollment.advocate}"},
+            with_outbox({"$set": fields}, events),
+            upsert=True,
+        )
+
+    async def erase_advocate(self, tenant: str, advocate: str, events: list[Document]) -> None:
+        """Delete the advocate's personal data; a tombstone carries the erasure event."""
+        await self.enrollments.update_one(
+            {"_id": f"{tenant}:{advocate}"},
+            with_outbox(
+                {
+                    "$set": {
+                        "tenant": tenant,
+                        "advocate": advocate,
+                        "erased": True,
+                        "status": "opted_out",
+                        "profile": {},
+                        "auto_share": False,
+                    }
+                },
+                events,
+            ),
+            upsert=True,
+        )
+        await self._shares.delete_many({"tenant": tenant, "advocate": advocate})
+        # Work moments they suggested stay (the company's content) but lose their name.
+        await self.items.update_many(
+            {"tenant": tenant, "author": advocate}, {"$set": {"author": "erased"}}
+        )
+
+    # Items ---------------------------------------------------------------
+    async def insert_item(self, item: Item, idempotency_key: str | None) -> Item:
+        """Insert, or return the item an earlier request with the same key created."""
+        if idempotency_key:
+            key = f"{item.tenant}:{item.author}:{idempotency_key}"
+            try:
+                await self._idempotency.insert_one({"_id": key, "item_id": item.id})
+            except DuplicateKeyError:
+                previous = await self._idempotency.find_one({"_id": key})
+                assert previous is not None
+                existing = await self.get_item(item.tenant, previous["item_id"])
+                if existing is not None:
+                    return existing
+                await self._idempotency.update_one({"_id": key}, {"$set": {"item_id": item.id}})
+        with contextlib.suppress(DuplicateKeyError):
+            await self.items.insert_one({**item_to_doc(item), **feed_query_fields(item)})
+        return item
+
+    async def get_item(self, tenant: str, item_id: str) -> Item | None:
+        doc = await self.items.find_one({"_id": item_id, "tenant": tenant})
+        return doc_to_item(doc) if doc else None
+
+    async def replace_item(self, item: Item, expected_version: int, events: list[Document]) -> bool:
+        """Write `item` if its stored version is still `expected_version`."""
+        fields = {**item_to_doc(item), **feed_query_fields(item)}
+        fields.pop("_id")
+        result = await self.items.update_one(
+            {"_id": item.id, "tenant": item.tenant, "version": expected_version},
+            with_outbox({"$set": fields}, events),
+        )
+        return result.matched_count == 1
+
+    async def list_items(
+        self,
+        tenant: str,
+        *,
+        states: Sequence[str],
+        tag: str | None,
+        author: str | None,
+        after: Document | None,
+        limit: int,
+    ) -> list[Item]:
+        query: Document = {"tenant": tenant}
+        if len(states) == 1:
+            query["state"] = states[0]  # equality is pushed down to PostgreSQL; $in is not
+        elif states:
+            query["state"] = {"$in": list(states)}
+        if tag:
+            query["tags"] = tag
+        if author:
+            query["author"] = author
+        if after:
+            query["$or"] = [
+                {"created_at": {"$lt": after["created_at"]}},
+                {"created_at": after["created_at"], "_id": {"$gt": after["id"]}},
+            ]
+        cursor = (
+            self.items.find(query, {OUTBOX: 0, PENDING: 0})
+            .sort([("created_at", DESCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [doc_to_item(doc) async for doc in cursor]
+
+    async def feed_items(self, tenant: str, now: datetime) -> list[Item]:
+        """Every approved, unexpired item of a tenant (the feed's snapshot)."""
+        query = {"tenant": tenant, "state": State.APPROVED.value}
+        cursor = self.items.find(query, {OUTBOX: 0, PENDING: 0}).batch_size(5000)
+        items = [doc_to_item(doc) async for doc in cursor]
+        return [item for item in items if item.expires_at is None or item.expires_at > now]
+
+    async def feed_version(self, tenant: str) -> int:
+        doc = await self._feed_versions.find_one({"_id": tenant})
+        return int(doc["version"]) if doc else 0
+
+    async def bump_feed_version(self, tenant: str) -> None:
+        """Tell every replica's feed snapshot of this tenant that it is stale."""
+        await self._feed_versions.update_one({"_id": tenant}, {"$inc": {"version": 1}}, upsert=True)
+
+    # What advocates shared (from share.performed) --------------------------
+    async def record_share(self, share: SharePerformed) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # a redelivered share
+            await self._shares.insert_one(
+                {
+                    "_id": f"{share.tenant}:{share.share_id}:{share.network}",
+                    "tenant": share.tenant,
+                    "advocate": share.advocate,
+                    "content_id": share.content_id,
+                    "network": NetworkPb.Name(share.network).removeprefix("NETWORK_").lower(),
+                    "performed_at": share.performed_at.ToDatetime(tzinfo=UTC),
+                }
+            )
+
+    async def shares_of(self, tenant: str, advocate: str) -> list[tuple[str, str, datetime]]:
+        """(content id, network, performed at) of every share the advocate made.
+
+        Plain equality filters: FerretDB pushes them down to PostgreSQL."""
+        cursor = self._shares.find({"tenant": tenant, "advocate": advocate})
+        return [(doc["content_id"], doc["network"], doc["performed_at"]) async for doc in cursor]
