@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import os
 import socket
+import subprocess
+import sys
+import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -80,3 +84,22 @@ def fresh_topic(kafka_bootstrap: str) -> TopicFactory:
         return topic
 
     return make
+
+
+@pytest.fixture(scope="session")
+def simulator_url() -> Iterator[str]:
+    """The platform simulator (LinkedIn and X APIs) in its own process."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    executable = Path(sys.executable).with_name("chorus-simulator")
+    process = subprocess.Popen([str(executable), "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while not _reachable(f"127.0.0.1:{port}"):
+        if process.poll() is not None or time.monotonic() > deadline:
+            pytest.fail("the platform simulator did not start")
+        time.sleep(0.1)
+    yield url
+    process.terminate()
+    process.wait(10)

@@ -17,8 +17,11 @@ def event_messages() -> set[str]:
     """Every message declared in an events.proto of the contracts."""
     names = set()
     for root in chorus.contracts.__path__:  # a namespace package: walk its files
-        for path in Path(root).glob("*/v1/events_pb2.py"):
-            module = f"chorus.contracts.{path.parent.parent.name}.v1.events_pb2"
+        for path in [
+            *Path(root).glob("*/v1/events_pb2.py"),
+            *Path(root).glob("*/v1/journal_pb2.py"),
+        ]:
+            module = f"chorus.contracts.{path.parent.parent.name}.v1.{path.stem}"
             descriptor = importlib.import_module(module).DESCRIPTOR
             names |= {m.full_name for m in descriptor.message_types_by_name.values()}
     assert names, "no events.proto found under chorus.contracts"

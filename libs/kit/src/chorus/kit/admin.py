@@ -20,10 +20,11 @@ class TopicSpec:
     name: str
     partitions: int
     retention_ms: int
+    compacted: bool = False
 
 
 def topic_specs() -> list[TopicSpec]:
-    specs = [TopicSpec(t.name, t.partitions, t.retention_ms) for t in ALL_TOPICS]
+    specs = [TopicSpec(t.name, t.partitions, t.retention_ms, t.compacted) for t in ALL_TOPICS]
     specs += [
         TopicSpec(dead_letter_topic(group), 1, DEAD_LETTER_RETENTION_MS)
         for group in CONSUMER_GROUPS
@@ -47,7 +48,8 @@ async def ensure_topics(
                 spec.name,
                 spec.partitions,
                 replication_factor,
-                topic_configs={"retention.ms": str(spec.retention_ms)},
+                topic_configs={"retention.ms": str(spec.retention_ms)}
+                | ({"cleanup.policy": "compact"} if spec.compacted else {}),
             )
             for spec in missing
         ]

@@ -28,6 +28,7 @@ class Role(StrEnum):
     CURATOR = "curator"
     APPROVER = "approver"
     ADVOCATE = "advocate"
+    SERVICE = "service"  # another Chorus service acting for an advocate of the tenant
 
 
 @dataclass(frozen=True)

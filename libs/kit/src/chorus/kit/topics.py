@@ -14,6 +14,7 @@ from google.protobuf.message import Message
 from chorus.contracts.content.v1 import events_pb2 as content_events
 from chorus.contracts.distribution.v1 import events_pb2 as distribution_events
 from chorus.contracts.engagement.v1 import events_pb2 as engagement_events
+from chorus.contracts.engagement.v1 import journal_pb2 as engagement_journal
 from chorus.contracts.gamification.v1 import events_pb2 as gamification_events
 
 ADVOCATE_PARTITIONS = 12
@@ -28,6 +29,7 @@ class Topic:
     key: str
     partitions: int
     retention_ms: int = WEEK_MS
+    compacted: bool = False
 
     @property
     def event_type(self) -> str:
@@ -75,6 +77,14 @@ BADGE_EARNED = Topic(
     "badge.earned", gamification_events.BadgeEarned, "<tenant>:<advocate>", ADVOCATE_PARTITIONS
 )
 
+ENGAGEMENT_JOURNAL_CHECKPOINTS = Topic(
+    "engagement.journal-checkpoints",
+    engagement_journal.JournalCheckpoint,
+    "<instance>",
+    1,
+    compacted=True,
+)
+
 ALL_TOPICS: tuple[Topic, ...] = (
     CONTENT_APPROVED,
     CONTENT_RETRACTED,
@@ -84,6 +94,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ENGAGEMENT_OBSERVED,
     POINTS_AWARDED,
     BADGE_EARNED,
+    ENGAGEMENT_JOURNAL_CHECKPOINTS,
 )
 
 # Consumer groups, one per consuming service; each has its own dead-letter topic.

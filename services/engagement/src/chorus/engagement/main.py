@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import socket
+from pathlib import Path
+
+import httpx
 from pydantic_settings import SettingsConfigDict
 
-from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
-from chorus.engagement.adapters.poll_targets import PollTargets
+from chorus.engagement.adapters.journal import ClickJournal
+from chorus.engagement.adapters.journal_relay import JournalRelay
+from chorus.engagement.adapters.platforms import MetricsReader, PlatformCredentials
+from chorus.engagement.adapters.store import EngagementStore
 from chorus.engagement.api import grpc as grpc_api
 from chorus.engagement.api import rest
-from chorus.kit.envelope import Envelope
+from chorus.engagement.app.engagement import EngagementApp
+from chorus.engagement.app.poller import Poller
+from chorus.kit.outbox import OutboxRelay
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
-from chorus.kit.topics import SHARE_PERFORMED
+from chorus.kit.topics import CONTENT_RETRACTED, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
 
 
 class EngagementSettings(ServiceSettings):
@@ -21,24 +29,80 @@ class EngagementSettings(ServiceSettings):
     service_name: str = "engagement"
     http_port: int = 8030
     grpc_port: int = 50530
+    # Where short links point: the public address of GET /r/{code}.
+    public_base_url: str = "http://127.0.0.1:8030"
+    # The click journal: on a persistent volume in Kubernetes (one per replica).
+    journal_dir: Path = Path(".local/data/engagement-journal")
+    # Stable per replica (a StatefulSet pod name); names the journal's Kafka transactions.
+    instance_id: str = ""
+    trust_forwarded_for: bool = False
+    poll_interval_seconds: float = 30.0
+    x_api_base_url: str = "https://api.x.com"
+    x_app_bearer_token: str = ""
+    linkedin_api_base_url: str = "https://api.linkedin.com"
+    linkedin_metrics_token: str = ""
+
+    @property
+    def instance(self) -> str:
+        return self.instance_id or socket.gethostname()
 
 
 def build(settings: EngagementSettings) -> ServiceRuntime:
     infra = Infrastructure.build(settings)
-    targets = PollTargets(infra.db)
-
-    async def on_share_performed(event: Envelope) -> None:
-        assert isinstance(event.message, SharePerformed)
-        await targets.learn(event.message)
-
-    infra.consumer({SHARE_PERFORMED: on_share_performed})
+    store = EngagementStore(infra.db)
+    journal = ClickJournal(settings.journal_dir / f"{settings.instance}.jsonl")
+    outbox = OutboxRelay(infra.producer, store.outbox_collections)
+    http = httpx.AsyncClient(timeout=10)
+    reader = MetricsReader(
+        http,
+        PlatformCredentials(
+            settings.x_api_base_url,
+            settings.x_app_bearer_token,
+            settings.linkedin_api_base_url,
+            settings.linkedin_metrics_token,
+        ),
+    )
+    app = EngagementApp(
+        store,
+        journal,
+        outbox,
+        reader,
+        public_base_url=settings.public_base_url,
+        trust_forwarded_for=settings.trust_forwarded_for,
+    )
+    journal_relay = JournalRelay(
+        journal,
+        bootstrap=settings.kafka_bootstrap,
+        instance=settings.instance,
+        source="/chorus/engagement",
+        is_unique=app.is_unique,
+        metrics=infra.metrics,
+    )
+    infra.consumer(
+        {
+            ENGAGEMENT_OBSERVED: app.on_engagement_observed,
+            SHARE_PERFORMED: app.on_share_performed,
+            CONTENT_RETRACTED: app.on_content_retracted,
+        }
+    )
     return infra.runtime(
         title="Chorus engagement",
         description="Tracked links and redirects, metric polling and signed webhooks.",
-        routers=[rest.router(targets)],
-        grpc_services=[grpc_api.registration()],
-        components=[Lifecycle.on_start_only(targets.ensure_indexes)],
+        routers=[rest.router(app)],
+        grpc_services=[grpc_api.registration(grpc_api.EngagementServicer(app, infra.verifier))],
+        components=[
+            Lifecycle.on_start_only(store.ensure_indexes),
+            journal,
+            journal_relay,
+            outbox,
+            Poller(app, settings.poll_interval_seconds),
+            Lifecycle(_nothing, http.aclose),
+        ],
     )
+
+
+async def _nothing() -> None:
+    return None
 
 
 def main() -> None:

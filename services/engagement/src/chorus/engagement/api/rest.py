@@ -2,23 +2,158 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Request, Response
+from fastapi.responses import HTMLResponse, RedirectResponse
+from pydantic import BaseModel, Field
 
-from chorus.engagement.adapters.poll_targets import PollTargets
-from chorus.kit.errors import not_found
+from chorus.engagement.adapters.store import Link
+from chorus.engagement.app.engagement import EngagementApp
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
 
+NOT_FOUND_PAGE = "<!doctype html><title>Link not found</title><h1>This link does not exist.</h1>"
+WITHDRAWN_PAGE = (
+    "<!doctype html><title>No longer available</title><h1>This content is no longer available.</h1>"
+)
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
-def router(targets: PollTargets) -> APIRouter:
-    api = APIRouter(prefix="/v1", tags=["engagement"], responses=PROBLEM_RESPONSES)
 
-    @api.get("/shares/{share_id}/polling", summary="Metric polling planned for a share")
-    async def share_polling(share_id: str, principal: Authenticated) -> list[dict[str, Any]]:
-        found = await targets.for_share(principal.tenant, share_id)
-        if not found:
-            raise not_found(f"share {share_id!r}")
-        return found
+class LinkIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "share_id": "s-42",
+                    "network": "linkedin",
+                    "content_id": "c-7",
+                    "advocate": "bob",
+                    "url": "https://acme.example/news/plant",
+                }
+            ]
+        }
+    }
+    share_id: str = Field(min_length=1, max_length=200)
+    network: str = Field(pattern="^(linkedin|x|facebook)$")
+    content_id: str = Field(min_length=1, max_length=200)
+    advocate: str = Field("", max_length=200, description="services only; advocates: themselves")
+    url: str = Field(min_length=1, max_length=2000)
+
+
+class LinkOut(BaseModel):
+    code: str
+    short_url: str
+    target_url: str
+    share_id: str
+    network: str
+
+
+class SecretIn(BaseModel):
+    secret: str = Field(min_length=32, max_length=200)
+
+
+class UtmIn(BaseModel):
+    extras: dict[str, str] = Field(default_factory=dict, max_length=10)
+
+
+class WebhookAccepted(BaseModel):
+    recorded: bool = Field(description="false: this event id was already recorded")
+
+
+def link_out(app: EngagementApp, link: Link) -> LinkOut:
+    return LinkOut(
+        code=link.code,
+        short_url=app.short_url(link.code),
+        target_url=link.target,
+        share_id=link.share_id,
+        network=link.network,
+    )
+
+
+def router(app: EngagementApp) -> APIRouter:
+    api = APIRouter(responses=PROBLEM_RESPONSES)
+
+    @api.api_route(
+        "/r/{code}",
+        methods=["GET", "HEAD"],
+        tags=["redirect"],
+        summary="Follow a tracked link (302); counts human clicks",
+        response_model=None,
+    )
+    async def follow(code: str, request: Request) -> Response:
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        client = request.client.host if request.client else ""
+        outcome = await app.redirect(code, request.method, headers, client)
+        if outcome.target is not None:
+            return RedirectResponse(outcome.target, status_code=302, headers=NO_STORE)
+        if outcome.outcome == "retracted":
+            return HTMLResponse(WITHDRAWN_PAGE, status_code=410, headers=NO_STORE)
+        return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=NO_STORE)
+
+    @api.post(
+        "/v1/links",
+        status_code=201,
+        tags=["links"],
+        summary="A tracked link for a share on a network (idempotent per both)",
+    )
+    async def create_link(body: LinkIn, principal: Authenticated) -> LinkOut:
+        link = await app.create_link(
+            principal,
+            share_id=body.share_id,
+            network=body.network,
+            content_id=body.content_id,
+            advocate=body.advocate,
+            url=body.url,
+        )
+        return link_out(app, link)
+
+    @api.get("/v1/shares/{share_id}/engagement", tags=["queries"])
+    async def share_engagement(share_id: str, principal: Authenticated) -> dict[str, int]:
+        return await app.totals(principal, "share", share_id)
+
+    @api.get("/v1/content/{content_id}/engagement", tags=["queries"])
+    async def content_engagement(content_id: str, principal: Authenticated) -> dict[str, int]:
+        return await app.totals(principal, "content", content_id)
+
+    @api.get("/v1/advocates/{advocate}/engagement", tags=["queries"])
+    async def advocate_engagement(advocate: str, principal: Authenticated) -> dict[str, int]:
+        return await app.totals(principal, "advocate", advocate)
+
+    @api.put(
+        "/v1/settings/webhook-secret",
+        status_code=204,
+        tags=["settings"],
+        summary="Set the tenant's webhook signing secret (admin)",
+    )
+    async def webhook_secret(body: SecretIn, principal: Authenticated) -> Response:
+        await app.set_webhook_secret(principal, body.secret)
+        return Response(status_code=204)
+
+    @api.put(
+        "/v1/settings/utm",
+        status_code=204,
+        tags=["settings"],
+        summary="Extra UTM parameters for the tenant's tracked links (admin)",
+    )
+    async def utm(body: UtmIn, principal: Authenticated) -> Response:
+        await app.set_utm_extras(principal, body.extras)
+        return Response(status_code=204)
+
+    @api.post(
+        "/v1/webhooks/{tenant}/engagement",
+        status_code=202,
+        tags=["webhooks"],
+        summary="Report engagement, signed: X-Chorus-Signature = sha256=HMAC(secret, "
+        "'<X-Chorus-Timestamp>.<body>')",
+    )
+    async def webhook(
+        tenant: str,
+        request: Request,
+        x_chorus_timestamp: Annotated[str | None, Header()] = None,
+        x_chorus_signature: Annotated[str | None, Header()] = None,
+    ) -> WebhookAccepted:
+        body = await request.body()
+        recorded = await app.webhook(tenant, x_chorus_timestamp, x_chorus_signature, body)
+        return WebhookAccepted(recorded=recorded)
 
     return api

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from chorus.contracts.engagement.v1 import engagement_service_pb2 as chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -25,9 +26,8 @@ if _version_not_supported:
 
 
 class EngagementServiceStub:
-    """The engagement service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The engagement service's gRPC API. Every call carries
+    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
     """
 
     def __init__(self, channel):
@@ -36,17 +36,81 @@ class EngagementServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.CreateTrackedLink = channel.unary_unary(
+                '/chorus.contracts.engagement.v1.EngagementService/CreateTrackedLink',
+                request_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.CreateTrackedLinkRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.CreateTrackedLinkResponse.FromString,
+                _registered_method=True)
+        self.GetShareEngagement = channel.unary_unary(
+                '/chorus.contracts.engagement.v1.EngagementService/GetShareEngagement',
+                request_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementResponse.FromString,
+                _registered_method=True)
+        self.GetContentEngagement = channel.unary_unary(
+                '/chorus.contracts.engagement.v1.EngagementService/GetContentEngagement',
+                request_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetContentEngagementRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetContentEngagementResponse.FromString,
+                _registered_method=True)
+        self.GetAdvocateEngagement = channel.unary_unary(
+                '/chorus.contracts.engagement.v1.EngagementService/GetAdvocateEngagement',
+                request_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetAdvocateEngagementRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetAdvocateEngagementResponse.FromString,
+                _registered_method=True)
 
 
 class EngagementServiceServicer:
-    """The engagement service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The engagement service's gRPC API. Every call carries
+    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
     """
+
+    def CreateTrackedLink(self, request, context):
+        """Idempotent per (share, network): the same call returns the same link.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShareEngagement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetContentEngagement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetAdvocateEngagement(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_EngagementServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'CreateTrackedLink': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateTrackedLink,
+                    request_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.CreateTrackedLinkRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.CreateTrackedLinkResponse.SerializeToString,
+            ),
+            'GetShareEngagement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShareEngagement,
+                    request_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementResponse.SerializeToString,
+            ),
+            'GetContentEngagement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetContentEngagement,
+                    request_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetContentEngagementRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetContentEngagementResponse.SerializeToString,
+            ),
+            'GetAdvocateEngagement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetAdvocateEngagement,
+                    request_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetAdvocateEngagementRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetAdvocateEngagementResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'chorus.contracts.engagement.v1.EngagementService', rpc_method_handlers)
@@ -56,7 +120,114 @@ def add_EngagementServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class EngagementService:
-    """The engagement service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The engagement service's gRPC API. Every call carries
+    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
     """
+
+    @staticmethod
+    def CreateTrackedLink(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.engagement.v1.EngagementService/CreateTrackedLink',
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.CreateTrackedLinkRequest.SerializeToString,
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.CreateTrackedLinkResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShareEngagement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.engagement.v1.EngagementService/GetShareEngagement',
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementRequest.SerializeToString,
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetContentEngagement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.engagement.v1.EngagementService/GetContentEngagement',
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetContentEngagementRequest.SerializeToString,
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetContentEngagementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetAdvocateEngagement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.engagement.v1.EngagementService/GetAdvocateEngagement',
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetAdvocateEngagementRequest.SerializeToString,
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetAdvocateEngagementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

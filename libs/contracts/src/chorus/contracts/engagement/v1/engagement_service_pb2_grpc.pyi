@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from chorus.contracts.engagement.v1 import engagement_service_pb2 as _engagement_service_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -26,31 +27,65 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class EngagementServiceStub:
-    """The engagement service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The engagement service's gRPC API. Every call carries
+    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> EngagementServiceAsyncStub: ...
+    CreateTrackedLink: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.CreateTrackedLinkRequest, _engagement_service_pb2.CreateTrackedLinkResponse]
+    """Idempotent per (share, network): the same call returns the same link."""
+    GetShareEngagement: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.GetShareEngagementRequest, _engagement_service_pb2.GetShareEngagementResponse]
+    GetContentEngagement: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.GetContentEngagementRequest, _engagement_service_pb2.GetContentEngagementResponse]
+    GetAdvocateEngagement: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.GetAdvocateEngagementRequest, _engagement_service_pb2.GetAdvocateEngagementResponse]
 
 @_typing.type_check_only
 class EngagementServiceAsyncStub(EngagementServiceStub):
-    """The engagement service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The engagement service's gRPC API. Every call carries
+    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    CreateTrackedLink: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.CreateTrackedLinkRequest, _engagement_service_pb2.CreateTrackedLinkResponse]  # type: ignore[assignment]
+    """Idempotent per (share, network): the same call returns the same link."""
+    GetShareEngagement: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.GetShareEngagementRequest, _engagement_service_pb2.GetShareEngagementResponse]  # type: ignore[assignment]
+    GetContentEngagement: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.GetContentEngagementRequest, _engagement_service_pb2.GetContentEngagementResponse]  # type: ignore[assignment]
+    GetAdvocateEngagement: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.GetAdvocateEngagementRequest, _engagement_service_pb2.GetAdvocateEngagementResponse]  # type: ignore[assignment]
 
 class EngagementServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The engagement service's gRPC API. Every call carries "authorization: Bearer <jwt>"
-    metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
+    """The engagement service's gRPC API. Every call carries
+    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
     """
 
-    ...
+    @_abc_1.abstractmethod
+    def CreateTrackedLink(
+        self,
+        request: _engagement_service_pb2.CreateTrackedLinkRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engagement_service_pb2.CreateTrackedLinkResponse, _abc.Awaitable[_engagement_service_pb2.CreateTrackedLinkResponse]]:
+        """Idempotent per (share, network): the same call returns the same link."""
+
+    @_abc_1.abstractmethod
+    def GetShareEngagement(
+        self,
+        request: _engagement_service_pb2.GetShareEngagementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engagement_service_pb2.GetShareEngagementResponse, _abc.Awaitable[_engagement_service_pb2.GetShareEngagementResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetContentEngagement(
+        self,
+        request: _engagement_service_pb2.GetContentEngagementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engagement_service_pb2.GetContentEngagementResponse, _abc.Awaitable[_engagement_service_pb2.GetContentEngagementResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetAdvocateEngagement(
+        self,
+        request: _engagement_service_pb2.GetAdvocateEngagementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engagement_service_pb2.GetAdvocateEngagementResponse, _abc.Awaitable[_engagement_service_pb2.GetAdvocateEngagementResponse]]: ...
 
 def add_EngagementServiceServicer_to_server(servicer: EngagementServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

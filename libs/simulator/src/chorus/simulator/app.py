@@ -1,0 +1,366 @@
+"""The simulator's HTTP API: the LinkedIn and X endpoints Chorus calls, as the
+platforms answer them, plus /_sim/* endpoints that tests use to set it up,
+inject faults and count what it received.
+
+LinkedIn: POST /rest/posts, DELETE /rest/posts/{urn}, GET /rest/socialActions/{urn},
+          POST /oauth/v2/accessToken
+X:        POST /2/tweets, DELETE /2/tweets/{id}, GET /2/tweets/{id}, POST /2/oauth2/token
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import secrets
+import time
+from typing import Any
+from urllib.parse import unquote
+
+import uvicorn
+from fastapi import FastAPI, Form, Header, Request
+from fastapi.responses import JSONResponse, Response
+
+from chorus.simulator.state import Fault, Post, SimulatorState, Token
+
+LINKEDIN_VERSION_FORMAT = "YYYYMM"
+
+
+def _error(
+    status: int, message: str, network: str, headers: dict[str, str] | None = None
+) -> Response:
+    if network == "x":
+        body: dict[str, Any] = {"title": message, "detail": message, "status": status}
+    else:
+        body = {"status": status, "message": message, "serviceErrorCode": status}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def create_app(state: SimulatorState | None = None) -> FastAPI:
+    sim = state or SimulatorState()
+    app = FastAPI(title="Chorus platform simulator", description=__doc__)
+    app.state.sim = sim
+
+    def authorize(network: str, authorization: str | None, scope: str) -> Token | Response:
+        token_value = (authorization or "").removeprefix("Bearer ").strip()
+        token = sim.tokens.get(token_value)
+        if token is None or token.network != network or token.revoked:
+            return _error(401, "Invalid access token", network)
+        if token.expires_at <= time.time():
+            return _error(401, "The token used in the request has expired", network)
+        if scope not in token.scopes:
+            return _error(403, f"Not enough permissions: needs {scope}", network)
+        return token
+
+    async def faults(network: str) -> Response | None:
+        fault = sim.take_fault(network, ("429", "500", "slow"))
+        if fault is None:
+            return None
+        if fault.kind == "429":
+            reset = int(time.time() + fault.seconds)
+            return _error(
+                429,
+                "Too Many Requests",
+                network,
+                {
+                    "retry-after": str(int(fault.seconds)),
+                    "x-rate-limit-reset": str(reset),
+                    "x-rate-limit-remaining": "0",
+                },
+            )
+        if fault.kind == "500":
+            return _error(503, "Service Unavailable", network)
+        await asyncio.sleep(fault.seconds)
+        return None
+
+    def rate_limited(network: str, token: Token) -> tuple[Response | None, dict[str, str]]:
+        allowed, limit, remaining, reset_at = sim.check_rate(network, token.user_id, time.time())
+        headers = {
+            "x-rate-limit-limit": str(limit),
+            "x-rate-limit-remaining": str(remaining),
+            "x-rate-limit-reset": str(int(reset_at) + 1),
+        }
+        if not allowed:
+            headers["retry-after"] = str(max(1, int(reset_at - time.time()) + 1))
+            return _error(429, "Too Many Requests", network, headers), headers
+        return None, headers
+
+    async def accept(post: Post) -> None:
+        """Record the post; maybe drop the answer after accepting it (an ambiguous outcome)."""
+        sim.posts[post.post_id] = post
+        sim.posts_received += 1
+        fault = sim.take_fault(post.network, ("drop_after_accept",))
+        if fault is not None:
+            await asyncio.sleep(fault.seconds)
+
+    # LinkedIn ------------------------------------------------------------------
+    @app.post("/rest/posts", status_code=201)
+    async def linkedin_post(
+        request: Request,
+        authorization: str | None = Header(None),
+        linkedin_version: str | None = Header(None),
+        x_restli_protocol_version: str | None = Header(None),
+    ) -> Response:
+        token = authorize("linkedin", authorization, "w_member_social")
+        if isinstance(token, Response):
+            return token
+        if not linkedin_version or len(linkedin_version) != 6 or not linkedin_version.isdigit():
+            return _error(
+                400, f"LinkedIn-Version header must be {LINKEDIN_VERSION_FORMAT}", "linkedin"
+            )
+        if x_restli_protocol_version != "2.0.0":
+            return _error(400, "X-Restli-Protocol-Version must be 2.0.0", "linkedin")
+        if fault := await faults("linkedin"):
+            return fault
+        limited, headers = rate_limited("linkedin", token)
+        if limited:
+            return limited
+        body = await request.json()
+        if body.get("author") != f"urn:li:person:{token.user_id}":
+            return _error(403, "author does not match the token's member", "linkedin")
+        article = body.get("content", {}).get("article", {})
+        problems = [
+            name for name in ("commentary", "visibility", "lifecycleState") if not body.get(name)
+        ]
+        if not article.get("source"):
+            problems.append("content.article.source")
+        if problems:
+            return _error(422, f"missing fields: {', '.join(problems)}", "linkedin")
+        post = Post(
+            "linkedin",
+            f"urn:li:share:{sim.next_id()}",
+            token.user_id,
+            body["commentary"],
+            article["source"],
+            body,
+            time.time(),
+        )
+        await accept(post)
+        return Response(status_code=201, headers={**headers, "x-restli-id": post.post_id})
+
+    @app.delete("/rest/posts/{urn:path}", status_code=204)
+    async def linkedin_delete(urn: str, authorization: str | None = Header(None)) -> Response:
+        token = authorize("linkedin", authorization, "w_member_social")
+        if isinstance(token, Response):
+            return token
+        post = sim.posts.get(unquote(urn))
+        if post is None or post.network != "linkedin":
+            return _error(404, "Not found", "linkedin")
+        if post.user_id != token.user_id:
+            return _error(403, "Not the author", "linkedin")
+        post.deleted = True
+        return Response(status_code=204)
+
+    @app.get("/rest/socialActions/{urn:path}")
+    async def linkedin_social_actions(
+        urn: str, authorization: str | None = Header(None)
+    ) -> Response:
+        token = authorize("linkedin", authorization, "w_member_social")
+        if isinstance(token, Response):
+            return token
+        if fault := await faults("linkedin"):
+            return fault
+        post = sim.posts.get(unquote(urn))
+        if post is None or post.deleted:
+            return _error(404, "Not found", "linkedin")
+        m = post.metrics
+        return JSONResponse(
+            {
+                "likesSummary": {"totalLikes": m.get("reaction", 0)},
+                "commentsSummary": {"aggregatedTotalComments": m.get("comment", 0)},
+            }
+        )
+
+    # X -------------------------------------------------------------------------
+    @app.post("/2/tweets", status_code=201)
+    async def x_post(request: Request, authorization: str | None = Header(None)) -> Response:
+        token = authorize("x", authorization, "tweet.write")
+        if isinstance(token, Response):
+            return token
+        if fault := await faults("x"):
+            return fault
+        limited, headers = rate_limited("x", token)
+        if limited:
+            return limited
+        body = await request.json()
+        text = body.get("text")
+        if not isinstance(text, str) or not text:
+            return _error(400, "text is required", "x")
+        if len(text) > 280 + 200:  # links are counted as 23; real texts stay near 280
+            return _error(403, "text is too long", "x")
+        link = next((word for word in text.split() if word.startswith("http")), "")
+        post = Post("x", sim.next_id(), token.user_id, text, link, body, time.time())
+        await accept(post)
+        return JSONResponse(
+            {"data": {"id": post.post_id, "text": text}}, status_code=201, headers=headers
+        )
+
+    @app.delete("/2/tweets/{tweet_id}")
+    async def x_delete(tweet_id: str, authorization: str | None = Header(None)) -> Response:
+        token = authorize("x", authorization, "tweet.write")
+        if isinstance(token, Response):
+            return token
+        post = sim.posts.get(tweet_id)
+        if post is None or post.network != "x" or post.user_id != token.user_id:
+            return _error(404, "Not found", "x")
+        post.deleted = True
+        return JSONResponse({"data": {"deleted": True}})
+
+    @app.get("/2/tweets/{tweet_id}")
+    async def x_get(tweet_id: str, authorization: str | None = Header(None)) -> Response:
+        token = authorize("x", authorization, "tweet.read")
+        if isinstance(token, Response):
+            return token
+        if fault := await faults("x"):
+            return fault
+        post = sim.posts.get(tweet_id)
+        if post is None or post.deleted:
+            return _error(404, "Not found", "x")
+        m = post.metrics
+        return JSONResponse(
+            {
+                "data": {
+                    "id": post.post_id,
+                    "text": post.text,
+                    "public_metrics": {
+                        "like_count": m.get("reaction", 0),
+                        "reply_count": m.get("comment", 0),
+                        "retweet_count": m.get("reshare", 0),
+                        "quote_count": 0,
+                        "impression_count": m.get("impression", 0),
+                    },
+                }
+            }
+        )
+
+    # OAuth token endpoints (authorization-code exchange and refresh) ------------
+    def issue(network: str, user_id: str, scopes: frozenset[str], seconds: int) -> dict[str, Any]:
+        access = secrets.token_urlsafe(24)
+        sim.tokens[access] = Token(network, user_id, scopes, time.time() + seconds)
+        refresh = secrets.token_urlsafe(24)
+        sim.refresh_tokens[refresh] = (network, user_id, scopes)
+        return {
+            "access_token": access,
+            "expires_in": seconds,
+            "refresh_token": refresh,
+            "scope": " ".join(sorted(scopes)),
+            "token_type": "bearer",
+        }
+
+    @app.post("/oauth/v2/accessToken")
+    async def linkedin_token(
+        grant_type: str = Form(...), code: str = Form(""), refresh_token: str = Form("")
+    ) -> Response:
+        return exchange("linkedin", grant_type, code, refresh_token, 60 * 24 * 3600)
+
+    @app.post("/2/oauth2/token")
+    async def x_token(
+        grant_type: str = Form(...), code: str = Form(""), refresh_token: str = Form("")
+    ) -> Response:
+        return exchange("x", grant_type, code, refresh_token, 2 * 3600)
+
+    def exchange(network: str, grant: str, code: str, refresh: str, seconds: int) -> Response:
+        if grant == "authorization_code" and code in sim.codes:
+            code_network, user_id, scopes = sim.codes.pop(code)
+            if code_network == network:
+                return JSONResponse(issue(network, user_id, scopes, seconds))
+        if grant == "refresh_token" and refresh in sim.refresh_tokens:
+            ref_network, user_id, scopes = sim.refresh_tokens.pop(refresh)
+            if ref_network == network:
+                return JSONResponse(issue(network, user_id, scopes, seconds))
+        return JSONResponse({"error": "invalid_grant"}, status_code=400)
+
+    # Test control ----------------------------------------------------------------
+    @app.post("/_sim/tokens", status_code=201)
+    async def add_token(body: dict[str, Any]) -> dict[str, Any]:
+        """Register an access token (or an authorization code) for a member."""
+        scopes = frozenset(
+            body.get("scopes")
+            or (
+                ["w_member_social"]
+                if body["network"] == "linkedin"
+                else ["tweet.read", "tweet.write", "users.read", "offline.access"]
+            )
+        )
+        if body.get("code"):
+            sim.codes[body["code"]] = (body["network"], body["user_id"], scopes)
+            return {"code": body["code"]}
+        token = body.get("token") or secrets.token_urlsafe(24)
+        sim.tokens[token] = Token(
+            body["network"],
+            body["user_id"],
+            scopes,
+            time.time() + float(body.get("expires_in", 3600)),
+        )
+        return {"token": token}
+
+    @app.post("/_sim/tokens/{token}/revoke")
+    async def revoke(token: str) -> dict[str, bool]:
+        found = sim.tokens.get(token)
+        if found:
+            found.revoked = True
+        return {"revoked": found is not None}
+
+    @app.post("/_sim/faults", status_code=201)
+    async def add_fault(body: dict[str, Any]) -> dict[str, int]:
+        sim.faults.append(
+            Fault(
+                body["network"],
+                str(body["kind"]),
+                int(body.get("count", 1)),
+                float(body.get("ratio", 0.0)),
+                float(body.get("seconds", 30.0)),
+            )
+        )
+        return {"faults": len(sim.faults)}
+
+    @app.post("/_sim/limits")
+    async def set_limit(body: dict[str, Any]) -> dict[str, str]:
+        sim.limits[(body["network"], body["scope"])] = (int(body["limit"]), float(body["seconds"]))
+        return {"status": "ok"}
+
+    @app.post("/_sim/posts/{post_id:path}/metrics")
+    async def set_metrics(post_id: str, body: dict[str, int]) -> dict[str, Any]:
+        post = sim.posts.get(unquote(post_id))
+        if post is None:
+            return {"found": False}
+        post.metrics.update(body)
+        return {"found": True, "metrics": post.metrics}
+
+    @app.get("/_sim/posts")
+    async def list_posts(network: str | None = None) -> dict[str, Any]:
+        posts = [p for p in sim.posts.values() if network in (None, p.network)]
+        return {
+            "received": sim.posts_received,
+            "posts": [
+                {
+                    "network": p.network,
+                    "id": p.post_id,
+                    "user_id": p.user_id,
+                    "text": p.text,
+                    "link": p.link,
+                    "deleted": p.deleted,
+                }
+                for p in posts
+            ],
+        }
+
+    @app.post("/_sim/reset")
+    async def reset() -> dict[str, str]:
+        fresh = SimulatorState()
+        for name in vars(fresh):
+            setattr(sim, name, getattr(fresh, name))
+        return {"status": "reset"}
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    args = parser.parse_args()
+    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,122 @@
+"""The simulator's state: tokens, posts, metrics, rate limits and faults (pure)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Token:
+    network: str  # "linkedin" or "x"
+    user_id: str
+    scopes: frozenset[str]
+    expires_at: float
+    revoked: bool = False
+
+
+@dataclass
+class Post:
+    network: str
+    post_id: str
+    user_id: str
+    text: str
+    link: str
+    body: dict[str, Any]
+    created_at: float
+    deleted: bool = False
+    metrics: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Fault:
+    """Injected on the next `remaining` matching requests (or with `ratio`)."""
+
+    network: str
+    kind: str  # "429", "500", "slow", "drop_after_accept"
+    remaining: int = 1
+    ratio: float = 0.0
+    seconds: float = 30.0
+
+
+@dataclass
+class Window:
+    """A sliding-window rate limit: `limit` requests per `seconds`."""
+
+    limit: int
+    seconds: float
+    hits: deque[float] = field(default_factory=deque)
+
+    def take(self, now: float) -> tuple[bool, int, float]:
+        """(allowed, remaining, reset_at)."""
+        while self.hits and self.hits[0] <= now - self.seconds:
+            self.hits.popleft()
+        reset_at = (self.hits[0] + self.seconds) if self.hits else now + self.seconds
+        if len(self.hits) >= self.limit:
+            return False, 0, reset_at
+        self.hits.append(now)
+        return True, self.limit - len(self.hits), reset_at
+
+
+@dataclass
+class SimulatorState:
+    tokens: dict[str, Token] = field(default_factory=dict)
+    posts: dict[str, Post] = field(default_factory=dict)
+    faults: list[Fault] = field(default_factory=list)
+    # (network, scope) -> (limit, seconds); scope "user" or "app"
+    limits: dict[tuple[str, str], tuple[int, float]] = field(
+        default_factory=lambda: {
+            ("x", "user"): (300, 3 * 3600.0),
+            ("x", "app"): (10_000, 24 * 3600.0),
+            ("linkedin", "user"): (150, 24 * 3600.0),
+            ("linkedin", "app"): (100_000, 24 * 3600.0),
+        }
+    )
+    windows: dict[tuple[str, str, str], Window] = field(default_factory=dict)
+    posts_received: int = 0
+    codes: dict[str, tuple[str, str, frozenset[str]]] = field(default_factory=dict)
+    refresh_tokens: dict[str, tuple[str, str, frozenset[str]]] = field(default_factory=dict)
+    _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_000))
+
+    def next_id(self) -> str:
+        return str(next(self._ids))
+
+    def check_rate(self, network: str, user_id: str, now: float) -> tuple[bool, int, int, float]:
+        """(allowed, limit, remaining, reset_at) across the user and app windows."""
+        result = (True, 0, 0, now)
+        for scope, key in (("app", "*"), ("user", user_id)):
+            limit, seconds = self.limits[(network, scope)]
+            window = self.windows.setdefault((network, scope, key), Window(limit, seconds))
+            window.limit, window.seconds = limit, seconds
+            allowed, remaining, reset_at = window.take(now)
+            if not allowed:
+                return False, limit, 0, reset_at
+            if scope == "user":
+                result = (True, limit, remaining, reset_at)
+        return result
+
+    def take_fault(self, network: str, kinds: tuple[str, ...]) -> Fault | None:
+        for fault in self.faults:
+            if fault.network not in (network, "*") or fault.kind not in kinds:
+                continue
+            if fault.ratio:
+                return fault if random.random() < fault.ratio else None
+            if fault.remaining > 0:
+                fault.remaining -= 1
+                return fault
+        return None
+
+    def live_posts(self, network: str | None = None) -> list[Post]:
+        return [
+            p
+            for p in self.posts.values()
+            if not p.deleted and (network is None or p.network == network)
+        ]
+
+
+def now() -> float:
+    return time.time()

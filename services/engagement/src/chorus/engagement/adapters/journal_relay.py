@@ -1,0 +1,191 @@
+"""Publishes the click journal to engagement.observed exactly once.
+
+Each batch of click events and the journal offset it reaches are written in one
+Kafka transaction (the offset as a JournalCheckpoint on a compacted topic). A
+crash aborts the open transaction; on start the relay reads the last committed
+checkpoint and resumes right after it. Consumers read with
+isolation_level=read_committed, so every answered click appears exactly once.
+The transactional id is per instance, so a zombie instance is fenced off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry.trace import SpanKind
+
+from chorus.contracts.engagement.v1.events_pb2 import (
+    ENGAGEMENT_KIND_CLICK,
+    ENGAGEMENT_KIND_UNIQUE_CLICK,
+    ENGAGEMENT_SOURCE_REDIRECT,
+    EngagementObserved,
+)
+from chorus.contracts.engagement.v1.journal_pb2 import JournalCheckpoint
+from chorus.engagement.adapters.journal import ClickJournal, JournalRecord
+from chorus.engagement.domain.networks import network_pb
+from chorus.kit.envelope import encode
+from chorus.kit.metrics import Metrics
+from chorus.kit.topics import ENGAGEMENT_JOURNAL_CHECKPOINTS, ENGAGEMENT_OBSERVED, advocate_key
+from chorus.kit.tracing import inject_headers, tracer
+
+log = logging.getLogger(__name__)
+
+# Decides whether a click is its visitor's first on the link within 24 h.
+IsUnique = Callable[[dict[str, object]], Awaitable[bool]]
+
+
+def click_events(record: dict[str, object], unique: bool) -> list[tuple[str, EngagementObserved]]:
+    """(event id, event) for one journal record: a click, and a unique click if it is one."""
+    stamp = Timestamp()
+    stamp.FromDatetime(datetime.fromisoformat(str(record["at"])))
+    kinds = [("click", ENGAGEMENT_KIND_CLICK)]
+    if unique:
+        kinds.append(("unique", ENGAGEMENT_KIND_UNIQUE_CLICK))
+    events = []
+    for suffix, kind in kinds:
+        event_id = f"{record['click_id']}:{suffix}"
+        events.append(
+            (
+                event_id,
+                EngagementObserved(
+                    tenant=str(record["tenant"]),
+                    advocate=str(record["advocate"]),
+                    observation_id=event_id,
+                    kind=kind,
+                    delta=1,
+                    share_id=str(record["share_id"]),
+                    content_id=str(record["content_id"]),
+                    network=network_pb(str(record["network"])),
+                    source=ENGAGEMENT_SOURCE_REDIRECT,
+                    observed_at=stamp,
+                ),
+            )
+        )
+    return events
+
+
+class JournalRelay:
+    def __init__(
+        self,
+        journal: ClickJournal,
+        *,
+        bootstrap: str,
+        instance: str,
+        source: str,
+        is_unique: IsUnique,
+        metrics: Metrics,
+    ) -> None:
+        self._journal = journal
+        self._bootstrap = bootstrap
+        self._instance = instance
+        self._source = source
+        self._is_unique = is_unique
+        self._metrics = metrics
+        self._producer: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.offset = 0
+        self.published = asyncio.Event()
+
+    async def start(self) -> None:
+        self.offset = await self._last_checkpoint()
+        self._producer = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap,
+            acks="all",
+            enable_idempotence=True,
+            transactional_id=f"chorus-engagement-journal-{self._instance}",
+            client_id=f"engagement-journal-{self._instance}",
+        )
+        await self._producer.start()
+        self._task = asyncio.create_task(self._run(), name="journal-relay")
+
+    async def stop(self) -> None:
+        if self._task:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._producer:
+            await self._producer.stop()
+
+    async def wait(self) -> None:
+        if self._task:
+            await self._task
+
+    async def _last_checkpoint(self) -> int:
+        """The offset of the last committed checkpoint of this instance (0 if none)."""
+        topic = ENGAGEMENT_JOURNAL_CHECKPOINTS.name
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await consumer.start()
+        try:
+            partition = TopicPartition(topic, 0)
+            consumer.assign([partition])
+            await consumer.seek_to_beginning(partition)
+            end = (await consumer.end_offsets([partition]))[partition]
+            offset = 0
+            while await consumer.position(partition) < end:
+                batch = await consumer.getmany(partition, timeout_ms=1000)
+                for record in batch.get(partition, []):
+                    if record.key == self._instance.encode() and record.value:
+                        offset = JournalCheckpoint.FromString(record.value).offset
+                if not batch:
+                    break  # only aborted or control records remain
+            return offset
+        finally:
+            await consumer.stop()
+
+    async def _run(self) -> None:
+        while True:
+            records = self._journal.read_from(self.offset)
+            if not records:
+                self._journal.appended.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._journal.appended.wait(), 0.5)
+                continue
+            await self._publish(records)
+
+    async def _publish(self, records: list[JournalRecord]) -> None:
+        assert self._producer is not None
+        uniques = await asyncio.gather(*(self._is_unique(r.data) for r in records))
+        with tracer().start_as_current_span(
+            f"send {ENGAGEMENT_OBSERVED.name}",
+            kind=SpanKind.PRODUCER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.operation.type": "send",
+                "messaging.destination.name": ENGAGEMENT_OBSERVED.name,
+                "messaging.batch.message_count": len(records),
+            },
+        ):
+            trace_headers = inject_headers()
+            async with self._producer.transaction():
+                for record, unique in zip(records, uniques, strict=True):
+                    key = advocate_key(str(record.data["tenant"]), str(record.data["advocate"]))
+                    for event_id, event in click_events(record.data, unique):
+                        out = encode(
+                            ENGAGEMENT_OBSERVED,
+                            key,
+                            event,
+                            source=self._source,
+                            event_id=event_id,
+                            extra_headers=trace_headers,
+                        )
+                        await self._producer.send(
+                            out.topic, out.value, key=out.key, headers=out.headers
+                        )
+                        self._metrics.events_published.labels(out.topic).inc()
+                checkpoint = JournalCheckpoint(instance=self._instance, offset=records[-1].offset)
+                out = encode(
+                    ENGAGEMENT_JOURNAL_CHECKPOINTS, self._instance, checkpoint, source=self._source
+                )
+                await self._producer.send(out.topic, out.value, key=out.key, headers=out.headers)
+        self.offset = records[-1].offset
+        self.published.set()

@@ -1,0 +1,205 @@
+"""MongoDB persistence of the engagement service. Lookups are by `_id` or plain
+equality (FerretDB pushes those down to PostgreSQL)."""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Link:
+    code: str
+    tenant: str
+    share_id: str
+    network: str
+    content_id: str
+    advocate: str
+    target: str
+    retracted: bool = False
+
+
+def _link(doc: Document) -> Link:
+    return Link(
+        doc["_id"],
+        doc["tenant"],
+        doc["share_id"],
+        doc["network"],
+        doc["content_id"],
+        doc["advocate"],
+        doc["target"],
+        bool(doc.get("retracted")),
+    )
+
+
+class EngagementStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.links: AsyncCollection[Document] = db["links"]
+        self._salts: AsyncCollection[Document] = db["visitor_salts"]
+        self._visitors: AsyncCollection[Document] = db["visitors"]
+        self._totals: AsyncCollection[Document] = db["totals"]
+        self.poll_targets: AsyncCollection[Document] = db["poll_targets"]
+        self._tenants: AsyncCollection[Document] = db["tenant_settings"]
+        self.webhook_events: AsyncCollection[Document] = db["webhook_events"]
+
+    @property
+    def outbox_collections(self) -> list[AsyncCollection[Document]]:
+        return [self.poll_targets, self.webhook_events]
+
+    async def ensure_indexes(self) -> None:
+        await self.links.create_index([("key", ASCENDING)], unique=True)
+        await self.links.create_index([("tenant", ASCENDING), ("content_id", ASCENDING)])
+        await self.poll_targets.create_index([("due", ASCENDING)])
+
+    # Links -----------------------------------------------------------------
+    async def create_link(self, link: Link) -> Link:
+        """Insert, or return the link already made for this (share, network)."""
+        key = f"{link.tenant}:{link.share_id}:{link.network}"
+        try:
+            await self.links.insert_one(
+                {
+                    "_id": link.code,
+                    "key": key,
+                    **{
+                        name: getattr(link, name)
+                        for name in (
+                            "tenant",
+                            "share_id",
+                            "network",
+                            "content_id",
+                            "advocate",
+                            "target",
+                            "retracted",
+                        )
+                    },
+                }
+            )
+            return link
+        except DuplicateKeyError:
+            existing = await self.links.find_one({"key": key})
+            if existing is None:  # the code itself collided (astronomically rare)
+                raise
+            return _link(existing)
+
+    async def link(self, code: str) -> Link | None:
+        doc = await self.links.find_one({"_id": code})
+        return _link(doc) if doc else None
+
+    async def link_for(self, tenant: str, share_id: str, network: str) -> Link | None:
+        doc = await self.links.find_one({"key": f"{tenant}:{share_id}:{network}"})
+        return _link(doc) if doc else None
+
+    async def retract_content(self, tenant: str, content_id: str) -> int:
+        result = await self.links.update_many(
+            {"tenant": tenant, "content_id": content_id}, {"$set": {"retracted": True}}
+        )
+        return result.modified_count
+
+    # Tenant settings ---------------------------------------------------------
+    async def tenant_settings(self, tenant: str) -> Document:
+        return await self._tenants.find_one({"_id": tenant}) or {}
+
+    async def set_tenant_settings(self, tenant: str, fields: Document) -> None:
+        await self._tenants.update_one({"_id": tenant}, {"$set": fields}, upsert=True)
+
+    # Visitors: daily salts and first clicks ----------------------------------
+    async def salt(self, day: date) -> bytes:
+        """The salt of a UTC day, created once by whichever replica asks first."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self._salts.insert_one({"_id": day.isoformat(), "salt": secrets.token_bytes(32)})
+        doc = await self._salts.find_one({"_id": day.isoformat()})
+        assert doc is not None
+        # Salts older than two days are no longer needed: nothing can join hashes.
+        await self._salts.delete_one({"_id": (day - timedelta(days=3)).isoformat()})
+        return bytes(doc["salt"])
+
+    async def first_click(
+        self, code: str, visitors: list[str], click_id: str, at: datetime
+    ) -> bool:
+        """True when no click of this visitor on this link was counted unique in
+        the 24 h before `at`; `visitors` are today's and yesterday's hashes.
+        Replaying the same click gives the same answer."""
+        today_key = f"{code}:{visitors[0]}"
+        try:
+            await self._visitors.insert_one({"_id": today_key, "click_id": click_id, "at": at})
+        except DuplicateKeyError:
+            doc = await self._visitors.find_one({"_id": today_key})
+            return doc is not None and doc["click_id"] == click_id
+        for earlier in visitors[1:]:
+            doc = await self._visitors.find_one({"_id": f"{code}:{earlier}"})
+            if doc is not None and doc["at"] > at - timedelta(hours=24):
+                await self._visitors.update_one({"_id": today_key}, {"$set": {"repeat": True}})
+                return False
+        return True
+
+    # Totals read model (fed by engagement.observed) ---------------------------
+    async def add_to_totals(self, keys: list[str], event_id: str, kind: str, delta: int) -> None:
+        """Idempotent per event and total: the event id is recorded in the same update."""
+        for key in keys:
+            with contextlib.suppress(DuplicateKeyError):
+                await self._totals.insert_one({"_id": key, "counts": {}, "events": []})
+            await self._totals.update_one(
+                {"_id": key, "events": {"$ne": event_id}},
+                {"$inc": {f"counts.{kind}": delta}, "$push": {"events": event_id}},
+            )
+
+    async def totals(self, key: str) -> dict[str, int]:
+        doc = await self._totals.find_one({"_id": key}, {"counts": 1})
+        return {k: int(v) for k, v in (doc or {}).get("counts", {}).items()}
+
+    # Poll targets ------------------------------------------------------------
+    async def add_poll_target(self, target: Document) -> None:
+        with contextlib.suppress(DuplicateKeyError):  # a redelivered share.performed
+            await self.poll_targets.insert_one(target)
+
+    async def due_poll_targets(self, now: datetime, limit: int = 100) -> list[Document]:
+        cursor = self.poll_targets.find({"due": True}, {OUTBOX: 0}).limit(2000)
+        due = [doc async for doc in cursor if doc["next_poll_at"] <= now]
+        return due[:limit]
+
+    async def record_poll(
+        self,
+        target_id: str,
+        polls_done: int,
+        counted: dict[str, int],
+        next_poll_at: datetime | None,
+        events: list[Document],
+    ) -> bool:
+        """Store what was counted with the delta events, unless another poller did."""
+        update = {
+            "$set": {
+                "counted": counted,
+                "polls_done": polls_done + 1,
+                "next_poll_at": next_poll_at or datetime.max.replace(tzinfo=UTC),
+                "due": next_poll_at is not None,
+            }
+        }
+        result = await self.poll_targets.update_one(
+            {"_id": target_id, "polls_done": polls_done}, with_outbox(update, events)
+        )
+        return result.matched_count == 1
+
+    async def postpone_polls(self, target_id: str, until: datetime) -> None:
+        await self.poll_targets.update_one({"_id": target_id}, {"$set": {"next_poll_at": until}})
+
+    # Webhook events ------------------------------------------------------------
+    async def record_webhook(self, doc_id: str, fields: Document, events: list[Document]) -> bool:
+        """Record a sender's event once: False when its id was already recorded."""
+        doc = {"_id": doc_id, **fields, OUTBOX: events, PENDING: True}
+        try:
+            await self.webhook_events.insert_one(doc)
+            return True
+        except DuplicateKeyError:
+            return False
