@@ -160,9 +160,7 @@ async def test_links_are_idempotent_and_carry_utm(engagement: Engagement) -> Non
                 advocate="bob",
                 url="https://acme.example/news?id=7",
             ),
-            metadata=[
-                ("authorization", bearer(tenant, "distribution", "service")["Authorization"])
-            ],
+            metadata=[("authorization", service_token)],
         )
     assert reply.link.code == first["code"]
     refused = await engagement.http.post(
