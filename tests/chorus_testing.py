@@ -136,3 +136,17 @@ def bearer(tenant: str, subject: str, *roles: str, groups: tuple[str, ...] = ())
         audience="chorus",
     )
     return {"Authorization": f"Bearer {token}"}
+
+
+async def publish(bootstrap: str, events: list[tuple[Any, str, Any]]) -> None:
+    """Publish (topic, key, message) events through the real broker."""
+    from chorus.kit.metrics import Metrics
+    from chorus.kit.producer import EventProducer
+
+    producer = EventProducer(bootstrap, source="/test", metrics=Metrics(), client_id="test")
+    await producer.start()
+    try:
+        for topic, key, message in events:
+            await producer.publish(topic, key, message)
+    finally:
+        await producer.stop()

@@ -40,6 +40,21 @@ class _Stopping(Exception):
     """Stop was requested while a record was still being retried."""
 
 
+def _committable(
+    batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    completed: set[tuple[str, int, int]],
+) -> dict[TopicPartition, int]:
+    """Per partition, the offset after the longest run of handled records from
+    the start of the batch: nothing unhandled is ever committed."""
+    offsets: dict[TopicPartition, int] = {}
+    for partition, records in batch.items():
+        for record in sorted(records, key=lambda r: r.offset):
+            if (record.topic, record.partition, record.offset) not in completed:
+                break
+            offsets[partition] = record.offset + 1
+    return offsets
+
+
 class EventConsumer:
     def __init__(
         self,
@@ -52,6 +67,7 @@ class EventConsumer:
         dedupe: Deduplicator | None = None,
         retry: RetryPolicy | None = None,
         max_batch: int = 200,
+        concurrency: int = 1,
         client_id: str | None = None,
     ) -> None:
         if not handlers:
@@ -65,6 +81,7 @@ class EventConsumer:
         self._dedupe = dedupe
         self._retry = retry or RetryPolicy()
         self._max_batch = max_batch
+        self._concurrency = max(1, concurrency)
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._next_offsets: dict[TopicPartition, int] = {}
@@ -103,17 +120,52 @@ class EventConsumer:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             batch = await self._kafka.getmany(timeout_ms=300, max_records=self._max_batch)
-            done: dict[TopicPartition, int] = {}
+            completed: set[tuple[str, int, int]] = set()
+            failed = False
             try:
-                for partition, records in batch.items():
-                    for record in records:
-                        await self._handle(record)
-                        done[partition] = record.offset + 1
+                await self._handle_batch(batch, completed)
             except _Stopping:
                 pass
-            finally:
-                await self._commit(done)
+            except Exception:
+                # The infrastructure failed (MongoDB, the dead-letter producer), not the
+                # event: keep what is done, go back to the first record not done, retry.
+                log.exception("consumer batch failed; retrying it", extra={"group": self.group})
+                failed = True
+            done = _committable(batch, completed)
+            await self._commit(done)
+            if failed:
+                for partition, records in batch.items():
+                    self._kafka.seek(partition, done.get(partition, records[0].offset))
+                await asyncio.sleep(1)
             self._report_lag()
+
+    async def _handle_batch(
+        self,
+        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+        completed: set[tuple[str, int, int]],
+    ) -> None:
+        """Records with the same key stay in order; different keys run side by side
+        (up to `concurrency` at once), so one slow advocate does not hold up others."""
+        lanes: dict[tuple[str, int, bytes | None], list[ConsumerRecord[bytes, bytes]]] = {}
+        for records in batch.values():
+            for record in records:
+                lanes.setdefault((record.topic, record.partition, record.key), []).append(record)
+        slots = asyncio.Semaphore(self._concurrency)
+
+        async def lane(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+            async with slots:
+                for record in records:
+                    await self._handle(record)
+                    completed.add((record.topic, record.partition, record.offset))
+
+        results = await asyncio.gather(*(lane(r) for r in lanes.values()), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        stopping = [e for e in errors if isinstance(e, _Stopping)]
+        others = [e for e in errors if not isinstance(e, _Stopping)]
+        if others:
+            raise others[0]
+        if stopping:
+            raise stopping[0]
 
     async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:

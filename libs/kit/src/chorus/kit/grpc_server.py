@@ -9,7 +9,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -25,6 +25,9 @@ from chorus.kit.metrics import Metrics
 from chorus.kit.tracing import extract_context, tracer
 
 log = logging.getLogger(__name__)
+
+# The servicer context as handlers annotate it (grpc ships no type stubs).
+GrpcContext: TypeAlias = grpc.aio.ServicerContext
 
 # (servicer, add_to_server function, full service name)
 Registration = tuple[Any, Callable[[Any, grpc.aio.Server], None], str]

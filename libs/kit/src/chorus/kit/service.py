@@ -11,7 +11,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from fastapi import APIRouter
 from pymongo import AsyncMongoClient
@@ -29,6 +29,7 @@ from chorus.kit.mongo import Document, mongo_client
 from chorus.kit.producer import EventProducer
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
+from chorus.kit.serialized import SerializedDatabase
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import Topic
 from chorus.kit.tracing import configure_tracing
@@ -66,14 +67,18 @@ class Infrastructure:
             settings=settings,
             metrics=metrics,
             mongo=mongo,
-            db=mongo[settings.database_name],
+            db=cast(AsyncDatabase[Document], SerializedDatabase(mongo[settings.database_name])),
             producer=producer,
             health=health,
             verifier=TokenVerifier.from_settings(settings),
         )
 
     def consumer(
-        self, handlers: Mapping[Topic, Handler], *, retry: RetryPolicy | None = None
+        self,
+        handlers: Mapping[Topic, Handler],
+        *,
+        retry: RetryPolicy | None = None,
+        concurrency: int = 1,
     ) -> EventConsumer:
         """A consumer in this service's group, deduping by event id in MongoDB."""
         consumer = EventConsumer(
@@ -84,6 +89,7 @@ class Infrastructure:
             metrics=self.metrics,
             dedupe=MongoDeduplicator(self.db),
             retry=retry,
+            concurrency=concurrency,
         )
         self.consumers.append(consumer)
         return consumer

@@ -77,6 +77,21 @@ BADGE_EARNED = Topic(
     "badge.earned", gamification_events.BadgeEarned, "<tenant>:<advocate>", ADVOCATE_PARTITIONS
 )
 
+PROGRAM_CHANGED = Topic(
+    "program.changed", content_events.ProgramChanged, "<tenant>", CONTENT_PARTITIONS
+)
+SHARE_REQUESTED = Topic(
+    "share.requested",
+    distribution_events.ShareRequested,
+    "<tenant>:<advocate>",
+    ADVOCATE_PARTITIONS,
+)
+ACCOUNT_HEALTH = Topic(
+    "account.health",
+    distribution_events.AccountHealthChanged,
+    "<tenant>:<advocate>",
+    ADVOCATE_PARTITIONS,
+)
 ENGAGEMENT_JOURNAL_CHECKPOINTS = Topic(
     "engagement.journal-checkpoints",
     engagement_journal.JournalCheckpoint,
@@ -89,6 +104,9 @@ ALL_TOPICS: tuple[Topic, ...] = (
     CONTENT_APPROVED,
     CONTENT_RETRACTED,
     ADVOCATE_LIFECYCLE,
+    PROGRAM_CHANGED,
+    SHARE_REQUESTED,
+    ACCOUNT_HEALTH,
     SHARE_PERFORMED,
     SHARE_FAILED,
     ENGAGEMENT_OBSERVED,

@@ -232,6 +232,39 @@ def create_app(state: SimulatorState | None = None) -> FastAPI:
             }
         )
 
+    # Who the token belongs to, and a member's recent posts (for reconciling) -------
+    @app.get("/v2/userinfo")
+    async def linkedin_userinfo(authorization: str | None = Header(None)) -> Response:
+        token = authorize("linkedin", authorization, "w_member_social")
+        if isinstance(token, Response):
+            return token
+        return JSONResponse({"sub": token.user_id})
+
+    @app.get("/rest/posts")
+    async def linkedin_posts_by_author(
+        author: str, authorization: str | None = Header(None)
+    ) -> Response:
+        token = authorize("linkedin", authorization, "w_member_social")
+        if isinstance(token, Response):
+            return token
+        mine = [p for p in sim.live_posts("linkedin") if f"urn:li:person:{p.user_id}" == author]
+        return JSONResponse({"elements": [{**p.body, "id": p.post_id} for p in mine[-50:]]})
+
+    @app.get("/2/users/me")
+    async def x_me(authorization: str | None = Header(None)) -> Response:
+        token = authorize("x", authorization, "users.read")
+        if isinstance(token, Response):
+            return token
+        return JSONResponse({"data": {"id": token.user_id, "username": token.user_id}})
+
+    @app.get("/2/users/{user_id}/tweets")
+    async def x_user_tweets(user_id: str, authorization: str | None = Header(None)) -> Response:
+        token = authorize("x", authorization, "tweet.read")
+        if isinstance(token, Response):
+            return token
+        mine = [p for p in sim.live_posts("x") if p.user_id == user_id]
+        return JSONResponse({"data": [{"id": p.post_id, "text": p.text} for p in mine[-100:]]})
+
     # OAuth token endpoints (authorization-code exchange and refresh) ------------
     def issue(network: str, user_id: str, scopes: frozenset[str], seconds: int) -> dict[str, Any]:
         access = secrets.token_urlsafe(24)
@@ -293,12 +326,42 @@ def create_app(state: SimulatorState | None = None) -> FastAPI:
         )
         return {"token": token}
 
+    @app.post("/_sim/tokens/bulk", status_code=201)
+    async def add_tokens(body: list[dict[str, Any]]) -> dict[str, int]:
+        for entry in body:
+            await add_token(entry)
+        return {"added": len(body)}
+
+    @app.get("/_sim/stats")
+    async def stats() -> dict[str, Any]:
+        """Posts received and how many distinct members they came from, per network,
+        with the first and last acceptance times (for throughput)."""
+        result: dict[str, Any] = {}
+        for network in ("linkedin", "x"):
+            posts = [p for p in sim.posts.values() if p.network == network]
+            result[network] = {
+                "posts": len(posts),
+                "members": len({p.user_id for p in posts}),
+                "first_at": min((p.created_at for p in posts), default=None),
+                "last_at": max((p.created_at for p in posts), default=None),
+            }
+        return result
+
     @app.post("/_sim/tokens/{token}/revoke")
     async def revoke(token: str) -> dict[str, bool]:
         found = sim.tokens.get(token)
         if found:
             found.revoked = True
         return {"revoked": found is not None}
+
+    @app.post("/_sim/members/{user_id}/revoke")
+    async def revoke_member(user_id: str) -> dict[str, int]:
+        """The member withdrew the app's access: every token of theirs stops working."""
+        mine = [t for t in sim.tokens.values() if t.user_id == user_id]
+        for token in mine:
+            token.revoked = True
+        sim.refresh_tokens = {k: v for k, v in sim.refresh_tokens.items() if v[1] != user_id}
+        return {"revoked": len(mine)}
 
     @app.post("/_sim/faults", status_code=201)
     async def add_fault(body: dict[str, Any]) -> dict[str, int]:
@@ -312,6 +375,11 @@ def create_app(state: SimulatorState | None = None) -> FastAPI:
             )
         )
         return {"faults": len(sim.faults)}
+
+    @app.post("/_sim/reset-faults")
+    async def reset_faults() -> dict[str, str]:
+        sim.faults.clear()
+        return {"status": "no faults"}
 
     @app.post("/_sim/limits")
     async def set_limit(body: dict[str, Any]) -> dict[str, str]:

@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+import httpx
+from pydantic import model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chorus.distribution.adapters.content_copies import ContentCopies
+from chorus.distribution.adapters.crypto import DEV_TOKEN_KEYS, TokenCipher
+from chorus.distribution.adapters.platforms import LinkedIn, Platform, X
+from chorus.distribution.adapters.store import DistributionStore
+from chorus.distribution.adapters.tracked_links import ServiceIdentity, TrackedLinks
 from chorus.distribution.api import grpc as grpc_api
 from chorus.distribution.api import rest
+from chorus.distribution.app.accounts import Accounts
 from chorus.distribution.app.catalog import Catalog
+from chorus.distribution.app.sharing import Sharing, Timeouts
+from chorus.distribution.domain.rate_limit import Budget, Limiter
+from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
+from chorus.kit.outbox import OutboxRelay
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
-from chorus.kit.settings import ServiceSettings
-from chorus.kit.topics import CONTENT_APPROVED, CONTENT_RETRACTED
+from chorus.kit.settings import Environment, ServiceSettings, UnsafeSettingsError
+from chorus.kit.topics import (
+    ADVOCATE_LIFECYCLE,
+    CONTENT_APPROVED,
+    CONTENT_RETRACTED,
+    PROGRAM_CHANGED,
+    SHARE_REQUESTED,
+)
 
 
 class DistributionSettings(ServiceSettings):
@@ -20,27 +37,125 @@ class DistributionSettings(ServiceSettings):
     service_name: str = "distribution"
     http_port: int = 8020
     grpc_port: int = 50520
+    # AES-GCM keys for tokens at rest: "kid:base64key,...", the first one active.
+    token_keys: str = DEV_TOKEN_KEYS
+    # Signs the short-lived tokens distribution presents to engagement.
+    service_signing_key_pem: str = DEV_PRIVATE_KEY_PEM
+    engagement_grpc_target: str = "127.0.0.1:50530"
+    linkedin_api_base_url: str = "https://api.linkedin.com"
+    linkedin_client_id: str = ""
+    linkedin_client_secret: str = ""
+    x_api_base_url: str = "https://api.x.com"
+    x_client_id: str = ""
+    x_client_secret: str = ""
+    # Budgets as the platforms state them: requests per window (app-wide per replica).
+    x_app_requests: int = 10_000
+    x_app_window_seconds: float = 24 * 3600
+    x_user_requests: int = 300
+    x_user_window_seconds: float = 3 * 3600
+    linkedin_app_requests: int = 100_000
+    linkedin_app_window_seconds: float = 24 * 3600
+    linkedin_user_requests: int = 150
+    linkedin_user_window_seconds: float = 24 * 3600
+    posting_concurrency: int = 50
+    platform_timeout_seconds: float = 10.0
+    reconcile_settle_seconds: float = 2.0
+    account_expiry_warning_days: int = 7
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> DistributionSettings:
+        if self.environment is Environment.PRODUCTION and (
+            self.token_keys == DEV_TOKEN_KEYS or self.service_signing_key_pem == DEV_PRIVATE_KEY_PEM
+        ):
+            raise UnsafeSettingsError(
+                "set CHORUS_TOKEN_KEYS and CHORUS_SERVICE_SIGNING_KEY_PEM for production"
+            )
+        return self
 
 
 def build(settings: DistributionSettings) -> ServiceRuntime:
     infra = Infrastructure.build(settings)
     copies = ContentCopies(infra.db)
+    store = DistributionStore(infra.db)
+    relay = OutboxRelay(infra.producer, store.outbox_collections)
+    http = httpx.AsyncClient(timeout=settings.platform_timeout_seconds)
+    platforms: dict[str, Platform] = {
+        "linkedin": LinkedIn(
+            http,
+            settings.linkedin_api_base_url,
+            settings.linkedin_client_id,
+            settings.linkedin_client_secret,
+        ),
+        "x": X(http, settings.x_api_base_url, settings.x_client_id, settings.x_client_secret),
+    }
+    limiters = {
+        "linkedin": Limiter(
+            Budget(settings.linkedin_app_requests, settings.linkedin_app_window_seconds),
+            Budget(settings.linkedin_user_requests, settings.linkedin_user_window_seconds),
+        ),
+        "x": Limiter(
+            Budget(settings.x_app_requests, settings.x_app_window_seconds),
+            Budget(settings.x_user_requests, settings.x_user_window_seconds),
+        ),
+    }
+    accounts = Accounts(
+        store,
+        platforms,
+        TokenCipher.from_setting(settings.token_keys),
+        relay,
+        warn_days=settings.account_expiry_warning_days,
+    )
+    links = TrackedLinks(
+        settings.engagement_grpc_target,
+        ServiceIdentity(
+            settings.service_signing_key_pem, settings.jwt_issuer, settings.jwt_audience
+        ),
+    )
     catalog = Catalog(copies)
+    sharing = Sharing(
+        store,
+        copies,
+        accounts,
+        platforms,
+        links,
+        relay,
+        limiters,
+        infra.metrics,
+        timeouts=Timeouts(settle_seconds=settings.reconcile_settle_seconds),
+    )
     infra.consumer(
         {
-            CONTENT_APPROVED: catalog.on_content_approved,
-            CONTENT_RETRACTED: catalog.on_content_retracted,
-        }
+            CONTENT_APPROVED: sharing.on_content_approved,
+            CONTENT_RETRACTED: sharing.on_content_retracted,
+            ADVOCATE_LIFECYCLE: sharing.on_lifecycle,
+            PROGRAM_CHANGED: sharing.on_program_changed,
+            SHARE_REQUESTED: sharing.on_share_requested,
+        },
+        concurrency=settings.posting_concurrency,
     )
     return infra.runtime(
         title="Chorus distribution",
         description="Connected accounts, share requests and posting to the social networks.",
-        routers=[rest.router(catalog)],
+        routers=[rest.router(catalog, accounts, sharing)],
         grpc_services=[
-            grpc_api.registration(grpc_api.DistributionServicer(catalog, infra.verifier))
+            grpc_api.registration(
+                grpc_api.DistributionServicer(catalog, accounts, sharing, infra.verifier)
+            )
         ],
-        components=[Lifecycle.on_start_only(copies.ensure_indexes)],
+        components=[
+            Lifecycle.on_start_only(copies.ensure_indexes),
+            Lifecycle.on_start_only(store.ensure_indexes),
+            links,
+            relay,
+            accounts,
+            sharing,
+            Lifecycle(_nothing, http.aclose),
+        ],
     )
+
+
+async def _nothing() -> None:
+    return None
 
 
 def main() -> None:

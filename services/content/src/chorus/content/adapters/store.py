@@ -48,7 +48,7 @@ class ContentStore:
 
     @property
     def outbox_collections(self) -> list[AsyncCollection[Document]]:
-        return [self.enrollments, self.items]
+        return [self.programs, self.enrollments, self.items]
 
     async def ensure_indexes(self) -> None:
         await self.enrollments.create_index(
@@ -72,17 +72,22 @@ class ContentStore:
         doc = await self.programs.find_one({"_id": tenant})
         return doc_to_program(doc) if doc else None
 
-    async def save_program(self, program: Program, expected_version: int) -> bool:
+    async def save_program(
+        self, program: Program, expected_version: int, events: list[Document]
+    ) -> bool:
         """Write `program` (whose version is expected_version + 1) if nobody changed it."""
-        doc = {"_id": program.tenant, **program_to_doc(program)}
+        fields = program_to_doc(program)
         if expected_version == 0:
             try:
-                await self.programs.insert_one(doc)
+                await self.programs.insert_one(
+                    {"_id": program.tenant, **fields, OUTBOX: events, PENDING: bool(events)}
+                )
                 return True
             except DuplicateKeyError:
                 return False
-        result = await self.programs.replace_one(
-            {"_id": program.tenant, "version": expected_version}, doc
+        result = await self.programs.update_one(
+            {"_id": program.tenant, "version": expected_version},
+            with_outbox({"$set": fields}, events),
         )
         return result.matched_count == 1
 

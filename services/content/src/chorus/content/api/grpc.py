@@ -4,9 +4,8 @@ requests validated by the same models."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, TypeAlias
+from typing import Any
 
-import grpc
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.content.api.schemas import EnrollIn, ItemIn, ProgramIn
@@ -18,10 +17,10 @@ from chorus.contracts.content.v1 import content_service_pb2 as pb
 from chorus.contracts.content.v1 import content_service_pb2_grpc as pb_grpc
 from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
+from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
 from chorus.kit.validation import validated
 
-Context: TypeAlias = grpc.aio.ServicerContext
 NETWORK_FROM_PB = {number: network.value for network, number in NETWORK_TO_PB.items()}
 
 

@@ -24,14 +24,20 @@ from chorus.content.domain.model import (
     Program,
     State,
 )
-from chorus.content.domain.targeting import is_targeted
 from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.kit.auth import Principal, Role
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.outbox import OutboxRelay, outbox_entry
 from chorus.kit.pagination import MAX_PAGE, decode_cursor, encode_cursor
-from chorus.kit.topics import ADVOCATE_LIFECYCLE, CONTENT_APPROVED, CONTENT_RETRACTED, advocate_key
+from chorus.kit.targeting import is_targeted
+from chorus.kit.topics import (
+    ADVOCATE_LIFECYCLE,
+    CONTENT_APPROVED,
+    CONTENT_RETRACTED,
+    PROGRAM_CHANGED,
+    advocate_key,
+)
 
 Clock = Callable[[], datetime]
 
@@ -160,8 +166,10 @@ class ContentApp:
             frequency=change.frequency,
             version=current.version + 1,
         )
-        if not await self._store.save_program(updated, current.version):
+        entry = outbox_entry(PROGRAM_CHANGED, principal.tenant, events.program_changed(updated))
+        if not await self._store.save_program(updated, current.version, [entry]):
             raise ProblemError(ErrorCode.PRECONDITION_FAILED, "the program changed meanwhile")
+        self._relay.kick()
         return updated
 
     # Enrollment --------------------------------------------------------------

@@ -91,3 +91,17 @@ def advocate_lifecycle(
         auto_share=False if erased else enrollment.auto_share,
         occurred_at=timestamp(now),
     )
+
+
+def program_changed(program: Program) -> events_pb2.ProgramChanged:
+    f = program.frequency
+    return events_pb2.ProgramChanged(
+        tenant=program.tenant,
+        policy_version=program.policy_version,
+        disclosure=program.disclosure,
+        disclosure_auto_append=program.disclosure_auto_append,
+        shares_per_day=f.per_day,
+        shares_per_week=f.per_week,
+        frequency_hard_limit=f.hard_limit,
+        version=program.version,
+    )

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+# Targeting values are shared with distribution (auto-share): they live in the kit.
+from chorus.kit.targeting import Audience as Audience
+from chorus.kit.targeting import Profile as Profile
+
 
 class Network(StrEnum):
     LINKEDIN = "linkedin"
@@ -52,24 +56,6 @@ class Program:
 class Commentary:
     network: Network
     text: str
-
-
-@dataclass(frozen=True)
-class Audience:
-    groups: tuple[str, ...] = ()
-    departments: tuple[str, ...] = ()
-    locations: tuple[str, ...] = ()
-    languages: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class Profile:
-    """What an advocate tells the program about themselves when enrolling."""
-
-    groups: tuple[str, ...] = ()
-    department: str = ""
-    location: str = ""
-    languages: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

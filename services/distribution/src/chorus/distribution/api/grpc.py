@@ -1,27 +1,137 @@
-"""gRPC entry points of distribution, calling the same use cases as REST."""
+"""gRPC entry points of distribution, calling the same use cases as REST, with
+requests validated by the same models."""
 
 from __future__ import annotations
 
-import grpc
+from datetime import UTC
+from typing import Any
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.contracts.distribution.v1 import distribution_service_pb2 as pb
 from chorus.contracts.distribution.v1 import distribution_service_pb2_grpc as pb_grpc
+from chorus.distribution.api.rest import CallbackIn, ConnectIn, ShareIn
+from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
-from chorus.kit.auth import TokenVerifier
+from chorus.distribution.app.sharing import ShareTarget, Sharing
+from chorus.kit.auth import Principal, TokenVerifier
+from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
+from chorus.kit.networks import network_name, network_pb
+from chorus.kit.validation import validated
+
+MODES = {"api": 1, "intent": 2}
+
+
+def _stamp(value: Any) -> Timestamp | None:
+    if value is None:
+        return None
+    stamp = Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def account_pb(view: AccountView) -> pb.Account:
+    return pb.Account(
+        network=network_pb(view.network),
+        member_id=view.member_id,
+        health=view.health.value,
+        expires_at=_stamp(view.expires_at),
+        refreshable=view.refreshable,
+    )
+
+
+def share_pb(share: dict[str, Any]) -> pb.Share:
+    return pb.Share(
+        share_id=share["_id"],
+        content_id=share["content_id"],
+        scheduled_at=_stamp(share.get("scheduled_at")),
+        created_at=_stamp(share["created_at"]),
+        networks=[
+            pb.ShareNetwork(
+                network=network_pb(network),
+                mode=MODES[e["mode"]],  # type: ignore[arg-type]
+                status=e["status"],
+                commentary=e["commentary"],
+                tracked_url=e.get("tracked_url", ""),
+                intent_url=e.get("intent_url", ""),
+                post_ref=e.get("post_ref", ""),
+                failure=e.get("failure", ""),
+            )
+            for network, e in share["networks"].items()
+        ],
+    )
 
 
 class DistributionServicer(pb_grpc.DistributionServiceServicer):
-    def __init__(self, catalog: Catalog, verifier: TokenVerifier) -> None:
+    def __init__(
+        self, catalog: Catalog, accounts: Accounts, sharing: Sharing, verifier: TokenVerifier
+    ) -> None:
         self._catalog = catalog
+        self._accounts = accounts
+        self._sharing = sharing
         self._verifier = verifier
 
+    def _who(self, context: Context) -> Principal:
+        return principal_from(context, self._verifier)
+
     async def GetSharableContent(
-        self, request: pb.GetSharableContentRequest, context: grpc.aio.ServicerContext
-    ) -> pb.GetSharableContentResponse:
-        principal = principal_from(context, self._verifier)
-        found = await self._catalog.sharable_content(principal, request.content_id)
+        self, request: pb.GetSharableContentRequest, context: Context
+    ) -> Any:
+        found = await self._catalog.sharable_content(self._who(context), request.content_id)
         return pb.GetSharableContentResponse(content=found.content, retracted=found.retracted)
+
+    async def StartConnect(self, request: pb.StartConnectRequest, context: Context) -> Any:
+        body = validated(ConnectIn, {"redirect_uri": request.redirect_uri})
+        url, state = await self._accounts.start_connect(
+            self._who(context), network_name(request.network), body.redirect_uri
+        )
+        return pb.StartConnectResponse(authorization_url=url, state=state)
+
+    async def CompleteConnect(self, request: pb.CompleteConnectRequest, context: Context) -> Any:
+        body = validated(CallbackIn, {"code": request.code, "state": request.state})
+        view = await self._accounts.complete_connect(
+            self._who(context), network_name(request.network), body.code, body.state
+        )
+        return pb.CompleteConnectResponse(account=account_pb(view))
+
+    async def ListAccounts(self, request: pb.ListAccountsRequest, context: Context) -> Any:
+        views = await self._accounts.list(self._who(context))
+        return pb.ListAccountsResponse(accounts=[account_pb(v) for v in views])
+
+    async def RequestShare(self, request: pb.RequestShareRequest, context: Context) -> Any:
+        body = validated(
+            ShareIn,
+            {
+                "content_id": request.content_id,
+                "targets": [
+                    {"network": network_name(t.network), "commentary": t.commentary or None}
+                    for t in request.targets
+                ],
+                "scheduled_at": request.scheduled_at.ToDatetime(tzinfo=UTC)
+                if request.HasField("scheduled_at")
+                else None,
+            },
+        )
+        share = await self._sharing.request_share(
+            self._who(context),
+            body.content_id,
+            [ShareTarget(t.network, t.commentary) for t in body.targets],
+            body.scheduled_at,
+            request.idempotency_key or None,
+        )
+        return pb.RequestShareResponse(share=share_pb(share))
+
+    async def GetShare(self, request: pb.GetShareRequest, context: Context) -> Any:
+        return pb.GetShareResponse(
+            share=share_pb(await self._sharing.share(self._who(context), request.share_id))
+        )
+
+    async def ConfirmIntent(self, request: pb.ConfirmIntentRequest, context: Context) -> Any:
+        share = await self._sharing.confirm_intent(
+            self._who(context), request.share_id, network_name(request.network)
+        )
+        return pb.ConfirmIntentResponse(share=share_pb(share))
 
 
 def registration(servicer: DistributionServicer) -> Registration:

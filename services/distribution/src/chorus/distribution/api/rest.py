@@ -2,24 +2,202 @@
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 from google.protobuf.json_format import MessageToDict
+from pydantic import BaseModel, Field
 
+from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
+from chorus.distribution.app.sharing import ShareTarget, Sharing
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
 
+Network = Annotated[str, Field(pattern="^(linkedin|x|facebook)$")]
 
-def router(catalog: Catalog) -> APIRouter:
-    api = APIRouter(prefix="/v1", tags=["content"], responses=PROBLEM_RESPONSES)
 
-    @api.get("/content/{content_id}", summary="An approved item as distribution knows it")
+class ConnectIn(BaseModel):
+    redirect_uri: str = Field(min_length=1, max_length=2000)
+
+
+class ConnectOut(BaseModel):
+    authorization_url: str
+    state: str
+
+
+class CallbackIn(BaseModel):
+    code: str = Field(min_length=1, max_length=2000)
+    state: str = Field(min_length=1, max_length=200)
+
+
+class AccountOut(BaseModel):
+    network: str
+    member_id: str
+    health: str = Field(description="active, expiring, expired or revoked")
+    expires_at: datetime
+    refreshable: bool
+
+    @classmethod
+    def of(cls, view: AccountView) -> AccountOut:
+        return cls(
+            network=view.network,
+            member_id=view.member_id,
+            health=view.health.value,
+            expires_at=view.expires_at,
+            refreshable=view.refreshable,
+        )
+
+
+class TargetIn(BaseModel):
+    network: Network
+    commentary: str | None = Field(
+        None, max_length=3000, description="empty: the item's suggested commentary"
+    )
+
+
+class ShareIn(BaseModel):
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "content_id": "5f0c...",
+                    "targets": [{"network": "linkedin"}, {"network": "facebook"}],
+                }
+            ]
+        }
+    }
+    content_id: str = Field(min_length=1, max_length=200)
+    targets: list[TargetIn] = Field(min_length=1, max_length=3)
+    scheduled_at: datetime | None = None
+
+
+class ShareNetworkOut(BaseModel):
+    network: str
+    mode: str
+    status: str
+    commentary: str
+    tracked_url: str
+    intent_url: str = ""
+    post_ref: str
+    failure: str
+
+
+class ShareOut(BaseModel):
+    share_id: str
+    content_id: str
+    scheduled_at: datetime | None
+    created_at: datetime
+    networks: list[ShareNetworkOut]
+
+    @classmethod
+    def of(cls, share: dict[str, Any]) -> ShareOut:
+        return cls(
+            share_id=share["_id"],
+            content_id=share["content_id"],
+            scheduled_at=share.get("scheduled_at"),
+            created_at=share["created_at"],
+            networks=[
+                ShareNetworkOut(
+                    network=network,
+                    mode=e["mode"],
+                    status=e["status"],
+                    commentary=e["commentary"],
+                    tracked_url=e.get("tracked_url", ""),
+                    intent_url=e.get("intent_url", ""),
+                    post_ref=e.get("post_ref", ""),
+                    failure=e.get("failure", ""),
+                )
+                for network, e in share["networks"].items()
+            ],
+        )
+
+
+class XModeIn(BaseModel):
+    x_mode: str = Field(
+        pattern="^(api|intent)$",
+        description="intent: X shares go through the share dialog (no API cost)",
+    )
+
+
+def router(catalog: Catalog, accounts: Accounts, sharing: Sharing) -> APIRouter:
+    api = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
+
+    @api.get(
+        "/content/{content_id}",
+        tags=["content"],
+        summary="An approved item as distribution knows it",
+    )
     async def get_content(content_id: str, principal: Authenticated) -> dict[str, Any]:
         found = await catalog.sharable_content(principal, content_id)
         return {
             "content": MessageToDict(found.content, preserving_proto_field_name=True),
             "retracted": found.retracted,
         }
+
+    @api.post(
+        "/accounts/{network}/connect",
+        tags=["accounts"],
+        summary="Start connecting a social account (OAuth 2.0 with PKCE)",
+    )
+    async def connect(network: str, body: ConnectIn, principal: Authenticated) -> ConnectOut:
+        url, state = await accounts.start_connect(principal, network, body.redirect_uri)
+        return ConnectOut(authorization_url=url, state=state)
+
+    @api.post(
+        "/accounts/{network}/callback",
+        tags=["accounts"],
+        summary="Finish connecting with the code and state from the platform's redirect",
+    )
+    async def callback(network: str, body: CallbackIn, principal: Authenticated) -> AccountOut:
+        return AccountOut.of(
+            await accounts.complete_connect(principal, network, body.code, body.state)
+        )
+
+    @api.get("/accounts", tags=["accounts"], summary="The caller's accounts and their health")
+    async def list_accounts(principal: Authenticated) -> list[AccountOut]:
+        return [AccountOut.of(view) for view in await accounts.list(principal)]
+
+    @api.post(
+        "/shares",
+        status_code=201,
+        tags=["shares"],
+        summary="Share a live item to one or more networks, now or later",
+    )
+    async def request_share(
+        body: ShareIn,
+        principal: Authenticated,
+        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+    ) -> ShareOut:
+        share = await sharing.request_share(
+            principal,
+            body.content_id,
+            [ShareTarget(t.network, t.commentary) for t in body.targets],
+            body.scheduled_at,
+            idempotency_key,
+        )
+        return ShareOut.of(share)
+
+    @api.get("/shares/{share_id}", tags=["shares"], summary="A share and each network's status")
+    async def get_share(share_id: str, principal: Authenticated) -> ShareOut:
+        return ShareOut.of(await sharing.share(principal, share_id))
+
+    @api.post(
+        "/shares/{share_id}/networks/{network}/confirm",
+        tags=["shares"],
+        summary="The advocate posted through the share intent",
+    )
+    async def confirm(share_id: str, network: str, principal: Authenticated) -> ShareOut:
+        return ShareOut.of(await sharing.confirm_intent(principal, share_id, network))
+
+    @api.put(
+        "/settings/x-mode",
+        status_code=204,
+        tags=["settings"],
+        summary="Post to X through the API or the share intent (admin)",
+    )
+    async def x_mode(body: XModeIn, principal: Authenticated) -> Response:
+        await sharing.set_x_mode(principal, body.x_mode)
+        return Response(status_code=204)
 
     return api

@@ -28,9 +28,9 @@ from chorus.contracts.engagement.v1.events_pb2 import (
 )
 from chorus.contracts.engagement.v1.journal_pb2 import JournalCheckpoint
 from chorus.engagement.adapters.journal import ClickJournal, JournalRecord
-from chorus.engagement.domain.networks import network_pb
 from chorus.kit.envelope import encode
 from chorus.kit.metrics import Metrics
+from chorus.kit.networks import network_pb
 from chorus.kit.topics import ENGAGEMENT_JOURNAL_CHECKPOINTS, ENGAGEMENT_OBSERVED, advocate_key
 from chorus.kit.tracing import inject_headers, tracer
 

@@ -9,9 +9,9 @@ import grpc
 from chorus.contracts.engagement.v1 import engagement_service_pb2 as pb
 from chorus.contracts.engagement.v1 import engagement_service_pb2_grpc as pb_grpc
 from chorus.engagement.app.engagement import EngagementApp
-from chorus.engagement.domain.networks import network_name, network_pb
 from chorus.kit.auth import TokenVerifier
 from chorus.kit.grpc_server import Registration, principal_from
+from chorus.kit.networks import network_name, network_pb
 
 
 class EngagementServicer(pb_grpc.EngagementServiceServicer):

@@ -22,10 +22,10 @@ from chorus.engagement.adapters.journal import ClickJournal
 from chorus.engagement.adapters.platforms import MetricsReader, PostGone, RateLimited
 from chorus.engagement.adapters.store import EngagementStore, Link
 from chorus.engagement.domain import clicks, links, polling, webhooks
-from chorus.engagement.domain.networks import network_name, network_pb
 from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
+from chorus.kit.networks import network_name, network_pb
 from chorus.kit.outbox import OutboxRelay, outbox_entry
 from chorus.kit.topics import ENGAGEMENT_OBSERVED, advocate_key
 from chorus.kit.validation import violations_from

@@ -206,3 +206,48 @@ class AdvocateLifecycle(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___AdvocateLifecycle: _TypeAlias = AdvocateLifecycle  # noqa: Y015
+
+@_typing.final
+class ProgramChanged(_message.Message):
+    """Topic program.changed, key "<tenant>": the program rules other services
+    enforce (the policy version advocates must have acknowledged, the posting
+    frequency and whether it is a hard limit).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    POLICY_VERSION_FIELD_NUMBER: _builtins.int
+    DISCLOSURE_FIELD_NUMBER: _builtins.int
+    DISCLOSURE_AUTO_APPEND_FIELD_NUMBER: _builtins.int
+    SHARES_PER_DAY_FIELD_NUMBER: _builtins.int
+    SHARES_PER_WEEK_FIELD_NUMBER: _builtins.int
+    FREQUENCY_HARD_LIMIT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    policy_version: _builtins.int
+    disclosure: _builtins.str
+    disclosure_auto_append: _builtins.bool
+    shares_per_day: _builtins.int
+    shares_per_week: _builtins.int
+    frequency_hard_limit: _builtins.bool
+    version: _builtins.int
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        policy_version: _builtins.int = ...,
+        disclosure: _builtins.str = ...,
+        disclosure_auto_append: _builtins.bool = ...,
+        shares_per_day: _builtins.int = ...,
+        shares_per_week: _builtins.int = ...,
+        frequency_hard_limit: _builtins.bool = ...,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["disclosure", b"disclosure", "disclosure_auto_append", b"disclosure_auto_append", "frequency_hard_limit", b"frequency_hard_limit", "policy_version", b"policy_version", "shares_per_day", b"shares_per_day", "shares_per_week", b"shares_per_week", "tenant", b"tenant", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ProgramChanged: _TypeAlias = ProgramChanged  # noqa: Y015

@@ -22,20 +22,54 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from chorus.contracts.common.v1 import common_pb2 as chorus_dot_contracts_dot_common_dot_v1_dot_common__pb2
 from chorus.contracts.content.v1 import events_pb2 as chorus_dot_contracts_dot_content_dot_v1_dot_events__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n;chorus/contracts/distribution/v1/distribution_service.proto\x12 chorus.contracts.distribution.v1\x1a(chorus/contracts/content/v1/events.proto\"/\n\x19GetSharableContentRequest\x12\x12\n\ncontent_id\x18\x01 \x01(\t\"n\n\x1aGetSharableContentResponse\x12=\n\x07\x63ontent\x18\x01 \x01(\x0b\x32,.chorus.contracts.content.v1.ContentApproved\x12\x11\n\tretracted\x18\x02 \x01(\x08\x32\xa7\x01\n\x13\x44istributionService\x12\x8f\x01\n\x12GetSharableContent\x12;.chorus.contracts.distribution.v1.GetSharableContentRequest\x1a<.chorus.contracts.distribution.v1.GetSharableContentResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n;chorus/contracts/distribution/v1/distribution_service.proto\x12 chorus.contracts.distribution.v1\x1a\'chorus/contracts/common/v1/common.proto\x1a(chorus/contracts/content/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"/\n\x19GetSharableContentRequest\x12\x12\n\ncontent_id\x18\x01 \x01(\t\"n\n\x1aGetSharableContentResponse\x12=\n\x07\x63ontent\x18\x01 \x01(\x0b\x32,.chorus.contracts.content.v1.ContentApproved\x12\x11\n\tretracted\x18\x02 \x01(\x08\"a\n\x13StartConnectRequest\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x14\n\x0credirect_uri\x18\x02 \x01(\t\"@\n\x14StartConnectResponse\x12\x19\n\x11\x61uthorization_url\x18\x01 \x01(\t\x12\r\n\x05state\x18\x02 \x01(\t\"k\n\x16\x43ompleteConnectRequest\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\r\n\x05state\x18\x03 \x01(\t\"U\n\x17\x43ompleteConnectResponse\x12:\n\x07\x61\x63\x63ount\x18\x01 \x01(\x0b\x32).chorus.contracts.distribution.v1.Account\"\xa7\x01\n\x07\x41\x63\x63ount\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x11\n\tmember_id\x18\x02 \x01(\t\x12\x0e\n\x06health\x18\x03 \x01(\t\x12.\n\nexpires_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0brefreshable\x18\x05 \x01(\x08\"\x15\n\x13ListAccountsRequest\"S\n\x14ListAccountsResponse\x12;\n\x08\x61\x63\x63ounts\x18\x01 \x03(\x0b\x32).chorus.contracts.distribution.v1.Account\"W\n\x0bShareTarget\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x12\n\ncommentary\x18\x02 \x01(\t\"\xb4\x01\n\x13RequestShareRequest\x12\x12\n\ncontent_id\x18\x01 \x01(\t\x12>\n\x07targets\x18\x02 \x03(\x0b\x32-.chorus.contracts.distribution.v1.ShareTarget\x12\x30\n\x0cscheduled_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\"\xe9\x01\n\x0cShareNetwork\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x33\n\x04mode\x18\x02 \x01(\x0e\x32%.chorus.contracts.common.v1.ShareMode\x12\x0e\n\x06status\x18\x03 \x01(\t\x12\x12\n\ncommentary\x18\x04 \x01(\t\x12\x13\n\x0btracked_url\x18\x05 \x01(\t\x12\x12\n\nintent_url\x18\x06 \x01(\t\x12\x10\n\x08post_ref\x18\x07 \x01(\t\x12\x0f\n\x07\x66\x61ilure\x18\x08 \x01(\t\"\xd1\x01\n\x05Share\x12\x10\n\x08share_id\x18\x01 \x01(\t\x12\x12\n\ncontent_id\x18\x02 \x01(\t\x12@\n\x08networks\x18\x03 \x03(\x0b\x32..chorus.contracts.distribution.v1.ShareNetwork\x12\x30\n\x0cscheduled_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\ncreated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x14RequestShareResponse\x12\x36\n\x05share\x18\x01 \x01(\x0b\x32\'.chorus.contracts.distribution.v1.Share\"#\n\x0fGetShareRequest\x12\x10\n\x08share_id\x18\x01 \x01(\t\"J\n\x10GetShareResponse\x12\x36\n\x05share\x18\x01 \x01(\x0b\x32\'.chorus.contracts.distribution.v1.Share\"^\n\x14\x43onfirmIntentRequest\x12\x10\n\x08share_id\x18\x01 \x01(\t\x12\x34\n\x07network\x18\x02 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\"O\n\x15\x43onfirmIntentResponse\x12\x36\n\x05share\x18\x01 \x01(\x0b\x32\'.chorus.contracts.distribution.v1.Share2\xa3\x07\n\x13\x44istributionService\x12\x8f\x01\n\x12GetSharableContent\x12;.chorus.contracts.distribution.v1.GetSharableContentRequest\x1a<.chorus.contracts.distribution.v1.GetSharableContentResponse\x12}\n\x0cStartConnect\x12\x35.chorus.contracts.distribution.v1.StartConnectRequest\x1a\x36.chorus.contracts.distribution.v1.StartConnectResponse\x12\x86\x01\n\x0f\x43ompleteConnect\x12\x38.chorus.contracts.distribution.v1.CompleteConnectRequest\x1a\x39.chorus.contracts.distribution.v1.CompleteConnectResponse\x12}\n\x0cListAccounts\x12\x35.chorus.contracts.distribution.v1.ListAccountsRequest\x1a\x36.chorus.contracts.distribution.v1.ListAccountsResponse\x12}\n\x0cRequestShare\x12\x35.chorus.contracts.distribution.v1.RequestShareRequest\x1a\x36.chorus.contracts.distribution.v1.RequestShareResponse\x12q\n\x08GetShare\x12\x31.chorus.contracts.distribution.v1.GetShareRequest\x1a\x32.chorus.contracts.distribution.v1.GetShareResponse\x12\x80\x01\n\rConfirmIntent\x12\x36.chorus.contracts.distribution.v1.ConfirmIntentRequest\x1a\x37.chorus.contracts.distribution.v1.ConfirmIntentResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chorus.contracts.distribution.v1.distribution_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETSHARABLECONTENTREQUEST']._serialized_start=139
-  _globals['_GETSHARABLECONTENTREQUEST']._serialized_end=186
-  _globals['_GETSHARABLECONTENTRESPONSE']._serialized_start=188
-  _globals['_GETSHARABLECONTENTRESPONSE']._serialized_end=298
-  _globals['_DISTRIBUTIONSERVICE']._serialized_start=301
-  _globals['_DISTRIBUTIONSERVICE']._serialized_end=468
+  _globals['_GETSHARABLECONTENTREQUEST']._serialized_start=213
+  _globals['_GETSHARABLECONTENTREQUEST']._serialized_end=260
+  _globals['_GETSHARABLECONTENTRESPONSE']._serialized_start=262
+  _globals['_GETSHARABLECONTENTRESPONSE']._serialized_end=372
+  _globals['_STARTCONNECTREQUEST']._serialized_start=374
+  _globals['_STARTCONNECTREQUEST']._serialized_end=471
+  _globals['_STARTCONNECTRESPONSE']._serialized_start=473
+  _globals['_STARTCONNECTRESPONSE']._serialized_end=537
+  _globals['_COMPLETECONNECTREQUEST']._serialized_start=539
+  _globals['_COMPLETECONNECTREQUEST']._serialized_end=646
+  _globals['_COMPLETECONNECTRESPONSE']._serialized_start=648
+  _globals['_COMPLETECONNECTRESPONSE']._serialized_end=733
+  _globals['_ACCOUNT']._serialized_start=736
+  _globals['_ACCOUNT']._serialized_end=903
+  _globals['_LISTACCOUNTSREQUEST']._serialized_start=905
+  _globals['_LISTACCOUNTSREQUEST']._serialized_end=926
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_start=928
+  _globals['_LISTACCOUNTSRESPONSE']._serialized_end=1011
+  _globals['_SHARETARGET']._serialized_start=1013
+  _globals['_SHARETARGET']._serialized_end=1100
+  _globals['_REQUESTSHAREREQUEST']._serialized_start=1103
+  _globals['_REQUESTSHAREREQUEST']._serialized_end=1283
+  _globals['_SHARENETWORK']._serialized_start=1286
+  _globals['_SHARENETWORK']._serialized_end=1519
+  _globals['_SHARE']._serialized_start=1522
+  _globals['_SHARE']._serialized_end=1731
+  _globals['_REQUESTSHARERESPONSE']._serialized_start=1733
+  _globals['_REQUESTSHARERESPONSE']._serialized_end=1811
+  _globals['_GETSHAREREQUEST']._serialized_start=1813
+  _globals['_GETSHAREREQUEST']._serialized_end=1848
+  _globals['_GETSHARERESPONSE']._serialized_start=1850
+  _globals['_GETSHARERESPONSE']._serialized_end=1924
+  _globals['_CONFIRMINTENTREQUEST']._serialized_start=1926
+  _globals['_CONFIRMINTENTREQUEST']._serialized_end=2020
+  _globals['_CONFIRMINTENTRESPONSE']._serialized_start=2022
+  _globals['_CONFIRMINTENTRESPONSE']._serialized_end=2101
+  _globals['_DISTRIBUTIONSERVICE']._serialized_start=2104
+  _globals['_DISTRIBUTIONSERVICE']._serialized_end=3035
 # @@protoc_insertion_point(module_scope)

@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class DistributionServiceStub:
-    """The distribution service's gRPC API. Every call carries
-    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
+    """The distribution service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant and
+    the advocate come from the token.
     """
 
     def __init__(self, channel):
@@ -41,16 +42,86 @@ class DistributionServiceStub:
                 request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetSharableContentRequest.SerializeToString,
                 response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetSharableContentResponse.FromString,
                 _registered_method=True)
+        self.StartConnect = channel.unary_unary(
+                '/chorus.contracts.distribution.v1.DistributionService/StartConnect',
+                request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.StartConnectRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.StartConnectResponse.FromString,
+                _registered_method=True)
+        self.CompleteConnect = channel.unary_unary(
+                '/chorus.contracts.distribution.v1.DistributionService/CompleteConnect',
+                request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.CompleteConnectRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.CompleteConnectResponse.FromString,
+                _registered_method=True)
+        self.ListAccounts = channel.unary_unary(
+                '/chorus.contracts.distribution.v1.DistributionService/ListAccounts',
+                request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListAccountsRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListAccountsResponse.FromString,
+                _registered_method=True)
+        self.RequestShare = channel.unary_unary(
+                '/chorus.contracts.distribution.v1.DistributionService/RequestShare',
+                request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.RequestShareRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.RequestShareResponse.FromString,
+                _registered_method=True)
+        self.GetShare = channel.unary_unary(
+                '/chorus.contracts.distribution.v1.DistributionService/GetShare',
+                request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareResponse.FromString,
+                _registered_method=True)
+        self.ConfirmIntent = channel.unary_unary(
+                '/chorus.contracts.distribution.v1.DistributionService/ConfirmIntent',
+                request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ConfirmIntentRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ConfirmIntentResponse.FromString,
+                _registered_method=True)
 
 
 class DistributionServiceServicer:
-    """The distribution service's gRPC API. Every call carries
-    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
+    """The distribution service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant and
+    the advocate come from the token.
     """
 
     def GetSharableContent(self, request, context):
-        """An approved item as distribution knows it from content.approved
-        (its own read model: sharing never calls the content service).
+        """An approved item as distribution knows it from content.approved.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartConnect(self, request, context):
+        """Start connecting a social account: the authorization URL (PKCE, state).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CompleteConnect(self, request, context):
+        """Finish connecting with the code and state the platform redirected with.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListAccounts(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RequestShare(self, request, context):
+        """Share a live item to one or more networks, now or later. Idempotent by key.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetShare(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ConfirmIntent(self, request, context):
+        """The advocate posted through the share intent: count it.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -64,6 +135,36 @@ def add_DistributionServiceServicer_to_server(servicer, server):
                     request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetSharableContentRequest.FromString,
                     response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetSharableContentResponse.SerializeToString,
             ),
+            'StartConnect': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartConnect,
+                    request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.StartConnectRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.StartConnectResponse.SerializeToString,
+            ),
+            'CompleteConnect': grpc.unary_unary_rpc_method_handler(
+                    servicer.CompleteConnect,
+                    request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.CompleteConnectRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.CompleteConnectResponse.SerializeToString,
+            ),
+            'ListAccounts': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAccounts,
+                    request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListAccountsRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListAccountsResponse.SerializeToString,
+            ),
+            'RequestShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.RequestShare,
+                    request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.RequestShareRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.RequestShareResponse.SerializeToString,
+            ),
+            'GetShare': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetShare,
+                    request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareResponse.SerializeToString,
+            ),
+            'ConfirmIntent': grpc.unary_unary_rpc_method_handler(
+                    servicer.ConfirmIntent,
+                    request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ConfirmIntentRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ConfirmIntentResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'chorus.contracts.distribution.v1.DistributionService', rpc_method_handlers)
@@ -73,8 +174,9 @@ def add_DistributionServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class DistributionService:
-    """The distribution service's gRPC API. Every call carries
-    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
+    """The distribution service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant and
+    the advocate come from the token.
     """
 
     @staticmethod
@@ -94,6 +196,168 @@ class DistributionService:
             '/chorus.contracts.distribution.v1.DistributionService/GetSharableContent',
             chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetSharableContentRequest.SerializeToString,
             chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetSharableContentResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartConnect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.distribution.v1.DistributionService/StartConnect',
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.StartConnectRequest.SerializeToString,
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.StartConnectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CompleteConnect(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.distribution.v1.DistributionService/CompleteConnect',
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.CompleteConnectRequest.SerializeToString,
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.CompleteConnectResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAccounts(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.distribution.v1.DistributionService/ListAccounts',
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListAccountsRequest.SerializeToString,
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListAccountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RequestShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.distribution.v1.DistributionService/RequestShare',
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.RequestShareRequest.SerializeToString,
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.RequestShareResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetShare(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.distribution.v1.DistributionService/GetShare',
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareRequest.SerializeToString,
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ConfirmIntent(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.distribution.v1.DistributionService/ConfirmIntent',
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ConfirmIntentRequest.SerializeToString,
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ConfirmIntentResponse.FromString,
             options,
             channel_credentials,
             insecure,

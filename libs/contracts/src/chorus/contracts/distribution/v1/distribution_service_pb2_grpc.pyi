@@ -27,8 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class DistributionServiceStub:
-    """The distribution service's gRPC API. Every call carries
-    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
+    """The distribution service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant and
+    the advocate come from the token.
     """
 
     @_typing.overload
@@ -36,25 +37,43 @@ class DistributionServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> DistributionServiceAsyncStub: ...
     GetSharableContent: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.GetSharableContentRequest, _distribution_service_pb2.GetSharableContentResponse]
-    """An approved item as distribution knows it from content.approved
-    (its own read model: sharing never calls the content service).
-    """
+    """An approved item as distribution knows it from content.approved."""
+    StartConnect: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.StartConnectRequest, _distribution_service_pb2.StartConnectResponse]
+    """Start connecting a social account: the authorization URL (PKCE, state)."""
+    CompleteConnect: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.CompleteConnectRequest, _distribution_service_pb2.CompleteConnectResponse]
+    """Finish connecting with the code and state the platform redirected with."""
+    ListAccounts: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.ListAccountsRequest, _distribution_service_pb2.ListAccountsResponse]
+    RequestShare: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.RequestShareRequest, _distribution_service_pb2.RequestShareResponse]
+    """Share a live item to one or more networks, now or later. Idempotent by key."""
+    GetShare: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.GetShareRequest, _distribution_service_pb2.GetShareResponse]
+    ConfirmIntent: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.ConfirmIntentRequest, _distribution_service_pb2.ConfirmIntentResponse]
+    """The advocate posted through the share intent: count it."""
 
 @_typing.type_check_only
 class DistributionServiceAsyncStub(DistributionServiceStub):
-    """The distribution service's gRPC API. Every call carries
-    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
+    """The distribution service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant and
+    the advocate come from the token.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     GetSharableContent: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.GetSharableContentRequest, _distribution_service_pb2.GetSharableContentResponse]  # type: ignore[assignment]
-    """An approved item as distribution knows it from content.approved
-    (its own read model: sharing never calls the content service).
-    """
+    """An approved item as distribution knows it from content.approved."""
+    StartConnect: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.StartConnectRequest, _distribution_service_pb2.StartConnectResponse]  # type: ignore[assignment]
+    """Start connecting a social account: the authorization URL (PKCE, state)."""
+    CompleteConnect: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.CompleteConnectRequest, _distribution_service_pb2.CompleteConnectResponse]  # type: ignore[assignment]
+    """Finish connecting with the code and state the platform redirected with."""
+    ListAccounts: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.ListAccountsRequest, _distribution_service_pb2.ListAccountsResponse]  # type: ignore[assignment]
+    RequestShare: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.RequestShareRequest, _distribution_service_pb2.RequestShareResponse]  # type: ignore[assignment]
+    """Share a live item to one or more networks, now or later. Idempotent by key."""
+    GetShare: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.GetShareRequest, _distribution_service_pb2.GetShareResponse]  # type: ignore[assignment]
+    ConfirmIntent: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.ConfirmIntentRequest, _distribution_service_pb2.ConfirmIntentResponse]  # type: ignore[assignment]
+    """The advocate posted through the share intent: count it."""
 
 class DistributionServiceServicer(metaclass=_abc_1.ABCMeta):
-    """The distribution service's gRPC API. Every call carries
-    "authorization: Bearer <jwt>" metadata; the tenant comes from the token.
+    """The distribution service's gRPC API: the same use cases as its REST API.
+    Every call carries "authorization: Bearer <jwt>" metadata; the tenant and
+    the advocate come from the token.
     """
 
     @_abc_1.abstractmethod
@@ -63,8 +82,52 @@ class DistributionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _distribution_service_pb2.GetSharableContentRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_distribution_service_pb2.GetSharableContentResponse, _abc.Awaitable[_distribution_service_pb2.GetSharableContentResponse]]:
-        """An approved item as distribution knows it from content.approved
-        (its own read model: sharing never calls the content service).
-        """
+        """An approved item as distribution knows it from content.approved."""
+
+    @_abc_1.abstractmethod
+    def StartConnect(
+        self,
+        request: _distribution_service_pb2.StartConnectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_service_pb2.StartConnectResponse, _abc.Awaitable[_distribution_service_pb2.StartConnectResponse]]:
+        """Start connecting a social account: the authorization URL (PKCE, state)."""
+
+    @_abc_1.abstractmethod
+    def CompleteConnect(
+        self,
+        request: _distribution_service_pb2.CompleteConnectRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_service_pb2.CompleteConnectResponse, _abc.Awaitable[_distribution_service_pb2.CompleteConnectResponse]]:
+        """Finish connecting with the code and state the platform redirected with."""
+
+    @_abc_1.abstractmethod
+    def ListAccounts(
+        self,
+        request: _distribution_service_pb2.ListAccountsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_service_pb2.ListAccountsResponse, _abc.Awaitable[_distribution_service_pb2.ListAccountsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def RequestShare(
+        self,
+        request: _distribution_service_pb2.RequestShareRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_service_pb2.RequestShareResponse, _abc.Awaitable[_distribution_service_pb2.RequestShareResponse]]:
+        """Share a live item to one or more networks, now or later. Idempotent by key."""
+
+    @_abc_1.abstractmethod
+    def GetShare(
+        self,
+        request: _distribution_service_pb2.GetShareRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_service_pb2.GetShareResponse, _abc.Awaitable[_distribution_service_pb2.GetShareResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ConfirmIntent(
+        self,
+        request: _distribution_service_pb2.ConfirmIntentRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_service_pb2.ConfirmIntentResponse, _abc.Awaitable[_distribution_service_pb2.ConfirmIntentResponse]]:
+        """The advocate posted through the share intent: count it."""
 
 def add_DistributionServiceServicer_to_server(servicer: DistributionServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -9,6 +9,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -119,3 +120,91 @@ class ShareFailed(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ShareFailed: _TypeAlias = ShareFailed  # noqa: Y015
+
+@_typing.final
+class ShareRequested(_message.Message):
+    """Topic share.requested, key "<tenant>:<advocate>": work for the posting
+    workers (one record per share and network posted through an API). Keyed by
+    advocate, so an advocate's posts stay in order while workers scale out.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    ADVOCATE_FIELD_NUMBER: _builtins.int
+    SHARE_ID_FIELD_NUMBER: _builtins.int
+    NETWORK_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    advocate: _builtins.str
+    share_id: _builtins.str
+    network: _common_pb2.Network.ValueType
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        advocate: _builtins.str = ...,
+        share_id: _builtins.str = ...,
+        network: _common_pb2.Network.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "network", b"network", "share_id", b"share_id", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ShareRequested: _TypeAlias = ShareRequested  # noqa: Y015
+
+@_typing.final
+class AccountHealthChanged(_message.Message):
+    """Topic account.health, key "<tenant>:<advocate>": a connected account changed
+    health, so a front end can remind the advocate to reconnect in time.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    class _Health:
+        ValueType = _typing.NewType("ValueType", _builtins.int)
+        V: _TypeAlias = ValueType  # noqa: Y015
+
+    class _HealthEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[AccountHealthChanged._Health.ValueType], _builtins.type):
+        DESCRIPTOR: _descriptor.EnumDescriptor
+        HEALTH_UNSPECIFIED: AccountHealthChanged._Health.ValueType  # 0
+        HEALTH_ACTIVE: AccountHealthChanged._Health.ValueType  # 1
+        HEALTH_EXPIRING: AccountHealthChanged._Health.ValueType  # 2
+        HEALTH_EXPIRED: AccountHealthChanged._Health.ValueType  # 3
+        HEALTH_REVOKED: AccountHealthChanged._Health.ValueType  # 4
+
+    class Health(_Health, metaclass=_HealthEnumTypeWrapper): ...
+    HEALTH_UNSPECIFIED: AccountHealthChanged.Health.ValueType  # 0
+    HEALTH_ACTIVE: AccountHealthChanged.Health.ValueType  # 1
+    HEALTH_EXPIRING: AccountHealthChanged.Health.ValueType  # 2
+    HEALTH_EXPIRED: AccountHealthChanged.Health.ValueType  # 3
+    HEALTH_REVOKED: AccountHealthChanged.Health.ValueType  # 4
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    ADVOCATE_FIELD_NUMBER: _builtins.int
+    NETWORK_FIELD_NUMBER: _builtins.int
+    HEALTH_FIELD_NUMBER: _builtins.int
+    EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    advocate: _builtins.str
+    network: _common_pb2.Network.ValueType
+    health: Global___AccountHealthChanged.Health.ValueType
+    @_builtins.property
+    def expires_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        advocate: _builtins.str = ...,
+        network: _common_pb2.Network.ValueType = ...,
+        health: Global___AccountHealthChanged.Health.ValueType = ...,
+        expires_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "expires_at", b"expires_at", "health", b"health", "network", b"network", "tenant", b"tenant"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AccountHealthChanged: _TypeAlias = AccountHealthChanged  # noqa: Y015

@@ -1,10 +1,28 @@
-"""Who an item is for (pure). An empty audience list means "everyone"."""
+"""Who an item is for (pure), shared by content (the feed) and distribution
+(auto-share). An empty audience list means "everyone"; matching ignores case."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 
-from chorus.content.domain.model import Audience, Profile
+
+@dataclass(frozen=True)
+class Audience:
+    groups: tuple[str, ...] = ()
+    departments: tuple[str, ...] = ()
+    locations: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Profile:
+    """What an advocate tells the program about themselves when enrolling."""
+
+    groups: tuple[str, ...] = ()
+    department: str = ""
+    location: str = ""
+    languages: tuple[str, ...] = ()
 
 
 def _overlaps(wanted: tuple[str, ...], have: Iterable[str]) -> bool:

@@ -1,5 +1,4 @@
-from chorus.content.domain.model import Audience, Profile
-from chorus.content.domain.targeting import is_targeted
+from chorus.kit.targeting import Audience, Profile, is_targeted
 
 
 def test_an_empty_audience_is_everyone() -> None:

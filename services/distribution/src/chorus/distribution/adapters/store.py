@@ -1,0 +1,152 @@
+"""MongoDB persistence of distribution (besides the content copies). Lookups
+are by `_id` or plain equality, which FerretDB pushes down to PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pymongo import ASCENDING
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
+
+Document = dict[str, Any]
+
+
+class DistributionStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.advocates: AsyncCollection[Document] = db["advocates"]
+        self.programs: AsyncCollection[Document] = db["programs"]
+        self.settings: AsyncCollection[Document] = db["tenant_settings"]
+        self.oauth_states: AsyncCollection[Document] = db["oauth_states"]
+        self.accounts: AsyncCollection[Document] = db["accounts"]
+        self.shares: AsyncCollection[Document] = db["shares"]
+        self._idempotency: AsyncCollection[Document] = db["idempotency_keys"]
+
+    @property
+    def outbox_collections(self) -> list[AsyncCollection[Document]]:
+        return [self.accounts, self.shares]
+
+    async def ensure_indexes(self) -> None:
+        await self.advocates.create_index([("tenant", ASCENDING), ("auto_share", ASCENDING)])
+        await self.shares.create_index([("tenant", ASCENDING), ("advocate", ASCENDING)])
+        await self.shares.create_index([("tenant", ASCENDING), ("content_id", ASCENDING)])
+        await self.shares.create_index([("scheduled", ASCENDING)])
+
+    # Read models from content's events -------------------------------------------
+    async def save_advocate(self, tenant: str, advocate: str, fields: Document) -> None:
+        await self.advocates.update_one(
+            {"_id": f"{tenant}:{advocate}"},
+            {"$set": {"tenant": tenant, "advocate": advocate, **fields}},
+            upsert=True,
+        )
+
+    async def erase_advocate(self, tenant: str, advocate: str) -> None:
+        await self.advocates.delete_one({"_id": f"{tenant}:{advocate}"})
+        await self.accounts.delete_many({"tenant": tenant, "advocate": advocate})
+
+    async def advocate(self, tenant: str, advocate: str) -> Document | None:
+        return await self.advocates.find_one({"_id": f"{tenant}:{advocate}"})
+
+    async def auto_sharers(self, tenant: str) -> list[Document]:
+        cursor = self.advocates.find({"tenant": tenant, "auto_share": True, "enrolled": True})
+        return [doc async for doc in cursor]
+
+    async def save_program(self, tenant: str, fields: Document) -> None:
+        await self.programs.update_one({"_id": tenant}, {"$set": fields}, upsert=True)
+
+    async def program(self, tenant: str) -> Document:
+        return await self.programs.find_one({"_id": tenant}) or {}
+
+    async def tenant_settings(self, tenant: str) -> Document:
+        return await self.settings.find_one({"_id": tenant}) or {}
+
+    async def set_tenant_settings(self, tenant: str, fields: Document) -> None:
+        await self.settings.update_one({"_id": tenant}, {"$set": fields}, upsert=True)
+
+    # OAuth and accounts ----------------------------------------------------------
+    async def save_oauth_state(self, state: str, fields: Document) -> None:
+        await self.oauth_states.insert_one({"_id": state, **fields})
+
+    async def take_oauth_state(self, state: str) -> Document | None:
+        """A state is good for one callback only."""
+        return await self.oauth_states.find_one_and_delete({"_id": state})
+
+    async def save_account(self, key: str, fields: Document, events: list[Document]) -> None:
+        await self.accounts.update_one(
+            {"_id": key}, with_outbox({"$set": fields}, events), upsert=True
+        )
+
+    async def account(self, tenant: str, advocate: str, network: str) -> Document | None:
+        return await self.accounts.find_one({"_id": f"{tenant}:{advocate}:{network}"})
+
+    async def accounts_of(self, tenant: str, advocate: str) -> list[Document]:
+        cursor = self.accounts.find({"tenant": tenant, "advocate": advocate}, {OUTBOX: 0})
+        return [doc async for doc in cursor]
+
+    async def all_accounts(self) -> list[Document]:
+        return [doc async for doc in self.accounts.find({}, {OUTBOX: 0})]
+
+    # Shares --------------------------------------------------------------------
+    async def claim_idempotency_key(self, key: str, share_id: str) -> str:
+        """The share id this key stands for: `share_id` if the key is new."""
+        try:
+            await self._idempotency.insert_one({"_id": key, "share_id": share_id})
+            return share_id
+        except DuplicateKeyError:
+            doc = await self._idempotency.find_one({"_id": key})
+            assert doc is not None
+            return str(doc["share_id"])
+
+    async def insert_share(self, share: Document, events: list[Document]) -> bool:
+        try:
+            await self.shares.insert_one({**share, OUTBOX: events, PENDING: bool(events)})
+            return True
+        except DuplicateKeyError:
+            return False
+
+    async def share(self, share_id: str) -> Document | None:
+        return await self.shares.find_one({"_id": share_id}, {OUTBOX: 0})
+
+    async def shares_of(self, tenant: str, advocate: str) -> list[Document]:
+        cursor = self.shares.find({"tenant": tenant, "advocate": advocate}, {OUTBOX: 0})
+        return [doc async for doc in cursor]
+
+    async def shares_of_content(self, tenant: str, content_id: str) -> list[Document]:
+        cursor = self.shares.find({"tenant": tenant, "content_id": content_id}, {OUTBOX: 0})
+        return [doc async for doc in cursor]
+
+    async def scheduled_shares(self) -> list[Document]:
+        return [doc async for doc in self.shares.find({"scheduled": True}, {OUTBOX: 0})]
+
+    async def move(
+        self,
+        share_id: str,
+        network: str,
+        expected: str,
+        fields: Document,
+        events: list[Document] | None = None,
+        share_fields: Document | None = None,
+    ) -> bool:
+        """Set the network's fields if its status is still `expected` (compare and set)."""
+        update = {f"networks.{network}.{name}": value for name, value in fields.items()}
+        result = await self.shares.update_one(
+            {"_id": share_id, f"networks.{network}.status": expected},
+            with_outbox({"$set": {**update, **(share_fields or {})}}, events or []),
+        )
+        return result.matched_count == 1
+
+    async def unschedule(self, share_id: str, networks: list[str]) -> bool:
+        """Clear the scheduled mark, unless a network went back to waiting meanwhile."""
+        guard = {f"networks.{n}.status": {"$ne": "scheduled"} for n in networks}
+        result = await self.shares.update_one(
+            {"_id": share_id, "scheduled": True, **guard}, {"$set": {"scheduled": False}}
+        )
+        return result.matched_count == 1
+
+
+def count_since(shares: list[Document], since: datetime) -> int:
+    return sum(1 for share in shares if share["created_at"] >= since)

@@ -1,0 +1,73 @@
+"""Tracked links come from the engagement service over gRPC (idempotent per
+share and network), called with a short-lived service token for the tenant."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import grpc
+
+from chorus.contracts.engagement.v1 import engagement_service_pb2 as pb
+from chorus.contracts.engagement.v1 import engagement_service_pb2_grpc as pb_grpc
+from chorus.kit.auth import Role, mint_token
+from chorus.kit.tracing import inject_headers
+
+
+@dataclass(frozen=True)
+class ServiceIdentity:
+    private_key_pem: str
+    issuer: str
+    audience: str
+    subject: str = "distribution"
+
+
+class TrackedLinks:
+    def __init__(self, target: str, identity: ServiceIdentity) -> None:
+        self._target = target
+        self._identity = identity
+        self._channel: grpc.aio.Channel | None = None
+        self._tokens: dict[str, tuple[float, str]] = {}
+
+    async def start(self) -> None:
+        self._channel = grpc.aio.insecure_channel(self._target)
+
+    async def stop(self) -> None:
+        if self._channel is not None:
+            await self._channel.close()
+
+    def _token(self, tenant: str) -> str:
+        cached = self._tokens.get(tenant)
+        if cached and cached[0] > time.time() + 60:
+            return cached[1]
+        token = mint_token(
+            private_key_pem=self._identity.private_key_pem,
+            tenant=tenant,
+            subject=self._identity.subject,
+            roles=[Role.SERVICE.value],
+            issuer=self._identity.issuer,
+            audience=self._identity.audience,
+            ttl_seconds=600,
+        )
+        self._tokens[tenant] = (time.time() + 600, token)
+        return token
+
+    async def link_for(
+        self, *, tenant: str, advocate: str, share_id: str, network: int, content_id: str, url: str
+    ) -> str:
+        """The short URL to post for this share on this network."""
+        assert self._channel is not None, "not started"
+        stub = pb_grpc.EngagementServiceStub(self._channel)
+        metadata = [("authorization", f"Bearer {self._token(tenant)}"), *inject_headers().items()]
+        reply = await stub.CreateTrackedLink(
+            pb.CreateTrackedLinkRequest(
+                share_id=share_id,
+                network=network,  # type: ignore[arg-type]
+                content_id=content_id,
+                advocate=advocate,
+                url=url,
+            ),
+            metadata=metadata,
+            timeout=10,
+        )
+        return str(reply.link.short_url)
