@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections import Counter
 from pathlib import Path
@@ -16,17 +15,10 @@ import pytest
 
 from chorus.engagement.main import EngagementSettings
 from chorus.engagement.main import build as build_engagement
-from chorus_testing import bearer, drop_database, eventually, publish, running, unique
+from chorus_testing import bearer, drop_database, eventually, free_port, publish, running, unique
 from distribution_support import approved, connect, enrolled, program
 
 ADVOCATES = 150
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.mark.asyncio(loop_scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 
@@ -15,16 +14,17 @@ import httpx
 
 from chorus.contracts.engagement.v1.events_pb2 import ENGAGEMENT_KIND_CLICK, EngagementObserved
 from chorus.kit.topics import ENGAGEMENT_OBSERVED
-from chorus_testing import bearer, drop_database, end_offsets, eventually, read_topic, unique
+from chorus_testing import (
+    bearer,
+    drop_database,
+    end_offsets,
+    eventually,
+    free_port,
+    read_topic,
+    unique,
+)
 
 BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def test_answered_clicks_survive_sigkill_exactly_once(

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from pymongo import AsyncMongoClient
 
-from chorus_testing import eventually, unique
+from chorus_testing import eventually, free_port, unique
 
 SERVICES = {
     "content": "chorus.contracts.content.v1.ContentService",
@@ -28,13 +27,6 @@ SERVICES = {
     "engagement": "chorus.contracts.engagement.v1.EngagementService",
     "gamification": "chorus.contracts.gamification.v1.GamificationService",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 async def listed_services(channel: grpc.aio.Channel) -> set[str]:

@@ -44,6 +44,11 @@ class Lifecycle:
         """For start-up work with nothing to undo (creating indexes)."""
         return cls(on_start, _nothing)
 
+    @classmethod
+    def on_stop_only(cls, on_stop: Callable[[], Awaitable[None]]) -> Lifecycle:
+        """For something to close at the end (an HTTP client)."""
+        return cls(_nothing, on_stop)
+
 
 async def _nothing() -> None:
     return None

@@ -19,6 +19,7 @@ from chorus.distribution.app.sharing import Sharing, Timeouts
 from chorus.distribution.domain.rate_limit import Budget, Limiter
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
 from chorus.kit.outbox import OutboxRelay
+from chorus.kit.periodic import PeriodicTask
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import Environment, ServiceSettings, UnsafeSettingsError
@@ -147,15 +148,11 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
             Lifecycle.on_start_only(store.ensure_indexes),
             links,
             relay,
-            accounts,
-            sharing,
-            Lifecycle(_nothing, http.aclose),
+            PeriodicTask("account-health", 300, accounts.check_health),
+            PeriodicTask("share-scheduler", 1, sharing.release_due),
+            Lifecycle.on_stop_only(http.aclose),
         ],
     )
-
-
-async def _nothing() -> None:
-    return None
 
 
 def main() -> None:

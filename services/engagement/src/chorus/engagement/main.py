@@ -15,8 +15,8 @@ from chorus.engagement.adapters.store import EngagementStore
 from chorus.engagement.api import grpc as grpc_api
 from chorus.engagement.api import rest
 from chorus.engagement.app.engagement import EngagementApp
-from chorus.engagement.app.poller import Poller
 from chorus.kit.outbox import OutboxRelay
+from chorus.kit.periodic import PeriodicTask
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
@@ -95,14 +95,10 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
             journal,
             journal_relay,
             outbox,
-            Poller(app, settings.poll_interval_seconds),
-            Lifecycle(_nothing, http.aclose),
+            PeriodicTask("metric-poller", settings.poll_interval_seconds, app.poll_due),
+            Lifecycle.on_stop_only(http.aclose),
         ],
     )
-
-
-async def _nothing() -> None:
-    return None
 
 
 def main() -> None:

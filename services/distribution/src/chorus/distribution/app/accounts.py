@@ -3,8 +3,6 @@ encrypted at rest, health shown and emitted, refresh where the platform allows."
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Mapping
@@ -73,7 +71,6 @@ class Accounts:
         self._relay = relay
         self._warn_days = warn_days
         self._now = clock
-        self._task: asyncio.Task[None] | None = None
 
     def _platform(self, network: str) -> Platform:
         platform = self._platforms.get(network)
@@ -271,20 +268,3 @@ class Accounts:
         if changed:
             self._relay.kick()
         return changed
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._watch(), name="account-health")
-
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _watch(self) -> None:
-        while True:
-            try:
-                await self.check_health()
-            except Exception:
-                log.exception("account health check failed")
-            await asyncio.sleep(300)

@@ -115,7 +115,6 @@ class Sharing:
             ["network"],
             registry=metrics.registry,
         )
-        self._scheduler: asyncio.Task[None] | None = None
 
     # Read models from content's events ------------------------------------------
     async def on_lifecycle(self, event: Envelope) -> None:
@@ -710,23 +709,6 @@ class Sharing:
         if released:
             self._relay.kick()
         return released
-
-    async def start(self) -> None:
-        self._scheduler = asyncio.create_task(self._schedule_loop(), name="share-scheduler")
-
-    async def stop(self) -> None:
-        if self._scheduler:
-            self._scheduler.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._scheduler
-
-    async def _schedule_loop(self) -> None:
-        while True:
-            try:
-                await self.release_due()
-            except Exception:
-                log.exception("releasing scheduled shares failed")
-            await asyncio.sleep(1)
 
 
 def _suggested(content: ContentApproved, network: str, advocate: str) -> str:
