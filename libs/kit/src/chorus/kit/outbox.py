@@ -87,11 +87,18 @@ class OutboxRelay:
                 await self._task
 
     async def drain(self) -> int:
-        """Publish every pending event once; returns how many were published."""
+        """Publish every pending event once; returns how many were published.
+        Documents are relayed side by side; the events of one document in order."""
         published = 0
+        slots = asyncio.Semaphore(16)
         for collection in self._collections:
-            async for doc in collection.find({PENDING: True}).limit(500):
-                published += await self._publish_document(collection, doc)
+            pending = [doc async for doc in collection.find({PENDING: True}).limit(500)]
+
+            async def relay(doc: dict[str, Any], target: Any = collection) -> int:
+                async with slots:
+                    return await self._publish_document(target, doc)
+
+            published += sum(await asyncio.gather(*(relay(doc) for doc in pending)))
         return published
 
     async def _run(self) -> None:

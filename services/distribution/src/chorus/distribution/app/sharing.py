@@ -115,6 +115,16 @@ class Sharing:
             ["network"],
             registry=metrics.registry,
         )
+        self._programs: dict[str, tuple[float, Document]] = {}
+
+    async def _program(self, tenant: str) -> Document:
+        """The program's rules for posting, cached briefly (they change rarely)."""
+        cached = self._programs.get(tenant)
+        if cached is not None and cached[0] > time.monotonic():
+            return cached[1]
+        program = await self._store.program(tenant)
+        self._programs[tenant] = (time.monotonic() + 5.0, program)
+        return program
 
     # Read models from content's events ------------------------------------------
     async def on_lifecycle(self, event: Envelope) -> None:
@@ -457,14 +467,12 @@ class Sharing:
         tracked = entry.get("tracked_url") or await self._tracked(
             tenant, advocate, share["_id"], network, content
         )
-        if not entry.get("tracked_url"):
-            await self._store.move(share["_id"], network, status.value, {"tracked_url": tracked})
         platform = self._platforms[network]
         if entry.get("attempted") and await self._reconciled(
             share, network, status, account, tracked
         ):
             return  # an earlier attempt (before a crash) did reach the platform
-        program = await self._store.program(tenant)
+        program = await self._program(tenant)
         text = post_text(
             entry["commentary"],
             tracked,
@@ -478,7 +486,10 @@ class Sharing:
                 return  # deferred until the budget allows; the record is done
             attempt += 1
             await self._store.move(
-                share["_id"], network, status.value, {"attempted": True, "attempts": attempt}
+                share["_id"],
+                network,
+                status.value,
+                {"attempted": True, "attempts": attempt, "tracked_url": tracked},
             )
             result = await platform.post(
                 account.access_token, account.member_id, text, tracked, content.title
