@@ -115,6 +115,10 @@ class OutboxRelay:
         self, collection: AsyncCollection[dict[str, Any]], doc: dict[str, Any]
     ) -> int:
         entries: list[dict[str, Any]] = doc.get(OUTBOX, [])
+        if not entries:
+            await collection.update_one(
+                {"_id": doc["_id"], OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}}
+            )
         for entry in entries:
             topic = by_name(entry["topic"])
             message = topic.message_type.FromString(entry["payload"])
@@ -125,11 +129,12 @@ class OutboxRelay:
                 )
             finally:
                 otel_context.detach(token)
-            # Pop exactly the entry just published (the first one), never a newer one.
-            await collection.update_one(
-                {"_id": doc["_id"], f"{OUTBOX}.0.id": entry["id"]}, {"$pop": {OUTBOX: -1}}
+            # Pop exactly the entry just published (the first one), never a newer
+            # one; popping the last one also clears the pending mark, in one write.
+            first = {"_id": doc["_id"], f"{OUTBOX}.0.id": entry["id"]}
+            last = await collection.update_one(
+                {**first, OUTBOX: {"$size": 1}}, {"$pop": {OUTBOX: -1}, "$set": {PENDING: False}}
             )
-        await collection.update_one(
-            {"_id": doc["_id"], OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}}
-        )
+            if last.matched_count == 0:
+                await collection.update_one(first, {"$pop": {OUTBOX: -1}})
         return len(entries)

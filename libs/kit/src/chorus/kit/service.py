@@ -79,15 +79,17 @@ class Infrastructure:
         *,
         retry: RetryPolicy | None = None,
         concurrency: int = 1,
+        dedupe: bool = True,
     ) -> EventConsumer:
-        """A consumer in this service's group, deduping by event id in MongoDB."""
+        """A consumer in this service's group, deduping by event id in MongoDB
+        (`dedupe=False` only where every handler is idempotent by itself)."""
         consumer = EventConsumer(
             bootstrap=self.settings.kafka_bootstrap,
             group=self.settings.service_name,
             handlers=handlers,
             producer=self.producer,
             metrics=self.metrics,
-            dedupe=MongoDeduplicator(self.db),
+            dedupe=MongoDeduplicator(self.db) if dedupe else None,
             retry=retry,
             concurrency=concurrency,
         )

@@ -133,6 +133,9 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
             SHARE_REQUESTED: sharing.on_share_requested,
         },
         concurrency=settings.posting_concurrency,
+        # Every handler is idempotent by itself (status compare-and-set, upserts,
+        # deterministic auto-share ids): a dedupe lookup per record would only cost.
+        dedupe=False,
     )
     return infra.runtime(
         title="Chorus distribution",

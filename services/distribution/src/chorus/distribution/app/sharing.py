@@ -425,12 +425,6 @@ class Sharing:
         status = Status(entry["status"])
         if status in FINAL or status in (Status.INTENT_PENDING, Status.SCHEDULED):
             return  # done already (a redelivery), or not for the worker
-        if status is Status.QUEUED:
-            if not await self._store.move(
-                share["_id"], network, Status.QUEUED.value, {"status": Status.POSTING.value}
-            ):
-                return  # another worker has it
-            status = Status.POSTING
         await self._post(share, network, entry, status)
 
     async def _fail(
@@ -485,12 +479,22 @@ class Sharing:
             if not await self._budget_allows(share, network, status, limiter, advocate):
                 return  # deferred until the budget allows; the record is done
             attempt += 1
-            await self._store.move(
+            # Claims the post (compare-and-set on the status) and records that a
+            # request may leave, in one write: from here on, reconcile before posting.
+            claimed = await self._store.move(
                 share["_id"],
                 network,
                 status.value,
-                {"attempted": True, "attempts": attempt, "tracked_url": tracked},
+                {
+                    "status": Status.POSTING.value,
+                    "attempted": True,
+                    "attempts": attempt,
+                    "tracked_url": tracked,
+                },
             )
+            if not claimed:
+                return  # another worker has it
+            status = Status.POSTING
             result = await platform.post(
                 account.access_token, account.member_id, text, tracked, content.title
             )

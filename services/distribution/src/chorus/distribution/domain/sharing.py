@@ -36,7 +36,7 @@ FINAL = frozenset({Status.POSTED, Status.FAILED, Status.DELETED, Status.DELETE_F
 
 ALLOWED: dict[Status, frozenset[Status]] = {
     Status.SCHEDULED: frozenset({Status.QUEUED, Status.FAILED}),
-    Status.QUEUED: frozenset({Status.POSTING, Status.FAILED}),
+    Status.QUEUED: frozenset({Status.POSTING, Status.SCHEDULED, Status.FAILED}),
     Status.POSTING: frozenset(
         {Status.POSTED, Status.QUEUED, Status.HELD, Status.FAILED, Status.POSTING}
     ),
