@@ -13,6 +13,7 @@ stop_all() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   wait || true
   echo "run: services stopped (the stack keeps running: 'make stack-down' stops it)"
+  exit 0
 }
 trap stop_all INT TERM
 
