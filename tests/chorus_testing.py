@@ -158,3 +158,23 @@ async def publish(bootstrap: str, events: list[tuple[Any, str, Any]]) -> None:
             await producer.publish(topic, key, message)
     finally:
         await producer.stop()
+
+
+async def start_service(
+    executable: str, env: dict[str, str], http_port: int
+) -> asyncio.subprocess.Process:
+    """A service as its own process, returned once its /readyz answers 200."""
+    import httpx
+
+    process = await asyncio.create_subprocess_exec(executable, env=env)
+
+    async def ready() -> bool:
+        try:
+            async with httpx.AsyncClient() as client:
+                response = await client.get(f"http://127.0.0.1:{http_port}/readyz")
+            return response.status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(ready, timeout=60)
+    return process

@@ -15,7 +15,16 @@ import pytest
 
 from chorus.engagement.main import EngagementSettings
 from chorus.engagement.main import build as build_engagement
-from chorus_testing import bearer, drop_database, eventually, free_port, publish, running, unique
+from chorus_testing import (
+    bearer,
+    drop_database,
+    eventually,
+    free_port,
+    publish,
+    running,
+    start_service,
+    unique,
+)
 from distribution_support import approved, connect, enrolled, program
 
 ADVOCATES = 150
@@ -61,17 +70,7 @@ async def test_a_killed_worker_finishes_the_fan_out_without_duplicates(
         base = f"http://127.0.0.1:{port}"
 
         async def start() -> asyncio.subprocess.Process:
-            process = await asyncio.create_subprocess_exec(executable, env=env)
-
-            async def ready() -> bool:
-                try:
-                    async with httpx.AsyncClient() as client:
-                        return (await client.get(f"{base}/readyz")).status_code == 200
-                except httpx.TransportError:
-                    return False
-
-            await eventually(ready, timeout=60)
-            return process
+            return await start_service(executable, env, port)
 
         worker = await start()
         async with (

@@ -18,9 +18,9 @@ from chorus_testing import (
     bearer,
     drop_database,
     end_offsets,
-    eventually,
     free_port,
     read_topic,
+    start_service,
     unique,
 )
 
@@ -48,18 +48,7 @@ async def test_answered_clicks_survive_sigkill_exactly_once(
     since = await end_offsets(kafka_bootstrap, ENGAGEMENT_OBSERVED.name)
 
     async def start() -> asyncio.subprocess.Process:
-        process = await asyncio.create_subprocess_exec(executable, env=env)
-
-        async def ready() -> bool:
-            try:
-                async with httpx.AsyncClient() as client:
-                    response = await client.get(f"http://127.0.0.1:{http_port}/readyz")
-                return response.status_code == 200
-            except httpx.TransportError:
-                return False
-
-        await eventually(ready, timeout=60)
-        return process
+        return await start_service(executable, env, http_port)
 
     process = await start()
     base = f"http://127.0.0.1:{http_port}"

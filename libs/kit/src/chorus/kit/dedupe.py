@@ -22,19 +22,6 @@ class Deduplicator(Protocol):
     async def remember(self, group: str, event_id: str) -> None: ...
 
 
-class MemoryDeduplicator:
-    """For unit tests of pure code only."""
-
-    def __init__(self) -> None:
-        self._ids: set[tuple[str, str]] = set()
-
-    async def seen(self, group: str, event_id: str) -> bool:
-        return (group, event_id) in self._ids
-
-    async def remember(self, group: str, event_id: str) -> None:
-        self._ids.add((group, event_id))
-
-
 class MongoDeduplicator:
     COLLECTION = "processed_events"
 

@@ -21,8 +21,8 @@ from chorus.content.adapters.documents import (
     program_to_doc,
 )
 from chorus.content.domain.model import Enrollment, Item, Program, State
-from chorus.contracts.common.v1.common_pb2 import Network as NetworkPb
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from chorus.kit.networks import network_name
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
 
 Document = dict[str, Any]
@@ -218,7 +218,7 @@ class ContentStore:
                     "tenant": share.tenant,
                     "advocate": share.advocate,
                     "content_id": share.content_id,
-                    "network": NetworkPb.Name(share.network).removeprefix("NETWORK_").lower(),
+                    "network": network_name(share.network),
                     "performed_at": share.performed_at.ToDatetime(tzinfo=UTC),
                 }
             )

@@ -10,7 +10,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.content.api.schemas import EnrollIn, ItemIn, ProgramIn
 from chorus.content.app.content import ContentApp, ItemView
-from chorus.content.app.events import NETWORK_TO_PB, timestamp
+from chorus.content.app.events import timestamp
 from chorus.content.domain.model import Enrollment, Program, State
 from chorus.contracts.common.v1 import common_pb2
 from chorus.contracts.content.v1 import content_service_pb2 as pb
@@ -19,9 +19,8 @@ from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
+from chorus.kit.networks import network_name, network_pb
 from chorus.kit.validation import validated
-
-NETWORK_FROM_PB = {number: network.value for network, number in NETWORK_TO_PB.items()}
 
 
 def _time(stamp: Timestamp, present: bool) -> datetime | None:
@@ -36,8 +35,7 @@ def item_in(fields: pb.ItemFields) -> ItemIn:
             "url": fields.url,
             "summary": fields.summary,
             "commentaries": [
-                {"network": NETWORK_FROM_PB.get(c.network, "unspecified"), "text": c.text}
-                for c in fields.commentaries
+                {"network": network_name(c.network), "text": c.text} for c in fields.commentaries
             ],
             "media_refs": list(fields.media_refs),
             "tags": list(fields.tags),
@@ -69,7 +67,7 @@ def item_pb(view: ItemView) -> pb.Item:
             url=i.url,
             summary=i.summary,
             commentaries=[
-                common_pb2.Commentary(network=NETWORK_TO_PB[c.network], text=c.text)
+                common_pb2.Commentary(network=network_pb(c.network.value), text=c.text)
                 for c in i.commentaries
             ],
             media_refs=i.media_refs,

@@ -7,15 +7,10 @@ from datetime import datetime
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.content.domain.compliance import with_disclosure
-from chorus.content.domain.model import Enrollment, Item, Network, Program
+from chorus.content.domain.model import Enrollment, Item, Program
 from chorus.contracts.common.v1 import common_pb2
 from chorus.contracts.content.v1 import events_pb2
-
-NETWORK_TO_PB = {
-    Network.LINKEDIN: common_pb2.NETWORK_LINKEDIN,
-    Network.X: common_pb2.NETWORK_X,
-    Network.FACEBOOK: common_pb2.NETWORK_FACEBOOK,
-}
+from chorus.kit.networks import network_pb
 
 
 def timestamp(value: datetime | None) -> Timestamp | None:
@@ -37,7 +32,7 @@ def content_approved(item: Item, program: Program) -> events_pb2.ContentApproved
         summary=item.summary,
         commentaries=[
             common_pb2.Commentary(
-                network=NETWORK_TO_PB[c.network], text=with_disclosure(c.text, program)
+                network=network_pb(c.network.value), text=with_disclosure(c.text, program)
             )
             for c in item.commentaries
         ],

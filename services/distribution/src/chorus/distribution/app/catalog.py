@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chorus.contracts.content.v1.events_pb2 import ContentApproved, ContentRetracted
+from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from chorus.distribution.adapters.content_copies import ContentCopies
 from chorus.kit.auth import Principal
-from chorus.kit.envelope import Envelope
 from chorus.kit.errors import not_found
 
 
@@ -20,16 +19,6 @@ class SharableContent:
 class Catalog:
     def __init__(self, copies: ContentCopies) -> None:
         self._copies = copies
-
-    async def on_content_approved(self, event: Envelope) -> None:
-        assert isinstance(event.message, ContentApproved)
-        await self._copies.save_approved(event.message, event.time)
-
-    async def on_content_retracted(self, event: Envelope) -> None:
-        assert isinstance(event.message, ContentRetracted)
-        await self._copies.mark_retracted(
-            event.message.tenant, event.message.content_id, event.time
-        )
 
     async def sharable_content(self, principal: Principal, content_id: str) -> SharableContent:
         found = await self._copies.get(principal.tenant, content_id)
