@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
 .PHONY: help install run test test-unit test-integration lint format proto proto-check \
-        stack-up stack-down stack-status stack-reset topics bench clean
+        stack-up stack-down stack-status stack-reset topics bench clean k8s-check k8s-topics
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -23,7 +23,7 @@ install: ## create .venv from uv.lock (installs uv from PyPI if missing)
 run: install stack-up ## start the local stack and every service in the foreground (Ctrl-C stops)
 	@tools/run.sh
 
-test: install proto-check lint stack-up ## everything CI runs: contracts, lint, unit and integration tests
+test: install proto-check lint k8s-check stack-up ## everything CI runs: contracts, lint, manifests, unit and integration tests
 	@$(PY) -m pytest
 
 test-unit: install ## unit tests only (no infrastructure)
@@ -40,6 +40,12 @@ lint: install ## ruff (lint + format check) and mypy
 format: install ## apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix --quiet .
 	@$(VENV)/bin/ruff format --quiet .
+
+k8s-check: install ## render every deploy/k8s overlay and validate it strictly against the Kubernetes and CRD schemas
+	@tools/k8s-check.sh
+
+k8s-topics: install ## regenerate the Strimzi KafkaTopic manifests from the topic registry
+	@tools/k8s-check.sh topics
 
 proto: install ## regenerate the Python contracts from proto/
 	@tools/proto.sh gen

@@ -161,7 +161,7 @@ async def publish(bootstrap: str, events: list[tuple[Any, str, Any]]) -> None:
 
 
 async def start_service(
-    executable: str, env: dict[str, str], http_port: int
+    executable: str, env: dict[str, str], http_port: int, timeout: float = 60
 ) -> asyncio.subprocess.Process:
     """A service as its own process, returned once its /readyz answers 200."""
     import httpx
@@ -176,5 +176,5 @@ async def start_service(
         except httpx.TransportError:
             return False
 
-    await eventually(ready, timeout=60)
+    await eventually(ready, timeout=timeout)
     return process

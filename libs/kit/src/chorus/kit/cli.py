@@ -1,7 +1,7 @@
 """The `chorus` command: mint development tokens, create topics.
 
 chorus token --tenant acme --sub alice --role advocate --group sales
-chorus topics create
+chorus topics create|list|manifests
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import asyncio
 import os
 import sys
 
-from chorus.kit.admin import ensure_topics, topic_specs
+from chorus.kit.admin import ensure_topics, kafka_topic_manifests, topic_specs
 from chorus.kit.auth import Role, mint_token
 from chorus.kit.devkey import DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
 
@@ -44,6 +44,9 @@ def _topics(args: argparse.Namespace) -> int:
         for spec in topic_specs():
             print(f"{spec.name}\tpartitions={spec.partitions}\tretention_ms={spec.retention_ms}")
         return 0
+    if args.action == "manifests":
+        print(kafka_topic_manifests(args.replication, args.cluster), end="")
+        return 0
     created = asyncio.run(ensure_topics(args.bootstrap, replication_factor=args.replication))
     print(f"created {len(created)} topic(s)" + (f": {', '.join(created)}" if created else ""))
     return 0
@@ -73,12 +76,15 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--key-id", help="kid header for --key-file")
     token.set_defaults(run=_token)
 
-    topics = sub.add_parser("topics", help="list or create the Kafka topics")
-    topics.add_argument("action", choices=["create", "list"])
+    topics = sub.add_parser(
+        "topics", help="list or create the Kafka topics, or print them as Strimzi KafkaTopics"
+    )
+    topics.add_argument("action", choices=["create", "list", "manifests"])
     topics.add_argument(
         "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     )
     topics.add_argument("--replication", type=int, default=1)
+    topics.add_argument("--cluster", default="chorus", help="Strimzi cluster (manifests)")
     topics.set_defaults(run=_topics)
 
     args = parser.parse_args(argv)

@@ -20,7 +20,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chorus.kit.dedupe import Deduplicator
-from chorus.kit.envelope import Envelope, UndecodableEvent, decode
+from chorus.kit.envelope import Envelope, Headers, UndecodableEvent, decode
 from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer, headers_with
 from chorus.kit.retry import RetryPolicy
@@ -38,6 +38,24 @@ class PermanentError(Exception):
 
 class _Stopping(Exception):
     """Stop was requested while a record was still being retried."""
+
+
+def dead_letter_headers(
+    headers: Headers, *, reason: str, group: str, topic: str, partition: int, offset: int
+) -> Headers:
+    """The record's own headers plus why and where from it was dead-lettered
+    (what a replay tool needs to route it back)."""
+    return headers_with(
+        headers,
+        {
+            "dlq_reason": reason[:1000],
+            "dlq_origin_topic": topic,
+            "dlq_origin_partition": str(partition),
+            "dlq_origin_offset": str(offset),
+            "dlq_group": group,
+            "dlq_failed_at": datetime.now(UTC).isoformat(),
+        },
+    )
 
 
 def _committable(
@@ -266,16 +284,13 @@ class EventConsumer:
                 "reason": reason,
             },
         )
-        headers = headers_with(
+        headers = dead_letter_headers(
             list(record.headers or ()),
-            {
-                "dlq_reason": reason[:1000],
-                "dlq_origin_topic": record.topic,
-                "dlq_origin_partition": str(record.partition),
-                "dlq_origin_offset": str(record.offset),
-                "dlq_group": self.group,
-                "dlq_failed_at": datetime.now(UTC).isoformat(),
-            },
+            reason=reason,
+            group=self.group,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
         )
         await self._producer.send_raw(self.dead_letter_topic, record.key, record.value, headers)
         self._count(record, "dead_lettered")

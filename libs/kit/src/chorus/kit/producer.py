@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import asyncio
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from aiokafka import AIOKafkaProducer
@@ -76,6 +77,16 @@ class EventProducer:
 
     async def send(self, record: OutgoingRecord) -> None:
         await self.send_raw(record.topic, record.key, record.value, record.headers)
+
+    async def send_all(self, records: Sequence[OutgoingRecord]) -> None:
+        """Send records side by side; returns once the broker has every one."""
+        pending = [
+            await self._kafka.send(r.topic, value=r.value, key=r.key, headers=r.headers)
+            for r in records
+        ]
+        await asyncio.gather(*pending)
+        for record in records:
+            self._metrics.events_published.labels(record.topic).inc()
 
     async def send_raw(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers

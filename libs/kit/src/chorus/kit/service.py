@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from fastapi import APIRouter
 from pymongo import AsyncMongoClient
@@ -104,6 +104,7 @@ class Infrastructure:
         routers: Sequence[APIRouter] = (),
         grpc_services: Sequence[Registration] = (),
         components: Sequence[Component] = (),
+        watched: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> ServiceRuntime:
         """Start order: MongoDB, producer, the service's components, consumers, gRPC, HTTP."""
         s = self.settings
@@ -129,7 +130,7 @@ class Infrastructure:
             ),
             health=self.health,
             components=[mongo, self.producer, *components, *self.consumers],
-            watched=[consumer.wait for consumer in self.consumers],
+            watched=[*(consumer.wait for consumer in self.consumers), *watched],
             grace_seconds=s.shutdown_grace_seconds,
         )
 

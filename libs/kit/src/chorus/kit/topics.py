@@ -92,6 +92,9 @@ ACCOUNT_HEALTH = Topic(
     "<tenant>:<advocate>",
     ADVOCATE_PARTITIONS,
 )
+RULES_CHANGED = Topic(
+    "gamification.rules-changed", gamification_events.RulesChanged, "<tenant>", CONTENT_PARTITIONS
+)
 ENGAGEMENT_JOURNAL_CHECKPOINTS = Topic(
     "engagement.journal-checkpoints",
     engagement_journal.JournalCheckpoint,
@@ -112,6 +115,7 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ENGAGEMENT_OBSERVED,
     POINTS_AWARDED,
     BADGE_EARNED,
+    RULES_CHANGED,
     ENGAGEMENT_JOURNAL_CHECKPOINTS,
 )
 

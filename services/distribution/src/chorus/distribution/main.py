@@ -105,6 +105,7 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
         TokenCipher.from_setting(settings.token_keys),
         relay,
         warn_days=settings.account_expiry_warning_days,
+        metrics=infra.metrics,
     )
     links = TrackedLinks(
         settings.engagement_grpc_target,

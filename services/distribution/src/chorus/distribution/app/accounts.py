@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
+from prometheus_client import Gauge
 
 from chorus.contracts.distribution.v1.events_pb2 import AccountHealthChanged
 from chorus.distribution.adapters.crypto import TokenCipher
@@ -19,6 +21,7 @@ from chorus.distribution.adapters.store import DistributionStore
 from chorus.distribution.domain.accounts import Health, health, pkce_pair
 from chorus.kit.auth import Principal, Role
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
+from chorus.kit.metrics import Metrics
 from chorus.kit.networks import network_pb
 from chorus.kit.outbox import OutboxRelay, outbox_entry
 from chorus.kit.topics import ACCOUNT_HEALTH, advocate_key
@@ -63,8 +66,19 @@ class Accounts:
         relay: OutboxRelay,
         *,
         warn_days: int,
+        metrics: Metrics | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
+        self._by_health = (
+            Gauge(
+                "chorus_connected_accounts",
+                "Connected accounts by network and health, as of the last health check.",
+                ["network", "health"],
+                registry=metrics.registry,
+            )
+            if metrics
+            else None
+        )
         self._store = store
         self._platforms = platforms
         self._cipher = cipher
@@ -243,13 +257,16 @@ class Accounts:
     async def check_health(self) -> int:
         """Refresh what can be refreshed; emit an event for every health change."""
         changed = 0
+        counts: Counter[tuple[str, str]] = Counter()
         for doc in await self._store.all_accounts():
             current = self._view(doc).health
             if current in (Health.EXPIRING, Health.EXPIRED) and doc.get("refresh"):
                 refreshed = await self.refresh(doc)
                 if refreshed is not None:
+                    counts[(doc["network"], Health.ACTIVE.value)] += 1
                     changed += 1
                     continue
+            counts[(doc["network"], current.value)] += 1
             if current.value != doc.get("health"):
                 await self._store.save_account(
                     doc["_id"],
@@ -265,6 +282,10 @@ class Accounts:
                     ],
                 )
                 changed += 1
+        if self._by_health is not None:
+            for network in self._platforms:
+                for state in Health:
+                    self._by_health.labels(network, state.value).set(counts[(network, state.value)])
         if changed:
             self._relay.kick()
         return changed

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-chorus/contracts/gamification/v1/events.proto\x12 chorus.contracts.gamification.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n\rPointsAwarded\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61use_event_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12\x16\n\x0elifetime_total\x18\x06 \x01(\x03\x12\x15\n\rrules_version\x18\x07 \x01(\x05\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x0b\x42\x61\x64geEarned\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x02 \x01(\t\x12\r\n\x05\x62\x61\x64ge\x18\x03 \x01(\t\x12\x0e\n\x06period\x18\x04 \x01(\t\x12-\n\tearned_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestampb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n-chorus/contracts/gamification/v1/events.proto\x12 chorus.contracts.gamification.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc9\x01\n\rPointsAwarded\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x02 \x01(\t\x12\x16\n\x0e\x63\x61use_event_id\x18\x03 \x01(\t\x12\x0e\n\x06\x61\x63tion\x18\x04 \x01(\t\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12\x16\n\x0elifetime_total\x18\x06 \x01(\x03\x12\x15\n\rrules_version\x18\x07 \x01(\x05\x12/\n\x0boccurred_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"}\n\x0b\x42\x61\x64geEarned\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x02 \x01(\t\x12\r\n\x05\x62\x61\x64ge\x18\x03 \x01(\t\x12\x0e\n\x06period\x18\x04 \x01(\t\x12-\n\tearned_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"w\n\x0cRulesChanged\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x05\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nchanged_by\x18\x04 \x01(\tb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -36,4 +36,6 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_POINTSAWARDED']._serialized_end=318
   _globals['_BADGEEARNED']._serialized_start=320
   _globals['_BADGEEARNED']._serialized_end=445
+  _globals['_RULESCHANGED']._serialized_start=447
+  _globals['_RULESCHANGED']._serialized_end=566
 # @@protoc_insertion_point(module_scope)

@@ -95,3 +95,34 @@ class BadgeEarned(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___BadgeEarned: _TypeAlias = BadgeEarned  # noqa: Y015
+
+@_typing.final
+class RulesChanged(_message.Message):
+    """Topic gamification.rules-changed, key "<tenant>": a new rule set version."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TENANT_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    CHANGED_BY_FIELD_NUMBER: _builtins.int
+    tenant: _builtins.str
+    version: _builtins.int
+    changed_by: _builtins.str
+    @_builtins.property
+    def effective_from(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        tenant: _builtins.str = ...,
+        version: _builtins.int = ...,
+        effective_from: _timestamp_pb2.Timestamp | None = ...,
+        changed_by: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed_by", b"changed_by", "effective_from", b"effective_from", "tenant", b"tenant", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RulesChanged: _TypeAlias = RulesChanged  # noqa: Y015

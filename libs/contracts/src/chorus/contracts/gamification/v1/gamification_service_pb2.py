@@ -22,15 +22,62 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n;chorus/contracts/gamification/v1/gamification_service.proto\x12 chorus.contracts.gamification.v12\x15\n\x13GamificationServiceb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n;chorus/contracts/gamification/v1/gamification_service.proto\x12 chorus.contracts.gamification.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"<\n\tPointRule\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0f\n\x07network\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\"*\n\x08\x44\x61ilyCap\x12\x0e\n\x06\x61\x63tion\x18\x01 \x01(\t\x12\x0e\n\x06points\x18\x02 \x01(\x03\"\xa9\x01\n\nMultiplier\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x0e\n\x06\x66\x61\x63tor\x18\x02 \x01(\x01\x12-\n\tstarts_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12+\n\x07\x65nds_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0b\x63ontent_ids\x18\x05 \x03(\t\x12\x0c\n\x04tags\x18\x06 \x03(\t\"P\n\nBadgeRules\x12\x14\n\x0cstreak_weeks\x18\x01 \x01(\x05\x12\x1d\n\x15\x63onversation_comments\x18\x02 \x01(\x05\x12\r\n\x05top_n\x18\x03 \x01(\x05\"\xcc\x02\n\x07RuleSet\x12\x0f\n\x07version\x18\x01 \x01(\x05\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12;\n\x06points\x18\x03 \x03(\x0b\x32+.chorus.contracts.gamification.v1.PointRule\x12>\n\ndaily_caps\x18\x04 \x03(\x0b\x32*.chorus.contracts.gamification.v1.DailyCap\x12\x41\n\x0bmultipliers\x18\x05 \x03(\x0b\x32,.chorus.contracts.gamification.v1.Multiplier\x12<\n\x06\x62\x61\x64ges\x18\x06 \x01(\x0b\x32,.chorus.contracts.gamification.v1.BadgeRules\"\x11\n\x0fGetRulesRequest\"L\n\x10GetRulesResponse\x12\x38\n\x05rules\x18\x01 \x01(\x0b\x32).chorus.contracts.gamification.v1.RuleSet\"\x7f\n\x0fSetRulesRequest\x12\x38\n\x05rules\x18\x01 \x01(\x0b\x32).chorus.contracts.gamification.v1.RuleSet\x12\x32\n\x0e\x65\x66\x66\x65\x63tive_from\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x10SetRulesResponse\x12\x38\n\x05rules\x18\x01 \x01(\x0b\x32).chorus.contracts.gamification.v1.RuleSet\"Z\n\x15GetLeaderboardRequest\x12\x13\n\x0bperiod_kind\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"B\n\x10LeaderboardEntry\x12\x0c\n\x04rank\x18\x01 \x01(\x05\x12\x10\n\x08\x61\x64vocate\x18\x02 \x01(\t\x12\x0e\n\x06points\x18\x03 \x01(\x03\"\xa7\x01\n\x16GetLeaderboardResponse\x12\x13\n\x0bperiod_kind\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x43\n\x07\x65ntries\x18\x04 \x03(\x0b\x32\x32.chorus.contracts.gamification.v1.LeaderboardEntry\x12\x14\n\x0cparticipants\x18\x05 \x01(\x05\"K\n\x12GetStandingRequest\x12\x10\n\x08\x61\x64vocate\x18\x01 \x01(\t\x12\x13\n\x0bperiod_kind\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\"U\n\x05\x42\x61\x64ge\x12\r\n\x05\x62\x61\x64ge\x18\x01 \x01(\t\x12\x0e\n\x06period\x18\x02 \x01(\t\x12-\n\tearned_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xcd\x01\n\x13GetStandingResponse\x12\x10\n\x08\x61\x64vocate\x18\x01 \x01(\t\x12\x13\n\x0bperiod_kind\x18\x02 \x01(\t\x12\x0e\n\x06period\x18\x03 \x01(\t\x12\x0c\n\x04rank\x18\x04 \x01(\x05\x12\x0e\n\x06points\x18\x05 \x01(\x03\x12\x17\n\x0flifetime_points\x18\x06 \x01(\x03\x12\x0f\n\x07\x62\x61lance\x18\x07 \x01(\x03\x12\x37\n\x06\x62\x61\x64ges\x18\x08 \x03(\x0b\x32\'.chorus.contracts.gamification.v1.Badge\"T\n\x06Reward\x12\n\n\x02id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x03 \x01(\t\x12\x0c\n\x04\x63ost\x18\x04 \x01(\x03\x12\r\n\x05stock\x18\x05 \x01(\x03\"\x14\n\x12ListRewardsRequest\"P\n\x13ListRewardsResponse\x12\x39\n\x07rewards\x18\x01 \x03(\x0b\x32(.chorus.contracts.gamification.v1.Reward\"U\n\x13\x43reateRewardRequest\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65scription\x18\x02 \x01(\t\x12\x0c\n\x04\x63ost\x18\x03 \x01(\x03\x12\r\n\x05stock\x18\x04 \x01(\x03\"P\n\x14\x43reateRewardResponse\x12\x38\n\x06reward\x18\x01 \x01(\x0b\x32(.chorus.contracts.gamification.v1.Reward\";\n\rRedeemRequest\x12\x11\n\treward_id\x18\x01 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x02 \x01(\t\"\x89\x01\n\nRedemption\x12\n\n\x02id\x18\x01 \x01(\t\x12\x11\n\treward_id\x18\x02 \x01(\t\x12\x0c\n\x04\x63ost\x18\x03 \x01(\x03\x12\x0e\n\x06status\x18\x04 \x01(\t\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12.\n\ncreated_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"R\n\x0eRedeemResponse\x12@\n\nredemption\x18\x01 \x01(\x0b\x32,.chorus.contracts.gamification.v1.Redemption2\xe5\x06\n\x13GamificationService\x12q\n\x08GetRules\x12\x31.chorus.contracts.gamification.v1.GetRulesRequest\x1a\x32.chorus.contracts.gamification.v1.GetRulesResponse\x12q\n\x08SetRules\x12\x31.chorus.contracts.gamification.v1.SetRulesRequest\x1a\x32.chorus.contracts.gamification.v1.SetRulesResponse\x12\x83\x01\n\x0eGetLeaderboard\x12\x37.chorus.contracts.gamification.v1.GetLeaderboardRequest\x1a\x38.chorus.contracts.gamification.v1.GetLeaderboardResponse\x12z\n\x0bGetStanding\x12\x34.chorus.contracts.gamification.v1.GetStandingRequest\x1a\x35.chorus.contracts.gamification.v1.GetStandingResponse\x12z\n\x0bListRewards\x12\x34.chorus.contracts.gamification.v1.ListRewardsRequest\x1a\x35.chorus.contracts.gamification.v1.ListRewardsResponse\x12}\n\x0c\x43reateReward\x12\x35.chorus.contracts.gamification.v1.CreateRewardRequest\x1a\x36.chorus.contracts.gamification.v1.CreateRewardResponse\x12k\n\x06Redeem\x12/.chorus.contracts.gamification.v1.RedeemRequest\x1a\x30.chorus.contracts.gamification.v1.RedeemResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chorus.contracts.gamification.v1.gamification_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GAMIFICATIONSERVICE']._serialized_start=97
-  _globals['_GAMIFICATIONSERVICE']._serialized_end=118
+  _globals['_POINTRULE']._serialized_start=130
+  _globals['_POINTRULE']._serialized_end=190
+  _globals['_DAILYCAP']._serialized_start=192
+  _globals['_DAILYCAP']._serialized_end=234
+  _globals['_MULTIPLIER']._serialized_start=237
+  _globals['_MULTIPLIER']._serialized_end=406
+  _globals['_BADGERULES']._serialized_start=408
+  _globals['_BADGERULES']._serialized_end=488
+  _globals['_RULESET']._serialized_start=491
+  _globals['_RULESET']._serialized_end=823
+  _globals['_GETRULESREQUEST']._serialized_start=825
+  _globals['_GETRULESREQUEST']._serialized_end=842
+  _globals['_GETRULESRESPONSE']._serialized_start=844
+  _globals['_GETRULESRESPONSE']._serialized_end=920
+  _globals['_SETRULESREQUEST']._serialized_start=922
+  _globals['_SETRULESREQUEST']._serialized_end=1049
+  _globals['_SETRULESRESPONSE']._serialized_start=1051
+  _globals['_SETRULESRESPONSE']._serialized_end=1127
+  _globals['_GETLEADERBOARDREQUEST']._serialized_start=1129
+  _globals['_GETLEADERBOARDREQUEST']._serialized_end=1219
+  _globals['_LEADERBOARDENTRY']._serialized_start=1221
+  _globals['_LEADERBOARDENTRY']._serialized_end=1287
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_start=1290
+  _globals['_GETLEADERBOARDRESPONSE']._serialized_end=1457
+  _globals['_GETSTANDINGREQUEST']._serialized_start=1459
+  _globals['_GETSTANDINGREQUEST']._serialized_end=1534
+  _globals['_BADGE']._serialized_start=1536
+  _globals['_BADGE']._serialized_end=1621
+  _globals['_GETSTANDINGRESPONSE']._serialized_start=1624
+  _globals['_GETSTANDINGRESPONSE']._serialized_end=1829
+  _globals['_REWARD']._serialized_start=1831
+  _globals['_REWARD']._serialized_end=1915
+  _globals['_LISTREWARDSREQUEST']._serialized_start=1917
+  _globals['_LISTREWARDSREQUEST']._serialized_end=1937
+  _globals['_LISTREWARDSRESPONSE']._serialized_start=1939
+  _globals['_LISTREWARDSRESPONSE']._serialized_end=2019
+  _globals['_CREATEREWARDREQUEST']._serialized_start=2021
+  _globals['_CREATEREWARDREQUEST']._serialized_end=2106
+  _globals['_CREATEREWARDRESPONSE']._serialized_start=2108
+  _globals['_CREATEREWARDRESPONSE']._serialized_end=2188
+  _globals['_REDEEMREQUEST']._serialized_start=2190
+  _globals['_REDEEMREQUEST']._serialized_end=2249
+  _globals['_REDEMPTION']._serialized_start=2252
+  _globals['_REDEMPTION']._serialized_end=2389
+  _globals['_REDEEMRESPONSE']._serialized_start=2391
+  _globals['_REDEEMRESPONSE']._serialized_end=2473
+  _globals['_GAMIFICATIONSERVICE']._serialized_start=2476
+  _globals['_GAMIFICATIONSERVICE']._serialized_end=3345
 # @@protoc_insertion_point(module_scope)

@@ -3,6 +3,640 @@
 isort:skip_file
 """
 
+from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
+from google.protobuf.internal import containers as _containers
+import builtins as _builtins
+import sys
+import typing as _typing
+
+if sys.version_info >= (3, 11):
+    from typing import TypeAlias as _TypeAlias, Never as _Never
+else:
+    from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+@_typing.final
+class PointRule(_message.Message):
+    """Actions: share, click, unique_click, reaction, comment, reshare.
+    Networks: linkedin, x, facebook, or "default" for any other.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    NETWORK_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    action: _builtins.str
+    network: _builtins.str
+    points: _builtins.int
+    def __init__(
+        self,
+        *,
+        action: _builtins.str = ...,
+        network: _builtins.str = ...,
+        points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "network", b"network", "points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PointRule: _TypeAlias = PointRule  # noqa: Y015
+
+@_typing.final
+class DailyCap(_message.Message):
+    """At most `points` per advocate, action and UTC day."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    action: _builtins.str
+    points: _builtins.int
+    def __init__(
+        self,
+        *,
+        action: _builtins.str = ...,
+        points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "points", b"points"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DailyCap: _TypeAlias = DailyCap  # noqa: Y015
+
+@_typing.final
+class Multiplier(_message.Message):
+    """A campaign: events on the given items or tags within the window earn factor x points."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    FACTOR_FIELD_NUMBER: _builtins.int
+    STARTS_AT_FIELD_NUMBER: _builtins.int
+    ENDS_AT_FIELD_NUMBER: _builtins.int
+    CONTENT_IDS_FIELD_NUMBER: _builtins.int
+    TAGS_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    factor: _builtins.float
+    @_builtins.property
+    def starts_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def ends_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def content_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def tags(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        factor: _builtins.float = ...,
+        starts_at: _timestamp_pb2.Timestamp | None = ...,
+        ends_at: _timestamp_pb2.Timestamp | None = ...,
+        content_ids: _abc.Iterable[_builtins.str] | None = ...,
+        tags: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["ends_at", b"ends_at", "starts_at", b"starts_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_ids", b"content_ids", "ends_at", b"ends_at", "factor", b"factor", "name", b"name", "starts_at", b"starts_at", "tags", b"tags"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Multiplier: _TypeAlias = Multiplier  # noqa: Y015
+
+@_typing.final
+class BadgeRules(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAK_WEEKS_FIELD_NUMBER: _builtins.int
+    CONVERSATION_COMMENTS_FIELD_NUMBER: _builtins.int
+    TOP_N_FIELD_NUMBER: _builtins.int
+    streak_weeks: _builtins.int
+    """"streak-<N>w": shared in N consecutive ISO weeks."""
+    conversation_comments: _builtins.int
+    """"conversation-starter": comments earned on one's shares."""
+    top_n: _builtins.int
+    """"top-<N>-<week|month|quarter>": among the N best of a closed period."""
+    def __init__(
+        self,
+        *,
+        streak_weeks: _builtins.int = ...,
+        conversation_comments: _builtins.int = ...,
+        top_n: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["conversation_comments", b"conversation_comments", "streak_weeks", b"streak_weeks", "top_n", b"top_n"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BadgeRules: _TypeAlias = BadgeRules  # noqa: Y015
+
+@_typing.final
+class RuleSet(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    DAILY_CAPS_FIELD_NUMBER: _builtins.int
+    MULTIPLIERS_FIELD_NUMBER: _builtins.int
+    BADGES_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    @_builtins.property
+    def effective_from(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def points(self) -> _containers.RepeatedCompositeFieldContainer[Global___PointRule]: ...
+    @_builtins.property
+    def daily_caps(self) -> _containers.RepeatedCompositeFieldContainer[Global___DailyCap]: ...
+    @_builtins.property
+    def multipliers(self) -> _containers.RepeatedCompositeFieldContainer[Global___Multiplier]: ...
+    @_builtins.property
+    def badges(self) -> Global___BadgeRules: ...
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        effective_from: _timestamp_pb2.Timestamp | None = ...,
+        points: _abc.Iterable[Global___PointRule] | None = ...,
+        daily_caps: _abc.Iterable[Global___DailyCap] | None = ...,
+        multipliers: _abc.Iterable[Global___Multiplier] | None = ...,
+        badges: Global___BadgeRules | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["badges", b"badges", "effective_from", b"effective_from"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["badges", b"badges", "daily_caps", b"daily_caps", "effective_from", b"effective_from", "multipliers", b"multipliers", "points", b"points", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RuleSet: _TypeAlias = RuleSet  # noqa: Y015
+
+@_typing.final
+class GetRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRulesRequest: _TypeAlias = GetRulesRequest  # noqa: Y015
+
+@_typing.final
+class GetRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> Global___RuleSet: ...
+    def __init__(
+        self,
+        *,
+        rules: Global___RuleSet | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRulesResponse: _TypeAlias = GetRulesResponse  # noqa: Y015
+
+@_typing.final
+class SetRulesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_FROM_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> Global___RuleSet:
+        """version and effective_from are ignored: the server assigns them."""
+
+    @_builtins.property
+    def effective_from(self) -> _timestamp_pb2.Timestamp:
+        """Optional: when the new rules start to apply (now if unset; never in the past)."""
+
+    def __init__(
+        self,
+        *,
+        rules: Global___RuleSet | None = ...,
+        effective_from: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from", "rules", b"rules"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_from", b"effective_from", "rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetRulesRequest: _TypeAlias = SetRulesRequest  # noqa: Y015
+
+@_typing.final
+class SetRulesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RULES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rules(self) -> Global___RuleSet: ...
+    def __init__(
+        self,
+        *,
+        rules: Global___RuleSet | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rules", b"rules"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetRulesResponse: _TypeAlias = SetRulesResponse  # noqa: Y015
+
+@_typing.final
+class GetLeaderboardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_KIND_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    period_kind: _builtins.str
+    """week, month, quarter or all."""
+    period: _builtins.str
+    """e.g. "2026-W48", "2026-11", "2026-Q4"; empty for the current period."""
+    group: _builtins.str
+    """Only advocates in this group (team); empty for the whole tenant."""
+    limit: _builtins.int
+    """1..100, default 10."""
+    def __init__(
+        self,
+        *,
+        period_kind: _builtins.str = ...,
+        period: _builtins.str = ...,
+        group: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["group", b"group", "limit", b"limit", "period", b"period", "period_kind", b"period_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLeaderboardRequest: _TypeAlias = GetLeaderboardRequest  # noqa: Y015
+
+@_typing.final
+class LeaderboardEntry(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RANK_FIELD_NUMBER: _builtins.int
+    ADVOCATE_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    rank: _builtins.int
+    """1-based; ties are broken by advocate id so ranks are unique and stable."""
+    advocate: _builtins.str
+    points: _builtins.int
+    def __init__(
+        self,
+        *,
+        rank: _builtins.int = ...,
+        advocate: _builtins.str = ...,
+        points: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "points", b"points", "rank", b"rank"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___LeaderboardEntry: _TypeAlias = LeaderboardEntry  # noqa: Y015
+
+@_typing.final
+class GetLeaderboardResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PERIOD_KIND_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    GROUP_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    PARTICIPANTS_FIELD_NUMBER: _builtins.int
+    period_kind: _builtins.str
+    period: _builtins.str
+    group: _builtins.str
+    participants: _builtins.int
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___LeaderboardEntry]: ...
+    def __init__(
+        self,
+        *,
+        period_kind: _builtins.str = ...,
+        period: _builtins.str = ...,
+        group: _builtins.str = ...,
+        entries: _abc.Iterable[Global___LeaderboardEntry] | None = ...,
+        participants: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["entries", b"entries", "group", b"group", "participants", b"participants", "period", b"period", "period_kind", b"period_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetLeaderboardResponse: _TypeAlias = GetLeaderboardResponse  # noqa: Y015
+
+@_typing.final
+class GetStandingRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADVOCATE_FIELD_NUMBER: _builtins.int
+    PERIOD_KIND_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    advocate: _builtins.str
+    """Empty for the caller; other advocates need the admin or curator role."""
+    period_kind: _builtins.str
+    period: _builtins.str
+    def __init__(
+        self,
+        *,
+        advocate: _builtins.str = ...,
+        period_kind: _builtins.str = ...,
+        period: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "period", b"period", "period_kind", b"period_kind"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStandingRequest: _TypeAlias = GetStandingRequest  # noqa: Y015
+
+@_typing.final
+class Badge(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BADGE_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    EARNED_AT_FIELD_NUMBER: _builtins.int
+    badge: _builtins.str
+    period: _builtins.str
+    """Empty for lifetime badges; e.g. "2026-W47" for periodic ones."""
+    @_builtins.property
+    def earned_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        badge: _builtins.str = ...,
+        period: _builtins.str = ...,
+        earned_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["earned_at", b"earned_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["badge", b"badge", "earned_at", b"earned_at", "period", b"period"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Badge: _TypeAlias = Badge  # noqa: Y015
+
+@_typing.final
+class GetStandingResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ADVOCATE_FIELD_NUMBER: _builtins.int
+    PERIOD_KIND_FIELD_NUMBER: _builtins.int
+    PERIOD_FIELD_NUMBER: _builtins.int
+    RANK_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
+    LIFETIME_POINTS_FIELD_NUMBER: _builtins.int
+    BALANCE_FIELD_NUMBER: _builtins.int
+    BADGES_FIELD_NUMBER: _builtins.int
+    advocate: _builtins.str
+    period_kind: _builtins.str
+    period: _builtins.str
+    rank: _builtins.int
+    """0 when the advocate has no points in the period."""
+    points: _builtins.int
+    lifetime_points: _builtins.int
+    balance: _builtins.int
+    """Lifetime points minus what rewards have cost."""
+    @_builtins.property
+    def badges(self) -> _containers.RepeatedCompositeFieldContainer[Global___Badge]: ...
+    def __init__(
+        self,
+        *,
+        advocate: _builtins.str = ...,
+        period_kind: _builtins.str = ...,
+        period: _builtins.str = ...,
+        rank: _builtins.int = ...,
+        points: _builtins.int = ...,
+        lifetime_points: _builtins.int = ...,
+        balance: _builtins.int = ...,
+        badges: _abc.Iterable[Global___Badge] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "badges", b"badges", "balance", b"balance", "lifetime_points", b"lifetime_points", "period", b"period", "period_kind", b"period_kind", "points", b"points", "rank", b"rank"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetStandingResponse: _TypeAlias = GetStandingResponse  # noqa: Y015
+
+@_typing.final
+class Reward(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    STOCK_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    name: _builtins.str
+    description: _builtins.str
+    cost: _builtins.int
+    stock: _builtins.int
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        cost: _builtins.int = ...,
+        stock: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "description", b"description", "id", b"id", "name", b"name", "stock", b"stock"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Reward: _TypeAlias = Reward  # noqa: Y015
+
+@_typing.final
+class ListRewardsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRewardsRequest: _TypeAlias = ListRewardsRequest  # noqa: Y015
+
+@_typing.final
+class ListRewardsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REWARDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def rewards(self) -> _containers.RepeatedCompositeFieldContainer[Global___Reward]: ...
+    def __init__(
+        self,
+        *,
+        rewards: _abc.Iterable[Global___Reward] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["rewards", b"rewards"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListRewardsResponse: _TypeAlias = ListRewardsResponse  # noqa: Y015
+
+@_typing.final
+class CreateRewardRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    DESCRIPTION_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    STOCK_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    description: _builtins.str
+    cost: _builtins.int
+    stock: _builtins.int
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        description: _builtins.str = ...,
+        cost: _builtins.int = ...,
+        stock: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "description", b"description", "name", b"name", "stock", b"stock"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateRewardRequest: _TypeAlias = CreateRewardRequest  # noqa: Y015
+
+@_typing.final
+class CreateRewardResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REWARD_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def reward(self) -> Global___Reward: ...
+    def __init__(
+        self,
+        *,
+        reward: Global___Reward | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reward", b"reward"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CreateRewardResponse: _TypeAlias = CreateRewardResponse  # noqa: Y015
+
+@_typing.final
+class RedeemRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REWARD_ID_FIELD_NUMBER: _builtins.int
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _builtins.int
+    reward_id: _builtins.str
+    idempotency_key: _builtins.str
+    def __init__(
+        self,
+        *,
+        reward_id: _builtins.str = ...,
+        idempotency_key: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["idempotency_key", b"idempotency_key", "reward_id", b"reward_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemRequest: _TypeAlias = RedeemRequest  # noqa: Y015
+
+@_typing.final
+class Redemption(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ID_FIELD_NUMBER: _builtins.int
+    REWARD_ID_FIELD_NUMBER: _builtins.int
+    COST_FIELD_NUMBER: _builtins.int
+    STATUS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CREATED_AT_FIELD_NUMBER: _builtins.int
+    id: _builtins.str
+    reward_id: _builtins.str
+    cost: _builtins.int
+    status: _builtins.str
+    """confirmed or refused."""
+    reason: _builtins.str
+    """Why it was refused: insufficient_balance or out_of_stock."""
+    @_builtins.property
+    def created_at(self) -> _timestamp_pb2.Timestamp: ...
+    def __init__(
+        self,
+        *,
+        id: _builtins.str = ...,
+        reward_id: _builtins.str = ...,
+        cost: _builtins.int = ...,
+        status: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        created_at: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["created_at", b"created_at"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cost", b"cost", "created_at", b"created_at", "id", b"id", "reason", b"reason", "reward_id", b"reward_id", "status", b"status"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Redemption: _TypeAlias = Redemption  # noqa: Y015
+
+@_typing.final
+class RedeemResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    REDEMPTION_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def redemption(self) -> Global___Redemption: ...
+    def __init__(
+        self,
+        *,
+        redemption: Global___Redemption | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["redemption", b"redemption"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RedeemResponse: _TypeAlias = RedeemResponse  # noqa: Y015

@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from chorus.contracts.gamification.v1 import gamification_service_pb2 as chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -27,7 +28,6 @@ if _version_not_supported:
 class GamificationServiceStub:
     """The gamification service's gRPC API. Every call carries "authorization: Bearer <jwt>"
     metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
     """
 
     def __init__(self, channel):
@@ -36,17 +36,133 @@ class GamificationServiceStub:
         Args:
             channel: A grpc.Channel.
         """
+        self.GetRules = channel.unary_unary(
+                '/chorus.contracts.gamification.v1.GamificationService/GetRules',
+                request_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetRulesRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetRulesResponse.FromString,
+                _registered_method=True)
+        self.SetRules = channel.unary_unary(
+                '/chorus.contracts.gamification.v1.GamificationService/SetRules',
+                request_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.SetRulesRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.SetRulesResponse.FromString,
+                _registered_method=True)
+        self.GetLeaderboard = channel.unary_unary(
+                '/chorus.contracts.gamification.v1.GamificationService/GetLeaderboard',
+                request_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetLeaderboardRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetLeaderboardResponse.FromString,
+                _registered_method=True)
+        self.GetStanding = channel.unary_unary(
+                '/chorus.contracts.gamification.v1.GamificationService/GetStanding',
+                request_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetStandingRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetStandingResponse.FromString,
+                _registered_method=True)
+        self.ListRewards = channel.unary_unary(
+                '/chorus.contracts.gamification.v1.GamificationService/ListRewards',
+                request_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.ListRewardsRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.ListRewardsResponse.FromString,
+                _registered_method=True)
+        self.CreateReward = channel.unary_unary(
+                '/chorus.contracts.gamification.v1.GamificationService/CreateReward',
+                request_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.CreateRewardRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.CreateRewardResponse.FromString,
+                _registered_method=True)
+        self.Redeem = channel.unary_unary(
+                '/chorus.contracts.gamification.v1.GamificationService/Redeem',
+                request_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.RedeemRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.RedeemResponse.FromString,
+                _registered_method=True)
 
 
 class GamificationServiceServicer:
     """The gamification service's gRPC API. Every call carries "authorization: Bearer <jwt>"
     metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
     """
+
+    def GetRules(self, request, context):
+        """The newest rule set, in force from its effective_from (the defaults until one is saved).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetRules(self, request, context):
+        """Admins only. Saves a new version; it scores events from its effective_from on.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetLeaderboard(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetStanding(self, request, context):
+        """An advocate's rank, points, spendable balance and badges.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListRewards(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def CreateReward(self, request, context):
+        """Admins only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Redeem(self, request, context):
+        """Idempotent per idempotency_key; never overdraws the balance or oversells the stock.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
 
 
 def add_GamificationServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
+            'GetRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRules,
+                    request_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetRulesRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetRulesResponse.SerializeToString,
+            ),
+            'SetRules': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetRules,
+                    request_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.SetRulesRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.SetRulesResponse.SerializeToString,
+            ),
+            'GetLeaderboard': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetLeaderboard,
+                    request_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetLeaderboardRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetLeaderboardResponse.SerializeToString,
+            ),
+            'GetStanding': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetStanding,
+                    request_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetStandingRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetStandingResponse.SerializeToString,
+            ),
+            'ListRewards': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRewards,
+                    request_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.ListRewardsRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.ListRewardsResponse.SerializeToString,
+            ),
+            'CreateReward': grpc.unary_unary_rpc_method_handler(
+                    servicer.CreateReward,
+                    request_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.CreateRewardRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.CreateRewardResponse.SerializeToString,
+            ),
+            'Redeem': grpc.unary_unary_rpc_method_handler(
+                    servicer.Redeem,
+                    request_deserializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.RedeemRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.RedeemResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'chorus.contracts.gamification.v1.GamificationService', rpc_method_handlers)
@@ -58,5 +174,193 @@ def add_GamificationServiceServicer_to_server(servicer, server):
 class GamificationService:
     """The gamification service's gRPC API. Every call carries "authorization: Bearer <jwt>"
     metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
     """
+
+    @staticmethod
+    def GetRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.gamification.v1.GamificationService/GetRules',
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetRulesRequest.SerializeToString,
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetRules(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.gamification.v1.GamificationService/SetRules',
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.SetRulesRequest.SerializeToString,
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.SetRulesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetLeaderboard(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.gamification.v1.GamificationService/GetLeaderboard',
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetLeaderboardRequest.SerializeToString,
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetLeaderboardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetStanding(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.gamification.v1.GamificationService/GetStanding',
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetStandingRequest.SerializeToString,
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.GetStandingResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRewards(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.gamification.v1.GamificationService/ListRewards',
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.ListRewardsRequest.SerializeToString,
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.ListRewardsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CreateReward(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.gamification.v1.GamificationService/CreateReward',
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.CreateRewardRequest.SerializeToString,
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.CreateRewardResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Redeem(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.gamification.v1.GamificationService/Redeem',
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.RedeemRequest.SerializeToString,
+            chorus_dot_contracts_dot_gamification_dot_v1_dot_gamification__service__pb2.RedeemResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)

@@ -3,6 +3,7 @@
 isort:skip_file
 """
 
+from chorus.contracts.gamification.v1 import gamification_service_pb2 as _gamification_service_pb2
 from collections import abc as _abc
 from grpc import aio as _aio
 import abc as _abc_1
@@ -28,29 +29,102 @@ GRPC_VERSION: str
 class GamificationServiceStub:
     """The gamification service's gRPC API. Every call carries "authorization: Bearer <jwt>"
     metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
     """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> GamificationServiceAsyncStub: ...
+    GetRules: _grpc.UnaryUnaryMultiCallable[_gamification_service_pb2.GetRulesRequest, _gamification_service_pb2.GetRulesResponse]
+    """The newest rule set, in force from its effective_from (the defaults until one is saved)."""
+    SetRules: _grpc.UnaryUnaryMultiCallable[_gamification_service_pb2.SetRulesRequest, _gamification_service_pb2.SetRulesResponse]
+    """Admins only. Saves a new version; it scores events from its effective_from on."""
+    GetLeaderboard: _grpc.UnaryUnaryMultiCallable[_gamification_service_pb2.GetLeaderboardRequest, _gamification_service_pb2.GetLeaderboardResponse]
+    GetStanding: _grpc.UnaryUnaryMultiCallable[_gamification_service_pb2.GetStandingRequest, _gamification_service_pb2.GetStandingResponse]
+    """An advocate's rank, points, spendable balance and badges."""
+    ListRewards: _grpc.UnaryUnaryMultiCallable[_gamification_service_pb2.ListRewardsRequest, _gamification_service_pb2.ListRewardsResponse]
+    CreateReward: _grpc.UnaryUnaryMultiCallable[_gamification_service_pb2.CreateRewardRequest, _gamification_service_pb2.CreateRewardResponse]
+    """Admins only."""
+    Redeem: _grpc.UnaryUnaryMultiCallable[_gamification_service_pb2.RedeemRequest, _gamification_service_pb2.RedeemResponse]
+    """Idempotent per idempotency_key; never overdraws the balance or oversells the stock."""
 
 @_typing.type_check_only
 class GamificationServiceAsyncStub(GamificationServiceStub):
     """The gamification service's gRPC API. Every call carries "authorization: Bearer <jwt>"
     metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
+    GetRules: _aio.UnaryUnaryMultiCallable[_gamification_service_pb2.GetRulesRequest, _gamification_service_pb2.GetRulesResponse]  # type: ignore[assignment]
+    """The newest rule set, in force from its effective_from (the defaults until one is saved)."""
+    SetRules: _aio.UnaryUnaryMultiCallable[_gamification_service_pb2.SetRulesRequest, _gamification_service_pb2.SetRulesResponse]  # type: ignore[assignment]
+    """Admins only. Saves a new version; it scores events from its effective_from on."""
+    GetLeaderboard: _aio.UnaryUnaryMultiCallable[_gamification_service_pb2.GetLeaderboardRequest, _gamification_service_pb2.GetLeaderboardResponse]  # type: ignore[assignment]
+    GetStanding: _aio.UnaryUnaryMultiCallable[_gamification_service_pb2.GetStandingRequest, _gamification_service_pb2.GetStandingResponse]  # type: ignore[assignment]
+    """An advocate's rank, points, spendable balance and badges."""
+    ListRewards: _aio.UnaryUnaryMultiCallable[_gamification_service_pb2.ListRewardsRequest, _gamification_service_pb2.ListRewardsResponse]  # type: ignore[assignment]
+    CreateReward: _aio.UnaryUnaryMultiCallable[_gamification_service_pb2.CreateRewardRequest, _gamification_service_pb2.CreateRewardResponse]  # type: ignore[assignment]
+    """Admins only."""
+    Redeem: _aio.UnaryUnaryMultiCallable[_gamification_service_pb2.RedeemRequest, _gamification_service_pb2.RedeemResponse]  # type: ignore[assignment]
+    """Idempotent per idempotency_key; never overdraws the balance or oversells the stock."""
 
 class GamificationServiceServicer(metaclass=_abc_1.ABCMeta):
     """The gamification service's gRPC API. Every call carries "authorization: Bearer <jwt>"
     metadata; the tenant comes from the token, never from the request.
-    Methods grow with the service's features.
     """
 
-    ...
+    @_abc_1.abstractmethod
+    def GetRules(
+        self,
+        request: _gamification_service_pb2.GetRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gamification_service_pb2.GetRulesResponse, _abc.Awaitable[_gamification_service_pb2.GetRulesResponse]]:
+        """The newest rule set, in force from its effective_from (the defaults until one is saved)."""
+
+    @_abc_1.abstractmethod
+    def SetRules(
+        self,
+        request: _gamification_service_pb2.SetRulesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gamification_service_pb2.SetRulesResponse, _abc.Awaitable[_gamification_service_pb2.SetRulesResponse]]:
+        """Admins only. Saves a new version; it scores events from its effective_from on."""
+
+    @_abc_1.abstractmethod
+    def GetLeaderboard(
+        self,
+        request: _gamification_service_pb2.GetLeaderboardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gamification_service_pb2.GetLeaderboardResponse, _abc.Awaitable[_gamification_service_pb2.GetLeaderboardResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetStanding(
+        self,
+        request: _gamification_service_pb2.GetStandingRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gamification_service_pb2.GetStandingResponse, _abc.Awaitable[_gamification_service_pb2.GetStandingResponse]]:
+        """An advocate's rank, points, spendable balance and badges."""
+
+    @_abc_1.abstractmethod
+    def ListRewards(
+        self,
+        request: _gamification_service_pb2.ListRewardsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gamification_service_pb2.ListRewardsResponse, _abc.Awaitable[_gamification_service_pb2.ListRewardsResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def CreateReward(
+        self,
+        request: _gamification_service_pb2.CreateRewardRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gamification_service_pb2.CreateRewardResponse, _abc.Awaitable[_gamification_service_pb2.CreateRewardResponse]]:
+        """Admins only."""
+
+    @_abc_1.abstractmethod
+    def Redeem(
+        self,
+        request: _gamification_service_pb2.RedeemRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gamification_service_pb2.RedeemResponse, _abc.Awaitable[_gamification_service_pb2.RedeemResponse]]:
+        """Idempotent per idempotency_key; never overdraws the balance or oversells the stock."""
 
 def add_GamificationServiceServicer_to_server(servicer: GamificationServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -1,0 +1,362 @@
+"""The points engine: a faust-streaming app scoring shares and engagement.
+
+One agent reads share.performed, engagement.observed and advocate.lifecycle,
+which are co-partitioned by "<tenant>:<advocate>", so each advocate's events
+reach one worker, in partition order. Each advocate's AdvocateState lives in
+the changelog-backed table `advocates`; the ids of counted events are part of
+that state, so points and dedupe commit together in one table update.
+
+Per batch: score on copies of the states → write the read model → publish
+points.awarded / badge.earned (ids derived from the cause, so a replay
+republishes the same ids) → set the table. faust flushes the changelog before
+it commits offsets, so after a crash the table is never behind the offsets:
+a redelivered event finds its id in the state and counts nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from aiokafka.errors import KafkaError
+from google.protobuf.timestamp_pb2 import Timestamp
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from prometheus_client import Counter, Gauge
+from pymongo.errors import PyMongoError
+
+from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle
+from chorus.contracts.gamification.v1.events_pb2 import BadgeEarned, PointsAwarded
+from chorus.gamification.adapters.events import INPUT_TOPICS, Incoming, incoming
+from chorus.gamification.adapters.rules_store import RulesCache
+from chorus.gamification.adapters.standings import Standings
+from chorus.gamification.domain.scoring import AdvocateState, Outcome
+from chorus.gamification.domain.scoring import Status as Scored
+from chorus.kit.consumer import dead_letter_headers
+from chorus.kit.envelope import OutgoingRecord, UndecodableEvent, encode
+from chorus.kit.metrics import Metrics
+from chorus.kit.producer import EventProducer
+from chorus.kit.topics import ADVOCATE_PARTITIONS, BADGE_EARNED, POINTS_AWARDED, dead_letter_topic
+from chorus.kit.tracing import extract_context, inject_headers, tracer
+
+log = logging.getLogger(__name__)
+
+GROUP = "gamification"
+TABLE = "advocates"
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    bootstrap: str
+    app_id: str
+    state_dir: str
+    replication_factor: int = 1
+    batch_size: int = 2000
+    linger_seconds: float = 0.05
+    # Where a new consumer group starts: "earliest" scores the retained history.
+    offset_reset: str = "earliest"
+
+
+class EngineMetrics:
+    def __init__(self, metrics: Metrics) -> None:
+        self.consumed = metrics.events_consumed
+        self.lag = metrics.consumer_lag
+        self.assigned = Gauge(
+            "chorus_engine_assigned_partitions",
+            "Source and changelog partitions this worker owns.",
+            registry=metrics.registry,
+        )
+        self.points = Counter(
+            "chorus_points_awarded_total",
+            "Points awarded, by action and network.",
+            ["action", "network"],
+            registry=metrics.registry,
+        )
+        self.badges = Counter(
+            "chorus_badges_awarded_total",
+            "Badges awarded, by badge.",
+            ["badge"],
+            registry=metrics.registry,
+        )
+
+
+def _timestamp(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment.astimezone(UTC))
+    return stamp
+
+
+class _Batch:
+    """Working copies of the states a batch touches; the table is only set
+    once the batch's effects are out, so a retried batch starts clean."""
+
+    def __init__(self, table: Any) -> None:
+        self._table = table
+        self.states: dict[tuple[str, str], AdvocateState] = {}
+        self.changed: set[tuple[str, str]] = set()
+
+    def state(self, item: Incoming) -> AdvocateState:
+        key = (item.tenant, item.advocate)
+        if key not in self.states:
+            self.states[key] = AdvocateState.from_json(self._table.get(item.key))
+        return self.states[key]
+
+    def replace(self, item: Incoming, state: AdvocateState, topic: str, offset: int) -> None:
+        state.offsets[topic] = offset
+        self.states[(item.tenant, item.advocate)] = state
+        self.changed.add((item.tenant, item.advocate))
+
+    def finished(self) -> dict[tuple[str, str], AdvocateState]:
+        return {key: self.states[key] for key in self.changed}
+
+
+class ScoringEngine:
+    def __init__(
+        self,
+        config: EngineConfig,
+        *,
+        rules: RulesCache,
+        standings: Standings,
+        producer: EventProducer,
+        metrics: Metrics,
+    ) -> None:
+        self._config = config
+        self._rules = rules
+        self._standings = standings
+        self._producer = producer
+        self._metrics = EngineMetrics(metrics)
+        self._app: faust.App | None = None
+        self._table: Any = None
+
+    async def check(self) -> None:
+        """Readiness: up, not crashed, not rebalancing, tables recovered."""
+        app = self._app
+        if app is None or not app.started or app.crashed:
+            raise RuntimeError("the scoring engine is not running")
+        if app.rebalancing or app.in_recovery:
+            raise RuntimeError("the scoring engine is rebalancing or recovering its tables")
+
+    async def report_lag(self) -> None:
+        """Records behind the end of each assigned partition, as a gauge."""
+        app = self._app
+        if app is None or not app.started:
+            return
+        committed = app.monitor.tp_committed_offsets
+        assigned = app.consumer.assignment()
+        self._metrics.assigned.set(len(assigned))
+        for tp in assigned:
+            lag = max(0, app.consumer.highwater(tp) - (committed.get(tp) or 0))
+            self._metrics.lag.labels(tp.topic, self._config.app_id, str(tp.partition)).set(lag)
+
+    async def wait(self) -> None:
+        """Returns when the faust app stopped or crashed: the service then stops too."""
+        assert self._app is not None
+        await self._app.wait_until_stopped()
+
+    async def start(self) -> None:
+        self._app = self._build()
+        await self._app.start()
+
+    async def stop(self) -> None:
+        if self._app is not None:
+            await self._app.stop()
+
+    def _build(self) -> faust.App:
+        config = self._config
+        app = faust.App(
+            config.app_id,
+            broker=f"kafka://{config.bootstrap}",
+            store="memory://",
+            datadir=config.state_dir,
+            web_enabled=False,
+            topic_partitions=ADVOCATE_PARTITIONS,
+            topic_replication_factor=config.replication_factor,
+            topic_allow_declare=True,
+            consumer_auto_offset_reset=config.offset_reset,
+            producer_acks=-1,
+            table_standby_replicas=0,
+            # A SIGKILLed worker's partitions move after 10 s, not faust's default 60 s.
+            broker_session_timeout=10.0,
+            broker_heartbeat_interval=3.0,
+            key_serializer="raw",
+            value_serializer="json",
+        )
+        source = app.topic(
+            *(topic.name for topic in INPUT_TOPICS),
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+        )
+        self._table = app.Table(
+            TABLE,
+            partitions=ADVOCATE_PARTITIONS,
+            # Keys "<tenant>:<advocate>" as raw UTF-8 (app default), values as JSON.
+            key_type=str,
+            # Changelog partition = the key's partition, like the source topics.
+            use_partitioner=True,
+        )
+        app.agent(source, name="score")(self._consume)
+        return app
+
+    async def _consume(self, stream: faust.StreamT[bytes]) -> None:
+        # Acked by hand, only once a batch's effects are out: faust's take_events
+        # (and plain iteration) ack in a `finally`, so an agent cancelled by a
+        # rebalance mid-batch would commit events it never scored (measured
+        # here: shares lost after a worker restart).
+        batches = stream.noack_take(  # type: ignore[attr-defined]
+            self._config.batch_size, within=self._config.linger_seconds
+        )
+        async for events in batches:
+            await self._process_until_done(events)
+            for event in events:
+                await stream.ack(event)
+
+    async def _process_until_done(self, events: Sequence[faust.types.EventT[bytes]]) -> None:
+        """MongoDB or Kafka down: retry the same batch (nothing was applied) until it passes."""
+        delay = 0.2
+        while True:
+            try:
+                await self._process(events)
+                return
+            except (PyMongoError, KafkaError) as exc:
+                log.warning("scoring batch failed; retrying", extra={"error": repr(exc)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _process(self, events: Sequence[faust.types.EventT[bytes]]) -> None:
+        batch = _Batch(self._table)
+        outgoing: list[OutgoingRecord] = []
+        for event in events:
+            outgoing.extend(await self._score(batch, event))
+        states = batch.finished()
+        await self._standings.write(states)
+        await self._producer.send_all(outgoing)
+        for (tenant, advocate), state in states.items():
+            self._table[f"{tenant}:{advocate}"] = state.to_json()
+
+    async def _score(self, batch: _Batch, event: faust.types.EventT[bytes]) -> list[OutgoingRecord]:
+        message = event.message
+        headers = [(name, value) for name, value in (event.headers or {}).items()]
+        try:
+            item = incoming(message.topic, event.key, event.value, headers)
+        except UndecodableEvent as exc:
+            return [self._dead_letter(event, headers, f"undecodable: {exc}")]
+        attributes: dict[str, str | int] = {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": message.topic,
+            "messaging.consumer.group.name": GROUP,
+            "messaging.destination.partition.id": str(message.partition),
+            "messaging.kafka.offset": message.offset,
+            "messaging.message.id": item.envelope.id,
+        }
+        with tracer().start_as_current_span(
+            f"process {message.topic}",
+            context=extract_context(item.envelope.headers),
+            kind=SpanKind.CONSUMER,
+            attributes=attributes,
+        ) as span:
+            outcome = await self._apply(batch, item, message.topic, message.offset)
+            span.set_attribute("chorus.outcome", outcome.status.value)
+            if outcome.status is Scored.TOO_LATE:
+                span.set_status(Status(StatusCode.ERROR, "too late to tell from a duplicate"))
+            self._metrics.consumed.labels(message.topic, GROUP, outcome.status.value).inc()
+            return self._announcements(item, outcome, batch.state(item))
+
+    async def _apply(self, batch: _Batch, item: Incoming, topic: str, offset: int) -> Outcome:
+        state = batch.state(item)
+        if item.lifecycle is not None:
+            change = item.lifecycle
+            if change.change == AdvocateLifecycle.CHANGE_ENROLLED:
+                state.enrolled(change.groups)
+                batch.replace(item, state, topic, offset)
+            elif change.change in (
+                AdvocateLifecycle.CHANGE_OPTED_OUT,
+                AdvocateLifecycle.CHANGE_ERASED,
+            ):
+                left = AdvocateState.left(change.occurred_at, state.offsets)
+                batch.replace(item, left, topic, offset)
+            return Outcome(Scored.COUNTED)
+        activity = item.activity
+        if activity is None:
+            return Outcome(Scored.IGNORED)
+        history = await self._rules.history(item.tenant, activity.occurred_at)
+        outcome = state.apply(activity, history.at(activity.occurred_at))
+        if outcome.status is Scored.COUNTED:
+            batch.replace(item, state, topic, offset)
+            self._metrics.points.labels(activity.action.value, activity.network).inc(outcome.points)
+            for badge in outcome.new_badges:
+                self._metrics.badges.labels(badge).inc()
+        return outcome
+
+    def _announcements(
+        self, item: Incoming, outcome: Outcome, state: AdvocateState
+    ) -> list[OutgoingRecord]:
+        activity = item.activity
+        if activity is None or outcome.status is not Scored.COUNTED:
+            return []
+        trace = inject_headers()
+        cause = item.envelope.id
+        records = []
+        if outcome.points:
+            award = PointsAwarded(
+                tenant=item.tenant,
+                advocate=item.advocate,
+                cause_event_id=cause,
+                action=activity.action.value,
+                points=outcome.points,
+                lifetime_total=state.lifetime,
+                rules_version=outcome.rules_version,
+                occurred_at=_timestamp(activity.occurred_at),
+            )
+            records.append(self._record(POINTS_AWARDED, item, award, f"points:{cause}", trace))
+        for badge in outcome.new_badges:
+            earned = BadgeEarned(
+                tenant=item.tenant,
+                advocate=item.advocate,
+                badge=badge,
+                earned_at=_timestamp(activity.occurred_at),
+            )
+            event_id = f"badge:{item.key}:{badge}"
+            records.append(self._record(BADGE_EARNED, item, earned, event_id, trace))
+        return records
+
+    def _record(
+        self, topic: Any, item: Incoming, message: Any, event_id: str, trace: dict[str, str]
+    ) -> OutgoingRecord:
+        return encode(
+            topic,
+            item.key,
+            message,
+            source=self._producer.source,
+            event_id=event_id,
+            extra_headers=trace,
+        )
+
+    def _dead_letter(
+        self, event: faust.types.EventT[bytes], headers: list[tuple[str, bytes]], reason: str
+    ) -> OutgoingRecord:
+        message = event.message
+        log.error(
+            "event dead-lettered",
+            extra={"topic": message.topic, "offset": message.offset, "reason": reason},
+        )
+        self._metrics.consumed.labels(message.topic, GROUP, "dead_lettered").inc()
+        return OutgoingRecord(
+            topic=dead_letter_topic(GROUP),
+            key=event.key or b"",
+            value=event.value or b"",
+            headers=dead_letter_headers(
+                headers,
+                reason=reason,
+                group=GROUP,
+                topic=message.topic,
+                partition=message.partition,
+                offset=message.offset,
+            ),
+        )

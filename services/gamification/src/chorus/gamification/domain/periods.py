@@ -1,0 +1,60 @@
+"""Leaderboard periods, named by the UTC calendar: ISO weeks, months, quarters.
+
+An event counts in the periods its own time falls in, whenever it arrives.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+
+class PeriodKind(StrEnum):
+    WEEK = "week"
+    MONTH = "month"
+    QUARTER = "quarter"
+    ALL_TIME = "all"
+
+
+CLOSING_PERIODS = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER)
+
+
+def day_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).date().isoformat()
+
+
+def period_of(kind: PeriodKind, moment: datetime) -> str:
+    """The period's name, e.g. "2026-W48", "2026-11", "2026-Q4", "all"."""
+    when = moment.astimezone(UTC)
+    if kind is PeriodKind.WEEK:
+        year, week, _ = when.isocalendar()
+        return f"{year}-W{week:02d}"
+    if kind is PeriodKind.MONTH:
+        return f"{when.year}-{when.month:02d}"
+    if kind is PeriodKind.QUARTER:
+        return f"{when.year}-Q{(when.month - 1) // 3 + 1}"
+    return "all"
+
+
+def period_start(kind: PeriodKind, moment: datetime) -> datetime:
+    when = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if kind is PeriodKind.WEEK:
+        return when - timedelta(days=when.weekday())
+    if kind is PeriodKind.MONTH:
+        return when.replace(day=1)
+    if kind is PeriodKind.QUARTER:
+        return when.replace(month=(when.month - 1) // 3 * 3 + 1, day=1)
+    return datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def previous_period(kind: PeriodKind, moment: datetime) -> tuple[str, datetime]:
+    """The period before the one `moment` is in, and when that period ended."""
+    ended_at = period_start(kind, moment)
+    return period_of(kind, ended_at - timedelta(seconds=1)), ended_at
+
+
+def week_index(week: str) -> int:
+    """Consecutive ISO weeks map to consecutive integers (for streaks)."""
+    year, number = week.split("-W")
+    monday = datetime.fromisocalendar(int(year), int(number), 1)
+    return monday.toordinal() // 7

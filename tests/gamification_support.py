@@ -1,0 +1,151 @@
+"""Helpers for the gamification tests: the service as a real process, and
+events published straight through aiokafka (fast, with chosen event ids)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle
+from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from chorus.contracts.engagement.v1.events_pb2 import EngagementObserved
+from chorus.gamification.adapters.events import INPUT_TOPICS
+from chorus.kit.envelope import OutgoingRecord, encode
+from chorus.kit.topics import ADVOCATE_LIFECYCLE, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
+from chorus_testing import eventually, start_service, unique
+
+EXECUTABLE = ".venv/bin/chorus-gamification"
+
+
+def worker_env(
+    *, database: str, http_port: int, app_id: str, state_dir: Path, kafka: str, mongo: str
+) -> dict[str, str]:
+    return {
+        **os.environ,
+        "CHORUS_KAFKA_BOOTSTRAP": kafka,
+        "CHORUS_MONGO_URL": mongo,
+        "CHORUS_MONGO_DATABASE": database,
+        "CHORUS_HTTP_PORT": str(http_port),
+        "CHORUS_GRPC_PORT": "0",
+        "CHORUS_ENGINE_APP_ID": app_id,
+        "CHORUS_ENGINE_STATE_DIR": str(state_dir),
+        "CHORUS_LEADERBOARD_CACHE_SECONDS": "0",
+        "CHORUS_LOG_LEVEL": "WARNING",
+    }
+
+
+async def metric(http_port: int, name: str) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{http_port}/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith(name) and not line.startswith("#")
+    )
+
+
+async def start_group_at_end(bootstrap: str, group: str) -> None:
+    """Commit the group's offsets at the current end of the input topics: the
+    shared topics hold other tests' events. (Not "latest" offset reset: a
+    worker killed before its first commit on a partition would make its
+    successor jump to the end and skip what was sent meanwhile.)"""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        partitions = [
+            TopicPartition(topic.name, partition)
+            for topic in INPUT_TOPICS
+            for partition in range(topic.partitions)
+        ]
+        consumer.assign(partitions)
+        await consumer.commit(await consumer.end_offsets(partitions))
+    finally:
+        await consumer.stop()
+
+
+async def start_worker(
+    env: dict[str, str], timeout: float = 60, *, restart: bool = False
+) -> asyncio.subprocess.Process:
+    """The service process, once ready and owning its partitions. A new worker's
+    group starts at the end of the topics; a restart continues where its
+    group committed (and waits for the group to drop a killed member and
+    for table recovery)."""
+    port = int(env["CHORUS_HTTP_PORT"])
+    if not restart:
+        await start_group_at_end(env["CHORUS_KAFKA_BOOTSTRAP"], env["CHORUS_ENGINE_APP_ID"])
+    process = await start_service(EXECUTABLE, env, port, timeout=timeout)
+
+    async def assigned() -> bool:
+        return await metric(port, "chorus_engine_assigned_partitions") > 0
+
+    await eventually(assigned, timeout=timeout, interval=0.5)
+    return process
+
+
+def share(
+    tenant: str, advocate: str, when: datetime, *, tags: Sequence[str] = ()
+) -> OutgoingRecord:
+    message = SharePerformed(
+        tenant=tenant,
+        advocate=advocate,
+        share_id=unique("s"),
+        content_id="c-1",
+        network=1,
+        tags=tags,
+    )
+    message.performed_at.FromDatetime(when)
+    return encode(SHARE_PERFORMED, f"{tenant}:{advocate}", message, source="/test", time=when)
+
+
+def engagement(
+    tenant: str, advocate: str, kind: int, delta: int, when: datetime, content_id: str = "c-1"
+) -> OutgoingRecord:
+    message = EngagementObserved(
+        tenant=tenant,
+        advocate=advocate,
+        observation_id=unique("o"),
+        kind=kind,  # type: ignore[arg-type]
+        delta=delta,
+        share_id="s-1",
+        content_id=content_id,
+        network=1,
+    )
+    message.observed_at.FromDatetime(when)
+    return encode(ENGAGEMENT_OBSERVED, f"{tenant}:{advocate}", message, source="/test", time=when)
+
+
+def lifecycle(
+    tenant: str, advocate: str, change: int, when: datetime, groups: Sequence[str] = ()
+) -> OutgoingRecord:
+    message = AdvocateLifecycle(
+        tenant=tenant,
+        advocate=advocate,
+        change=change,  # type: ignore[arg-type]
+        groups=groups,
+    )
+    message.occurred_at.FromDatetime(when)
+    return encode(ADVOCATE_LIFECYCLE, f"{tenant}:{advocate}", message, source="/test", time=when)
+
+
+async def send_records(bootstrap: str, records: Sequence[OutgoingRecord]) -> None:
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+    )
+    await producer.start()
+    try:
+        for start in range(0, len(records), 5000):
+            futures = [
+                await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
+                for r in records[start : start + 5000]
+            ]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
