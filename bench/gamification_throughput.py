@@ -56,9 +56,7 @@ async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        tps = [
-            TopicPartition(topic.name, p) for topic in TOPICS for p in range(topic.partitions)
-        ]
+        tps = [TopicPartition(topic.name, p) for topic in TOPICS for p in range(topic.partitions)]
         return dict(await consumer.end_offsets(tps))
     finally:
         await consumer.stop()
