@@ -20,6 +20,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
 import pytest
 from gamification_support import engagement, metric, send_records, share, start_worker, worker_env
 from pymongo import AsyncMongoClient
@@ -38,6 +39,17 @@ KINDS = {
     "comment": EngagementKind.ENGAGEMENT_KIND_COMMENT,
     "reshare": EngagementKind.ENGAGEMENT_KIND_RESHARE,
 }
+
+
+async def source_lag(port: int) -> float:
+    async with httpx.AsyncClient() as client:
+        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
+    return sum(
+        float(line.rsplit(" ", 1)[1])
+        for line in text.splitlines()
+        if line.startswith("chorus_consumer_lag{")
+        and ('topic="share.performed"' in line or 'topic="engagement.observed"' in line)
+    )
 
 
 def iso_week_index(when: datetime) -> int:
@@ -169,8 +181,13 @@ async def exactly_once(
             )
             return docs if done else None
 
+        async def caught_up() -> bool:
+            # Every source record committed (lag is reported every 5 s).
+            return await source_lag(port) == 0
+
+        await eventually(caught_up, timeout=600, interval=1)
         try:
-            docs = await eventually(all_counted, timeout=600, interval=2)
+            docs = await eventually(all_counted, timeout=15, interval=1)
         except AssertionError:
             docs = await read_model()
             wrong = {
