@@ -9,7 +9,11 @@ the restarted worker skips a handful of records per partition of
 share.performed (never scored, no points.awarded for them) while its
 offsets move past them — faust-streaming 0.15.3's consumer across the
 restart's rebalances. Those two tests are marked xfail until the engine
-keeps its own source positions with its state; see issue #6."""
+keeps its own source positions with its state; see issue #6.
+
+The file name sorts after the other integration tests on purpose: its
+100,000 events on the shared topics would be a backlog for the services
+those tests start in the consumer groups they share."""
 
 from __future__ import annotations
 
