@@ -6,11 +6,13 @@ reach one worker, in partition order. Each advocate's AdvocateState lives in
 the changelog-backed table `advocates`; the ids of counted events are part of
 that state, so points and dedupe commit together in one table update.
 
-Per batch: score on copies of the states → write the read model → publish
-points.awarded / badge.earned (ids derived from the cause, so a replay
-republishes the same ids) → set the table. faust flushes the changelog before
-it commits offsets, so after a crash the table is never behind the offsets:
-a redelivered event finds its id in the state and counts nothing.
+Per batch: complete it from the broker where faust skipped offsets (see
+positions.py) → score on copies of the states → write the read model →
+publish points.awarded / badge.earned (ids derived from the cause, so a
+replay republishes the same ids) → set the table → advance the engine's own
+positions. Commits carry those positions, taken before faust flushes the
+changelog, so after a crash the table is never behind the offsets: a
+redelivered event finds its id in the state and counts nothing.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from chorus.contracts.gamification.v1.events_pb2 import BadgeEarned, PointsAward
 from chorus.gamification.adapters.events import INPUT_TOPICS, Incoming, incoming
 from chorus.gamification.adapters.rules_store import RulesCache
 from chorus.gamification.adapters.standings import Standings
+from chorus.gamification.app.positions import SourcePositions, SourceRecord
 from chorus.gamification.domain.scoring import AdvocateState, Outcome
 from chorus.gamification.domain.scoring import Status as Scored
 from chorus.kit.consumer import dead_letter_headers
@@ -82,6 +85,12 @@ class EngineMetrics:
             ["badge"],
             registry=metrics.registry,
         )
+        self.recovered = Counter(
+            "chorus_engine_recovered_records_total",
+            "Records faust's consumer skipped that the engine read back from the broker.",
+            ["topic"],
+            registry=metrics.registry,
+        )
 
 
 def _timestamp(moment: datetime) -> Timestamp:
@@ -105,8 +114,8 @@ class _Batch:
             self.states[key] = AdvocateState.from_json(self._table.get(item.key))
         return self.states[key]
 
-    def replace(self, item: Incoming, state: AdvocateState, topic: str, offset: int) -> None:
-        state.offsets[topic] = offset
+    def replace(self, item: Incoming, state: AdvocateState, record: SourceRecord) -> None:
+        state.offsets[record.topic] = record.offset
         self.states[(item.tenant, item.advocate)] = state
         self.changed.add((item.tenant, item.advocate))
 
@@ -129,6 +138,9 @@ class ScoringEngine:
         self._standings = standings
         self._producer = producer
         self._metrics = EngineMetrics(metrics)
+        self._positions = SourcePositions(
+            config.bootstrap, config.app_id, config.offset_reset, self._metrics.recovered
+        )
         self._app: faust.App | None = None
         self._table: Any = None
 
@@ -145,11 +157,18 @@ class ScoringEngine:
         app = self._app
         if app is None or not app.started:
             return
-        committed = app.monitor.tp_committed_offsets
         assigned = app.consumer.assignment()
+        scored = self._positions.committable(assigned)
+        committed = app.monitor.tp_committed_offsets
         self._metrics.assigned.set(len(assigned))
         for tp in assigned:
-            lag = max(0, app.consumer.highwater(tp) - (committed.get(tp) or 0))
+            if tp.topic.endswith("-changelog"):
+                continue
+            end = app.consumer.highwater(tp)
+            if end is None:  # not fetched from yet
+                continue
+            position = scored.get(tp, committed.get(tp) or 0)
+            lag = max(0, end - position)
             self._metrics.lag.labels(tp.topic, self._config.app_id, str(tp.partition)).set(lag)
 
     async def wait(self) -> None:
@@ -158,12 +177,42 @@ class ScoringEngine:
         await self._app.wait_until_stopped()
 
     async def start(self) -> None:
+        await self._positions.start()
         self._app = self._build()
+        self._commit_own_positions(self._app)
         await self._app.start()
 
     async def stop(self) -> None:
         if self._app is not None:
             await self._app.stop()
+        await self._positions.stop()
+
+    def _commit_own_positions(self, app: faust.App) -> None:
+        """faust's commit computes offsets from its acks and "gaps" (see positions.py);
+        replace that one step so every commit carries the engine's positions. faust
+        then flushes the producer (the changelog) and commits them as usual."""
+        consumer: Any = app.consumer
+        if not hasattr(consumer, "_filter_committable_offsets"):
+            raise RuntimeError("this faust version has no _filter_committable_offsets to replace")
+
+        def committable(_tps: Any) -> dict[Any, int]:
+            # faust's own bookkeeping is unused; clear it so it cannot grow.
+            consumer._acked.clear()
+            consumer._acked_index.clear()
+            consumer._gap.clear()
+            assigned = consumer.assignment()
+            return {
+                tp: offset
+                for tp, offset in self._positions.committable(assigned).items()
+                if offset > (consumer._committed_offset.get(tp) or -1)
+            }
+
+        consumer._filter_committable_offsets = committable
+        app.on_partitions_revoked.connect(self._on_revoked)
+
+    def _on_revoked(self, _app: Any, /, *args: Any, signal: Any, **_: Any) -> None:
+        (revoked,) = args
+        self._positions.forget(revoked)
 
     def _build(self) -> faust.App:
         config = self._config
@@ -212,75 +261,78 @@ class ScoringEngine:
             self._config.batch_size, within=self._config.linger_seconds
         )
         async for events in batches:
-            await self._process_until_done(events)
+            assigned = self._app.consumer.assignment() if self._app is not None else set()
+            records = [_source_record(event) for event in events]
+            await self._process_until_done([r for r in records if r.tp in assigned])
             for event in events:
                 await stream.ack(event)
 
-    async def _process_until_done(self, events: Sequence[faust.types.EventT[bytes]]) -> None:
+    async def _process_until_done(self, delivered: Sequence[SourceRecord]) -> None:
         """MongoDB or Kafka down: retry the same batch (nothing was applied) until it passes."""
         delay = 0.2
         while True:
             try:
-                await self._process(events)
+                await self._process(delivered)
                 return
-            except (PyMongoError, KafkaError) as exc:
+            except (PyMongoError, KafkaError, TimeoutError) as exc:
                 log.warning("scoring batch failed; retrying", extra={"error": repr(exc)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _process(self, events: Sequence[faust.types.EventT[bytes]]) -> None:
+    async def _process(self, delivered: Sequence[SourceRecord]) -> None:
+        records = await self._positions.complete(delivered)
         batch = _Batch(self._table)
         outgoing: list[OutgoingRecord] = []
-        for event in events:
-            outgoing.extend(await self._score(batch, event))
+        for record in records:
+            outgoing.extend(await self._score(batch, record))
         states = batch.finished()
         await self._standings.write(states)
         await self._producer.send_all(outgoing)
         for (tenant, advocate), state in states.items():
             self._table[f"{tenant}:{advocate}"] = state.to_json()
+        self._positions.advance(records)
 
-    async def _score(self, batch: _Batch, event: faust.types.EventT[bytes]) -> list[OutgoingRecord]:
-        message = event.message
-        headers = [(name, value) for name, value in (event.headers or {}).items()]
+    async def _score(self, batch: _Batch, record: SourceRecord) -> list[OutgoingRecord]:
+        headers = list(record.headers)
         try:
-            item = incoming(message.topic, event.key, event.value, headers)
+            item = incoming(record.topic, record.key, record.value, headers)
         except UndecodableEvent as exc:
-            return [self._dead_letter(event, headers, f"undecodable: {exc}")]
+            return [self._dead_letter(record, f"undecodable: {exc}")]
         attributes: dict[str, str | int] = {
             "messaging.system": "kafka",
             "messaging.operation.type": "process",
-            "messaging.destination.name": message.topic,
+            "messaging.destination.name": record.topic,
             "messaging.consumer.group.name": GROUP,
-            "messaging.destination.partition.id": str(message.partition),
-            "messaging.kafka.offset": message.offset,
+            "messaging.destination.partition.id": str(record.partition),
+            "messaging.kafka.offset": record.offset,
             "messaging.message.id": item.envelope.id,
         }
         with tracer().start_as_current_span(
-            f"process {message.topic}",
+            f"process {record.topic}",
             context=extract_context(item.envelope.headers),
             kind=SpanKind.CONSUMER,
             attributes=attributes,
         ) as span:
-            outcome = await self._apply(batch, item, message.topic, message.offset)
+            outcome = await self._apply(batch, item, record)
             span.set_attribute("chorus.outcome", outcome.status.value)
             if outcome.status is Scored.TOO_LATE:
                 span.set_status(Status(StatusCode.ERROR, "too late to tell from a duplicate"))
-            self._metrics.consumed.labels(message.topic, GROUP, outcome.status.value).inc()
+            self._metrics.consumed.labels(record.topic, GROUP, outcome.status.value).inc()
             return self._announcements(item, outcome, batch.state(item))
 
-    async def _apply(self, batch: _Batch, item: Incoming, topic: str, offset: int) -> Outcome:
+    async def _apply(self, batch: _Batch, item: Incoming, record: SourceRecord) -> Outcome:
         state = batch.state(item)
         if item.lifecycle is not None:
             change = item.lifecycle
             if change.change == AdvocateLifecycle.CHANGE_ENROLLED:
                 state.enrolled(change.groups)
-                batch.replace(item, state, topic, offset)
+                batch.replace(item, state, record)
             elif change.change in (
                 AdvocateLifecycle.CHANGE_OPTED_OUT,
                 AdvocateLifecycle.CHANGE_ERASED,
             ):
                 left = AdvocateState.left(change.occurred_at, state.offsets)
-                batch.replace(item, left, topic, offset)
+                batch.replace(item, left, record)
             return Outcome(Scored.COUNTED)
         activity = item.activity
         if activity is None:
@@ -288,7 +340,7 @@ class ScoringEngine:
         history = await self._rules.history(item.tenant, activity.occurred_at)
         outcome = state.apply(activity, history.at(activity.occurred_at))
         if outcome.status is Scored.COUNTED:
-            batch.replace(item, state, topic, offset)
+            batch.replace(item, state, record)
             self._metrics.points.labels(activity.action.value, activity.network).inc(outcome.points)
             for badge in outcome.new_badges:
                 self._metrics.badges.labels(badge).inc()
@@ -338,25 +390,30 @@ class ScoringEngine:
             extra_headers=trace,
         )
 
-    def _dead_letter(
-        self, event: faust.types.EventT[bytes], headers: list[tuple[str, bytes]], reason: str
-    ) -> OutgoingRecord:
-        message = event.message
+    def _dead_letter(self, record: SourceRecord, reason: str) -> OutgoingRecord:
         log.error(
             "event dead-lettered",
-            extra={"topic": message.topic, "offset": message.offset, "reason": reason},
+            extra={"topic": record.topic, "offset": record.offset, "reason": reason},
         )
-        self._metrics.consumed.labels(message.topic, GROUP, "dead_lettered").inc()
+        self._metrics.consumed.labels(record.topic, GROUP, "dead_lettered").inc()
         return OutgoingRecord(
             topic=dead_letter_topic(GROUP),
-            key=event.key or b"",
-            value=event.value or b"",
+            key=record.key or b"",
+            value=record.value or b"",
             headers=dead_letter_headers(
-                headers,
+                list(record.headers),
                 reason=reason,
                 group=GROUP,
-                topic=message.topic,
-                partition=message.partition,
-                offset=message.offset,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
             ),
         )
+
+
+def _source_record(event: faust.types.EventT[bytes]) -> SourceRecord:
+    message = event.message
+    headers = [(name, value) for name, value in (event.headers or {}).items()]
+    return SourceRecord(
+        message.topic, message.partition, message.offset, event.key, event.value, headers
+    )
