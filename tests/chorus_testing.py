@@ -14,8 +14,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pymongo import AsyncMongoClient
 
 from chorus.kit.admin import TopicSpec, ensure_topics
-from chorus.kit.auth import mint_token
-from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
+from chorus.kit.auth import dev_authorization
 from chorus.kit.runtime import ServiceRuntime
 from chorus.kit.topics import dead_letter_topic
 
@@ -134,16 +133,7 @@ async def drop_database(mongo_url: str, name: str) -> None:
 
 
 def bearer(tenant: str, subject: str, *roles: str, groups: tuple[str, ...] = ()) -> dict[str, str]:
-    token = mint_token(
-        private_key_pem=DEV_PRIVATE_KEY_PEM,
-        tenant=tenant,
-        subject=subject,
-        roles=roles,
-        groups=groups,
-        issuer="chorus-dev",
-        audience="chorus",
-    )
-    return {"Authorization": f"Bearer {token}"}
+    return dev_authorization(tenant, subject, roles, groups)
 
 
 async def publish(bootstrap: str, events: list[tuple[Any, str, Any]]) -> None:

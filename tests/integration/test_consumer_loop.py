@@ -1,7 +1,8 @@
 """The kit's consumer loop against the real broker and FerretDB: poison and
 failing messages go to the dead-letter topic with a reason and the loop keeps
 going; a consumer killed before it commits gets the records again and the
-dedupe hook keeps the redelivery from having a second effect."""
+dedupe hook keeps the redelivery from having a second effect; `chorus dlq`
+replays dead letters to their origin once the cause is fixed, never twice."""
 
 from __future__ import annotations
 
@@ -87,6 +88,79 @@ async def test_poison_and_failing_events_are_dead_lettered_and_the_loop_goes_on(
     outcomes = metrics.render().decode()
     labels = f'group="{group}",outcome="dead_lettered",topic="{topic.name}"'
     assert f"chorus_events_consumed_total{{{labels}}} 3.0" in outcomes
+
+
+async def chorus_cli(*args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).with_name("chorus")),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
+async def test_dead_letters_are_replayed_once_the_cause_is_fixed_and_only_once(
+    kafka_bootstrap: str, fresh_topic: Any, mongo_db: AsyncDatabase[dict[str, Any]]
+) -> None:
+    topic = await fresh_topic(CONTENT_APPROVED)
+    group = unique("test-replay")
+    await create_dead_letter_topic(kafka_bootstrap, group)
+    metrics = Metrics()
+    producer = EventProducer(kafka_bootstrap, source="/test", metrics=metrics, client_id="test")
+    await producer.start()
+    downstream_up = False
+    handled: list[str] = []
+
+    async def handler(event: Envelope) -> None:
+        assert isinstance(event.message, ContentApproved)
+        if not downstream_up:
+            raise ConnectionError("downstream is down")
+        handled.append(event.message.content_id)
+
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap,
+        group=group,
+        handlers={topic: handler},
+        producer=producer,
+        metrics=metrics,
+        dedupe=MongoDeduplicator(mongo_db),
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01),
+    )
+    replay = ("dlq", "replay", group, "--bootstrap", kafka_bootstrap)
+    try:
+        await consumer.start()
+        for content_id in ("first", "second"):
+            await producer.publish(topic, f"acme:{content_id}", item(content_id))
+
+        async def dead_lettered() -> str | None:
+            code, out, _ = await chorus_cli("dlq", "list", group, "--bootstrap", kafka_bootstrap)
+            assert code == 0
+            return out if out.count("downstream is down") == 2 else None
+
+        listing = await eventually(dead_lettered, timeout=30, interval=0.5)
+        assert f"{topic.name}[0]@0" in listing and f"{topic.name}[0]@1" in listing
+
+        downstream_up = True
+        code, _, err = await chorus_cli(*replay, "--dry-run")
+        assert code == 0 and "2 dead letter(s)" in err and "not replayed" in err
+        code, _, err = await chorus_cli(*replay, "--limit", "1")
+        assert code == 0 and "1 dead letter(s)" in err and "replayed to their origin" in err
+        await eventually(lambda: asyncio.sleep(0, handled == ["first"]), timeout=30)
+        code, _, err = await chorus_cli(*replay)
+        assert code == 0 and "1 dead letter(s)" in err
+        await eventually(lambda: asyncio.sleep(0, handled == ["first", "second"]), timeout=30)
+        code, _, err = await chorus_cli(*replay)
+        assert code == 0 and "0 dead letter(s)" in err
+        await asyncio.sleep(1)
+        assert handled == ["first", "second"]
+    finally:
+        await consumer.stop()
+        await producer.stop()
+    code, _, err = await chorus_cli("dlq", "list", "no-such-group", "--bootstrap", kafka_bootstrap)
+    assert code == 1 and "no dead-letter topic dlq.no-such-group" in err
 
 
 async def test_a_consumer_killed_before_commit_is_redelivered_without_a_second_effect(

@@ -137,3 +137,23 @@ def mint_token(
     algorithm = "RS256" if isinstance(key, rsa.RSAPrivateKey) else "EdDSA"
     headers = {"kid": key_id} if key_id else None
     return jwt.encode(claims, key, algorithm=algorithm, headers=headers)
+
+
+def dev_authorization(
+    tenant: str, subject: str, roles: Iterable[str], groups: Iterable[str] = ()
+) -> dict[str, str]:
+    """An Authorization header signed with the published development key, which
+    local services trust (and production settings refuse)."""
+    from chorus.kit.devkey import DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
+
+    token = mint_token(
+        private_key_pem=DEV_PRIVATE_KEY_PEM,
+        key_id=DEV_KEY_ID,
+        tenant=tenant,
+        subject=subject,
+        roles=roles,
+        groups=groups,
+        issuer="chorus-dev",
+        audience="chorus",
+    )
+    return {"Authorization": f"Bearer {token}"}

@@ -1,7 +1,8 @@
-"""The `chorus` command: mint development tokens, create topics.
+"""The `chorus` command: mint development tokens, manage topics and dead letters.
 
 chorus token --tenant acme --sub alice --role advocate --group sales
 chorus topics create|list|manifests
+chorus dlq list|replay <group> [--dry-run] [--limit N]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import sys
 from chorus.kit.admin import ensure_topics, kafka_topic_manifests, topic_specs
 from chorus.kit.auth import Role, mint_token
 from chorus.kit.devkey import DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
+from chorus.kit.dlq import read_dead_letters
 
 
 def _token(args: argparse.Namespace) -> int:
@@ -52,6 +54,22 @@ def _topics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dlq(args: argparse.Namespace) -> int:
+    replay = args.action == "replay" and not args.dry_run
+    try:
+        letters = asyncio.run(
+            read_dead_letters(args.bootstrap, args.group, replay=replay, limit=args.limit)
+        )
+    except (LookupError, ValueError) as exc:
+        print(f"chorus dlq: {exc}", file=sys.stderr)
+        return 1
+    for letter in letters:
+        print(letter.summary())
+    done = "replayed to their origin topics" if replay else "not replayed yet"
+    print(f"{len(letters)} dead letter(s) of {args.group} {done}", file=sys.stderr)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="chorus", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -86,6 +104,18 @@ def main(argv: list[str] | None = None) -> int:
     topics.add_argument("--replication", type=int, default=1)
     topics.add_argument("--cluster", default="chorus", help="Strimzi cluster (manifests)")
     topics.set_defaults(run=_topics)
+
+    dlq = sub.add_parser(
+        "dlq", help="list a group's dead letters, or replay them to their origin topics"
+    )
+    dlq.add_argument("action", choices=["list", "replay"])
+    dlq.add_argument("group", help="the consumer group, e.g. distribution (topic dlq.<group>)")
+    dlq.add_argument("--limit", type=int, help="at most this many, oldest first")
+    dlq.add_argument("--dry-run", action="store_true", help="replay: only list what would go")
+    dlq.add_argument(
+        "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    dlq.set_defaults(run=_dlq)
 
     args = parser.parse_args(argv)
     if args.command == "token" and not args.role:
