@@ -17,7 +17,7 @@ from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementObserved
 from chorus.gamification.adapters.events import INPUT_TOPICS
 from chorus.kit.envelope import OutgoingRecord, encode
-from chorus.kit.topics import ADVOCATE_LIFECYCLE, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
+from chorus.kit.topics import ADVOCATE_LIFECYCLE, ENGAGEMENT_OBSERVED, SHARE_PERFORMED, Topic
 from chorus_testing import eventually, start_service, unique
 
 EXECUTABLE = ".venv/bin/chorus-gamification"
@@ -50,7 +50,9 @@ async def metric(http_port: int, name: str) -> float:
     )
 
 
-async def start_group_at_end(bootstrap: str, group: str) -> None:
+async def start_group_at_end(
+    bootstrap: str, group: str, topics: Sequence[Topic] = INPUT_TOPICS
+) -> None:
     """Commit the group's offsets at the current end of the input topics: the
     shared topics hold other tests' events. (Not "latest" offset reset: a
     worker killed before its first commit on a partition would make its
@@ -62,7 +64,7 @@ async def start_group_at_end(bootstrap: str, group: str) -> None:
     try:
         partitions = [
             TopicPartition(topic.name, partition)
-            for topic in INPUT_TOPICS
+            for topic in topics
             for partition in range(topic.partitions)
         ]
         consumer.assign(partitions)

@@ -20,7 +20,11 @@ trap stop_all INT TERM
 # The platform simulator stands in for LinkedIn and X locally.
 export CHORUS_LINKEDIN_API_BASE_URL="${CHORUS_LINKEDIN_API_BASE_URL:-http://127.0.0.1:8090}"
 export CHORUS_X_API_BASE_URL="${CHORUS_X_API_BASE_URL:-http://127.0.0.1:8090}"
-"$bin/chorus-simulator" --port 8090 > >(trap "" INT TERM; exec sed -u "s/^/[simulator] /") 2>&1 &
+# The local topics also hold the test suite's events: the demo's scoring engine,
+# when its group is new, starts at their end instead of scoring all of them.
+export CHORUS_ENGINE_OFFSET_RESET="${CHORUS_ENGINE_OFFSET_RESET:-latest}"
+mkdir -p "$repo/.local/simulator"
+"$bin/chorus-simulator" --port 8090 --state-file "$repo/.local/simulator/state.json" > >(trap "" INT TERM; exec sed -u "s/^/[simulator] /") 2>&1 &
 pids+=($!)
 
 for name in "${services[@]}"; do
@@ -29,18 +33,9 @@ for name in "${services[@]}"; do
   pids+=($!)
 done
 
-cat <<MSG
-
-Chorus is starting. REST (OpenAPI at /docs) and gRPC (reflection on):
-  content       http://127.0.0.1:8010/docs   grpc 127.0.0.1:50510
-  distribution  http://127.0.0.1:8020/docs   grpc 127.0.0.1:50520
-  engagement    http://127.0.0.1:8030/docs   grpc 127.0.0.1:50530
-  gamification  http://127.0.0.1:8040/docs   grpc 127.0.0.1:50540
-  simulator     http://127.0.0.1:8090/docs   (LinkedIn and X APIs, /_sim/posts)
-A token to call them with:
-  TOKEN=\$($bin/chorus token --tenant acme --sub alice --role advocate --role curator)
-  curl -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8010/v1/me/shared
-Press Ctrl-C to stop.
-
-MSG
+echo "run: starting; the demo tenant is seeded once every service is ready (Ctrl-C stops all)"
+# Seeds the demo tenant through the public APIs (a re-run keeps what exists),
+# then prints the URLs, a token command and a walkthrough.
+"$bin/chorus-demo" &
+pids+=($!)
 wait

@@ -13,6 +13,9 @@ import argparse
 import asyncio
 import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -35,9 +38,16 @@ def _error(
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-def create_app(state: SimulatorState | None = None) -> FastAPI:
-    sim = state or SimulatorState()
-    app = FastAPI(title="Chorus platform simulator", description=__doc__)
+def create_app(state: SimulatorState | None = None, state_file: Path | None = None) -> FastAPI:
+    sim = state or (SimulatorState.load(state_file) if state_file else SimulatorState())
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        if state_file is not None:
+            sim.save(state_file)
+
+    app = FastAPI(title="Chorus platform simulator", description=__doc__, lifespan=lifespan)
     app.state.sim = sim
 
     def authorize(network: str, authorization: str | None, scope: str) -> Token | Response:
@@ -426,8 +436,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument(
+        "--state-file", type=Path, help="keep tokens and posts here across restarts (JSON)"
+    )
     args = parser.parse_args()
-    uvicorn.run(create_app(), host=args.host, port=args.port, log_level="warning", access_log=False)
+    uvicorn.run(
+        create_app(state_file=args.state_file),
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        access_log=False,
+    )
 
 
 if __name__ == "__main__":

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import time
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -109,6 +111,46 @@ class SimulatorState:
                 fault.remaining -= 1
                 return fault
         return None
+
+    def save(self, path: Path) -> None:
+        """Members' tokens and posts, so that a restarted simulator (`make run`
+        again) still knows the accounts Chorus connected."""
+        data = {
+            "tokens": {
+                key: asdict(token) | {"scopes": sorted(token.scopes)}
+                for key, token in self.tokens.items()
+            },
+            "refresh_tokens": {
+                key: [network, user, sorted(scopes)]
+                for key, (network, user, scopes) in self.refresh_tokens.items()
+            },
+            "posts": {key: asdict(post) for key, post in self.posts.items()},
+            "posts_received": self.posts_received,
+            "next_id": next(self._ids),
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(".tmp")
+        temporary.write_text(json.dumps(data))
+        temporary.replace(path)
+
+    @classmethod
+    def load(cls, path: Path) -> SimulatorState:
+        state = cls()
+        if not path.exists():
+            return state
+        data = json.loads(path.read_text())
+        state.tokens = {
+            key: Token(**(value | {"scopes": frozenset(value["scopes"])}))
+            for key, value in data["tokens"].items()
+        }
+        state.refresh_tokens = {
+            key: (network, user, frozenset(scopes))
+            for key, (network, user, scopes) in data["refresh_tokens"].items()
+        }
+        state.posts = {key: Post(**value) for key, value in data["posts"].items()}
+        state.posts_received = data["posts_received"]
+        state._ids = itertools.count(data["next_id"])
+        return state
 
     def live_posts(self, network: str | None = None) -> list[Post]:
         return [

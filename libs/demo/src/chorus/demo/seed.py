@@ -1,0 +1,169 @@
+"""`chorus-demo`: seed a demo tenant into a running local platform, then print
+what to try. Every step goes through the public APIs, and a re-run changes
+nothing that is already there (items by Idempotency-Key, accounts once).
+
+    chorus-demo            # waits for the services, seeds tenant "acme", prints the walkthrough
+    chorus-demo --quiet    # seeds only
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from pathlib import Path
+
+import httpx
+
+from chorus.demo.platform import Endpoints, Platform, StepFailed
+
+TENANT = "acme"
+ADMIN, CURATOR, APPROVER = "ada", "carol", "alice"
+GROUPS = ("sales", "engineering", "marketing", "support")
+ADVOCATES = [f"advocate-{n:02d}" for n in range(1, 21)]
+
+PROGRAM = {
+    "policy_text": (
+        "Sharing is voluntary. Share what you like, in your own words if you wish; "
+        "never share confidential information. Posts carry the #employee disclosure."
+    ),
+    "disclosure": "#employee",
+    "disclosure_auto_append": True,
+    "banned_terms": ["guaranteed returns"],
+    "allowed_domains": ["acme.example"],
+    "frequency": {"per_day": 5, "per_week": 20, "hard_limit": False},
+}
+
+ITEMS = [
+    {
+        "title": "Our new plant opens",
+        "url": "https://acme.example/news/plant",
+        "summary": "Three years of work, 400 new jobs.",
+        "commentaries": [
+            {"network": "linkedin", "text": "Proud of the team behind our new plant!"},
+            {"network": "x", "text": "Our new plant is open"},
+        ],
+        "tags": ["news"],
+    },
+    {
+        "title": "We are hiring engineers",
+        "url": "https://acme.example/careers/engineering",
+        "summary": "Join the team building what comes next.",
+        "commentaries": [{"network": "linkedin", "text": "My team is hiring. Come work with us!"}],
+        "tags": ["hiring"],
+    },
+    {
+        "title": "Acme wins the 2026 sustainability award",
+        "url": "https://acme.example/news/award",
+        "summary": "Recognised for halving our emissions since 2020.",
+        "commentaries": [
+            {
+                "network": "linkedin",
+                "text": "Halving emissions since 2020: proud to be part of it.",
+            },
+            {"network": "x", "text": "We won the 2026 sustainability award"},
+        ],
+        "tags": ["news", "sustainability"],
+    },
+]
+
+
+def advocate_groups(index: int) -> list[str]:
+    return [GROUPS[index % len(GROUPS)]]
+
+
+async def seed(platform: Platform) -> list[dict[str, object]]:
+    """The program, three approved items and 20 enrolled advocates with a LinkedIn
+    account (every other one with X too); returns the items."""
+    program = await platform.set_program(ADMIN, PROGRAM)
+    items = [
+        await platform.approved_item(CURATOR, APPROVER, body, key=f"demo-item-{n}")
+        for n, body in enumerate(ITEMS, start=1)
+    ]
+    for index, advocate in enumerate(ADVOCATES):
+        await platform.enroll(advocate, int(program["policy_version"]), advocate_groups(index))
+        networks = ["linkedin", "x"] if index % 2 == 0 else ["linkedin"]
+        healthy = {
+            account["network"]
+            for account in await platform.accounts(advocate)
+            if account["health"] in ("active", "expiring")
+        }
+        for network in networks:
+            if network not in healthy:
+                await platform.connect(advocate, network)
+    return items
+
+
+def walkthrough(endpoints: Endpoints, items: list[dict[str, object]]) -> str:
+    bin_dir = Path(sys.executable).parent
+    grpc_ports = {
+        "content": 50510,
+        "distribution": 50520,
+        "engagement": 50530,
+        "gamification": 50540,
+    }
+    rows = [("", "REST (OpenAPI at /docs)", "gRPC (reflection on)")]
+    rows += [
+        (name, f"{url}/docs", f"127.0.0.1:{grpc_ports[name]}")
+        for name, url in endpoints.services().items()
+    ]
+    rows.append(
+        ("simulator", f"{endpoints.simulator}/docs", "LinkedIn and X; posts at /_sim/posts")
+    )
+    services = "\n".join(f"  {a:<14}{b:<36}{c}" for a, b, c in rows)
+    first = items[0]["id"]
+    advocate = ADVOCATES[0]
+    token = f"{bin_dir}/chorus token --tenant {TENANT} --sub {advocate} --role advocate"
+    share = json.dumps(
+        {"content_id": first, "targets": [{"network": "linkedin"}, {"network": "facebook"}]}
+    )
+    return f"""
+Demo tenant "{TENANT}" is ready: a program with a policy, curator "{CURATOR}",
+approver "{APPROVER}", admin "{ADMIN}", {len(ADVOCATES)} enrolled advocates
+({ADVOCATES[0]} … {ADVOCATES[-1]}) with simulator accounts, {len(items)} live items.
+
+{services}
+
+A token for {advocate} (add --role curator/approver/admin or another --sub as you need):
+  TOKEN=$({token})
+
+Try it in three steps:
+  1. Read the feed:
+     curl -s -H "Authorization: Bearer $TOKEN" {endpoints.content}/v1/feed
+  2. Share the first item to LinkedIn (posted for you) and Facebook (an intent link):
+     curl -s -X POST -H "Authorization: Bearer $TOKEN" -H "Content-Type: application/json" \\
+       -H "Idempotency-Key: try-1" {endpoints.distribution}/v1/shares \\
+       -d '{share}'
+     then see the post at {endpoints.simulator}/_sim/posts and open its tracked link
+     ({endpoints.engagement}/r/<code>) in a browser.
+  3. Watch the points and badges arrive:
+     curl -s -H "Authorization: Bearer $TOKEN" {endpoints.gamification}/v1/leaderboards/week
+"""
+
+
+async def run(endpoints: Endpoints, quiet: bool) -> int:
+    async with httpx.AsyncClient(timeout=30) as http:
+        platform = Platform(http, endpoints, TENANT)
+        try:
+            await platform.wait_ready()
+            items = await seed(platform)
+        except (StepFailed, httpx.HTTPError) as exc:
+            print(f"demo: seeding failed: {exc}", file=sys.stderr)
+            return 1
+    if not quiet:
+        print(walkthrough(endpoints, items), flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--quiet", action="store_true", help="seed without printing the walkthrough"
+    )
+    args = parser.parse_args(argv)
+    return asyncio.run(run(Endpoints(), args.quiet))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

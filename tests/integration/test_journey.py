@@ -1,0 +1,366 @@
+"""The whole platform as real processes — content, distribution, engagement,
+gamification and the platform simulator — driven only through their public
+APIs, the way people use it; and one OpenTelemetry trace from a share request
+through every service that handles its consequences.
+
+Spans are collected by an OTLP/HTTP receiver in this test: the services
+export to it exactly as they would to a collector."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+import uvicorn
+from gamification_support import start_group_at_end
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from chorus.demo.platform import Endpoints, Platform
+from chorus.demo.seed import ITEMS, PROGRAM
+from chorus.gamification.domain.rules import DEFAULT_RULES, Action
+from chorus.kit.topics import ALL_TOPICS
+from chorus_testing import drop_database, eventually, free_port, start_service, unique
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
+OTHER_BROWSER = {"user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari"}
+BOT = {"user-agent": "LinkedInBot/1.0"}
+SERVICES = ("content", "distribution", "engagement", "gamification")
+
+
+@dataclass(frozen=True)
+class CollectedSpan:
+    service: str
+    trace_id: str
+    name: str
+    kind: int
+    attributes: dict[str, Any]
+
+
+@dataclass
+class SpanReceiver:
+    """An OTLP/HTTP traces endpoint (protobuf), as an ASGI app."""
+
+    spans: list[CollectedSpan] = field(default_factory=list)
+
+    async def __call__(
+        self,
+        scope: MutableMapping[str, Any],
+        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
+        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
+    ) -> None:
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if scope["path"] == "/v1/traces":
+            self._collect(ExportTraceServiceRequest.FromString(body))
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/x-protobuf")],
+            }
+        )
+        await send(
+            {"type": "http.response.body", "body": ExportTraceServiceResponse().SerializeToString()}
+        )
+
+    def _collect(self, request: ExportTraceServiceRequest) -> None:
+        for resource_spans in request.resource_spans:
+            resource = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+            for scope_spans in resource_spans.scope_spans:
+                for span in scope_spans.spans:
+                    attributes = {
+                        a.key: a.value.string_value or a.value.int_value for a in span.attributes
+                    }
+                    self.spans.append(
+                        CollectedSpan(
+                            resource.get("service.name", ""),
+                            span.trace_id.hex(),
+                            span.name,
+                            span.kind,
+                            attributes,
+                        )
+                    )
+
+    def of_trace(self, trace_id: str) -> list[CollectedSpan]:
+        return [span for span in self.spans if span.trace_id == trace_id]
+
+
+@dataclass
+class Running:
+    platform: Platform
+    endpoints: Endpoints
+    receiver: SpanReceiver
+
+
+async def start_simulator(port: int) -> asyncio.subprocess.Process:
+    executable = Path(sys.executable).with_name("chorus-simulator")
+    process = await asyncio.create_subprocess_exec(str(executable), "--port", str(port))
+
+    async def up() -> bool:
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(f"http://127.0.0.1:{port}/_sim/posts")).status_code == 200
+        except httpx.TransportError:
+            return False
+
+    await eventually(up, timeout=30)
+    return process
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def running(
+    kafka_bootstrap: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Running]:
+    receiver = SpanReceiver()
+    receiver_port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(receiver, port=receiver_port, log_level="warning", lifespan="off")
+    )
+    serving = asyncio.create_task(server.serve())
+    http_ports = {name: free_port() for name in SERVICES}
+    grpc_ports = {name: free_port() for name in SERVICES}
+    simulator = f"http://127.0.0.1:{free_port()}"
+    endpoints = Endpoints(
+        **{name: f"http://127.0.0.1:{port}" for name, port in http_ports.items()},
+        simulator=simulator,
+    )
+    databases = {name: unique(f"journey_{name}").replace("-", "_") for name in SERVICES}
+    state = tmp_path_factory.mktemp("journey")
+    app_id = unique("journey-gamification")
+    # Each service continues its group from the end of the topics: the events
+    # earlier tests left behind are not this journey's.
+    for group in (app_id, "content", "distribution", "engagement"):
+        await start_group_at_end(kafka_bootstrap, group, ALL_TOPICS)
+    common = {
+        **os.environ,
+        "CHORUS_KAFKA_BOOTSTRAP": kafka_bootstrap,
+        "CHORUS_MONGO_URL": mongo_url,
+        "CHORUS_LOG_LEVEL": "WARNING",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver_port}",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+        "CHORUS_LINKEDIN_API_BASE_URL": simulator,
+        "CHORUS_X_API_BASE_URL": simulator,
+    }
+    extra = {
+        "distribution": {"CHORUS_ENGAGEMENT_GRPC_TARGET": f"127.0.0.1:{grpc_ports['engagement']}"},
+        "engagement": {
+            "CHORUS_PUBLIC_BASE_URL": endpoints.engagement,
+            "CHORUS_JOURNAL_DIR": str(state / "journal"),
+            "CHORUS_INSTANCE_ID": unique("journey"),
+        },
+        "gamification": {
+            "CHORUS_ENGINE_APP_ID": app_id,
+            "CHORUS_ENGINE_STATE_DIR": str(state / "engine"),
+            "CHORUS_LEADERBOARD_CACHE_SECONDS": "0",
+        },
+    }
+    processes = [await start_simulator(int(simulator.rsplit(":", 1)[1]))]
+    try:
+        for name in ("engagement", "content", "distribution", "gamification"):
+            env = {
+                **common,
+                **extra.get(name, {}),
+                "CHORUS_MONGO_DATABASE": databases[name],
+                "CHORUS_HTTP_PORT": str(http_ports[name]),
+                "CHORUS_GRPC_PORT": str(grpc_ports[name]),
+            }
+            executable = str(Path(sys.executable).with_name(f"chorus-{name}"))
+            processes.append(await start_service(executable, env, http_ports[name], timeout=90))
+        async with httpx.AsyncClient(timeout=15) as http:
+            yield Running(Platform(http, endpoints, unique("acme")), endpoints, receiver)
+    finally:
+        for process in processes:
+            if process.returncode is None:
+                process.send_signal(signal.SIGTERM)
+        for process in processes:
+            await process.wait()
+        server.should_exit = True
+        await serving
+        for database in databases.values():
+            await drop_database(mongo_url, database)
+
+
+async def enrolled_with_linkedin(platform: Platform, advocate: str, item_id: str) -> None:
+    program = await platform.set_program("ada", PROGRAM)
+    await platform.enroll(advocate, int(program["policy_version"]), ["sales"])
+    await platform.connect(advocate, "linkedin")
+    known = f"{platform.endpoints.distribution}/v1/content/{item_id}"
+
+    async def distribution_knows_the_item() -> bool:
+        response = await platform.http.get(known, headers=platform.auth(advocate, "advocate"))
+        return response.status_code == 200
+
+    await eventually(distribution_knows_the_item, timeout=45, interval=0.3)
+
+
+async def share_once_known(
+    platform: Platform,
+    advocate: str,
+    item_id: str,
+    networks: list[str],
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """Distribution learns enrollments from content's events: until it has, a share
+    is refused (nothing is created), so each attempt uses its own key."""
+    attempt = 0
+
+    async def shared() -> dict[str, Any] | None:
+        nonlocal attempt
+        attempt += 1
+        body = {"content_id": item_id, "targets": [{"network": n} for n in networks]}
+        response = await platform.http.post(
+            f"{platform.endpoints.distribution}/v1/shares",
+            json=body,
+            headers={
+                **platform.auth(advocate, "advocate"),
+                "Idempotency-Key": f"{item_id}-{attempt}",
+                **(headers or {}),
+            },
+        )
+        if response.status_code in (403, 409, 422):
+            return None
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    return await eventually(shared, timeout=45, interval=0.5)
+
+
+async def network_status(
+    platform: Platform, advocate: str, share_id: str, network: str
+) -> dict[str, Any]:
+    async def final() -> dict[str, Any] | None:
+        share = await platform.share_status(advocate, share_id)
+        status: dict[str, Any] = next(n for n in share["networks"] if n["network"] == network)
+        return status if status["status"] in ("posted", "failed") else None
+
+    result: dict[str, Any] = await eventually(final, timeout=45, interval=0.3)
+    return result
+
+
+async def test_the_journey_from_curation_to_the_leaderboard_and_retraction(
+    running: Running,
+) -> None:
+    platform, advocate = running.platform, "bob"
+    # A curator creates an item, an approver approves it.
+    item = await platform.approved_item("carol", "alice", ITEMS[0], key=unique("item"))
+    assert item["state"] == "live" and item["approved_by"] == "alice"
+
+    # The advocate enrols, connects LinkedIn, reads the feed and shares.
+    await enrolled_with_linkedin(platform, advocate, item["id"])
+    assert item["id"] in [entry["item"]["id"] for entry in await platform.feed(advocate)]
+    share = await share_once_known(platform, advocate, item["id"], ["linkedin", "facebook"])
+    facebook = next(n for n in share["networks"] if n["network"] == "facebook")
+    assert facebook["mode"] == "intent" and facebook["intent_url"]
+    linkedin = await network_status(platform, advocate, share["share_id"], "linkedin")
+    assert linkedin["status"] == "posted", linkedin
+    await platform.confirm_intent(advocate, share["share_id"], "facebook")
+
+    # The platform received exactly one post, carrying the tracked link.
+    posts = await platform.posts_at_platform(advocate)
+    assert len(posts) == 1
+    tracked = linkedin["tracked_url"]
+    assert tracked.startswith(f"{running.endpoints.engagement}/r/")
+    assert posts[0]["link"] == tracked and tracked in posts[0]["text"]
+
+    # A bot and three clicks, two of them from the same visitor.
+    for headers in (BOT, BROWSER, BROWSER, OTHER_BROWSER):
+        clicked = await platform.http.get(tracked, headers=headers)
+        assert clicked.status_code == 302
+        assert clicked.headers["location"].startswith(str(ITEMS[0]["url"]))
+
+    # Points and the first badge reach the leaderboard within seconds.
+    rules = DEFAULT_RULES
+    expected = (
+        2 * rules.unit_points(Action.SHARE, "linkedin")
+        + 3 * rules.unit_points(Action.CLICK, "linkedin")
+        + 2 * rules.unit_points(Action.UNIQUE_CLICK, "linkedin")
+    )
+
+    async def on_the_board() -> dict[str, Any] | None:
+        board = await platform.leaderboard(advocate)
+        entry = next((e for e in board["entries"] if e["advocate"] == advocate), None)
+        return entry if entry and entry["points"] == expected else None
+
+    entry = await eventually(on_the_board, timeout=20, interval=0.3)
+    assert entry["rank"] == 1
+    standing = await platform.standing(advocate)
+    assert standing["points"] == standing["lifetime_points"] == expected
+    assert [badge["badge"] for badge in standing["badges"]] == ["first-share"]
+
+    # Retraction: the post is deleted at the platform and the link stops redirecting.
+    await platform.retract("carol", item["id"], "outdated figures")
+
+    async def withdrawn() -> bool:
+        posts = await platform.posts_at_platform(advocate)
+        gone = await platform.http.get(tracked, headers=BROWSER)
+        return bool(posts) and all(p["deleted"] for p in posts) and gone.status_code == 410
+
+    await eventually(withdrawn, timeout=45, interval=0.5)
+
+
+async def test_one_trace_from_the_share_request_through_every_service(running: Running) -> None:
+    platform, advocate = running.platform, "dora"
+    item = await platform.approved_item("carol", "alice", ITEMS[2], key=unique("item"))
+    await enrolled_with_linkedin(platform, advocate, item["id"])
+    trace_id = os.urandom(16).hex()
+    traceparent = {"traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"}
+    share = await share_once_known(platform, advocate, item["id"], ["linkedin"], traceparent)
+    await network_status(platform, advocate, share["share_id"], "linkedin")
+
+    def consumed(service: str, topic: str) -> Callable[[CollectedSpan], bool]:
+        return lambda span: (
+            span.service == f"chorus-{service}"
+            and span.kind == 5  # CONSUMER
+            and span.attributes.get("messaging.system") == "kafka"
+            and span.attributes.get("messaging.destination.name") == topic
+        )
+
+    wanted = {
+        "distribution took the request": lambda s: (
+            s.service == "chorus-distribution" and s.kind == 2 and s.name == "POST /v1/shares"
+        ),
+        "distribution published share.requested": lambda s: (
+            s.service == "chorus-distribution"
+            and s.kind == 4  # PRODUCER
+            and s.attributes.get("messaging.destination.name") == "share.requested"
+        ),
+        "distribution posted from share.requested": consumed("distribution", "share.requested"),
+        "engagement minted the tracked link": lambda s: (
+            s.service == "chorus-engagement" and s.kind == 2 and "CreateTrackedLink" in s.name
+        ),
+        "engagement consumed share.performed": consumed("engagement", "share.performed"),
+        "content marked the item shared": consumed("content", "share.performed"),
+        "gamification scored share.performed": consumed("gamification", "share.performed"),
+    }
+
+    async def complete() -> list[str] | None:
+        spans = running.receiver.of_trace(trace_id)
+        missing = [name for name, matches in wanted.items() if not any(map(matches, spans))]
+        return None if missing else ["ok"]
+
+    try:
+        await eventually(complete, timeout=30, interval=0.5)
+    except AssertionError:
+        spans = running.receiver.of_trace(trace_id)
+        seen = sorted({(s.service, s.kind, s.name) for s in spans})
+        missing = [name for name, matches in wanted.items() if not any(map(matches, spans))]
+        pytest.fail(f"missing {missing}; the trace has {seen}")
