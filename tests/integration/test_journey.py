@@ -28,7 +28,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 )
 
 from chorus.demo.platform import Endpoints, Platform
-from chorus.demo.seed import ITEMS, PROGRAM
+from chorus.demo.seed import ADVOCATES, ITEMS, PROGRAM, seed
 from chorus.gamification.domain.rules import DEFAULT_RULES, Action
 from chorus.kit.topics import ALL_TOPICS
 from chorus_testing import drop_database, eventually, free_port, start_service, unique
@@ -364,3 +364,32 @@ async def test_one_trace_from_the_share_request_through_every_service(running: R
         seen = sorted({(s.service, s.kind, s.name) for s in spans})
         missing = [name for name, matches in wanted.items() if not any(map(matches, spans))]
         pytest.fail(f"missing {missing}; the trace has {seen}")
+
+
+async def test_the_demo_seed_is_complete_and_a_second_run_changes_nothing(
+    running: Running,
+) -> None:
+    platform = Platform(running.platform.http, running.endpoints, unique("demo"))
+    items = await seed(platform)
+    assert [item["state"] for item in items] == ["live"] * len(ITEMS)
+    accounts = {a: await platform.accounts(a) for a in ADVOCATES}
+    for index, advocate in enumerate(ADVOCATES):
+        networks = sorted(account["network"] for account in accounts[advocate])
+        assert networks == (["linkedin", "x"] if index % 2 == 0 else ["linkedin"])
+        # X access tokens last 2 h (refreshable), so they count as expiring at once.
+        assert {account["health"] for account in accounts[advocate]} <= {"active", "expiring"}
+        enrollment = await platform.http.get(
+            f"{running.endpoints.content}/v1/enrollment",
+            headers=platform.auth(advocate, "advocate"),
+        )
+        assert enrollment.status_code == 200 and enrollment.json()["status"] == "enrolled"
+
+    again = await seed(platform)
+    assert [item["id"] for item in again] == [item["id"] for item in items]
+    assert {a: await platform.accounts(a) for a in ADVOCATES} == accounts
+    live = await platform.http.get(
+        f"{running.endpoints.content}/v1/items",
+        params={"state": "live"},
+        headers=platform.auth("carol", "curator"),
+    )
+    assert len(live.json()["items"]) == len(ITEMS)
