@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError, Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.kit.topics import Topic
 
@@ -133,3 +134,10 @@ def decode(
         message=message,
         headers=attrs,
     )
+
+
+def timestamp(moment: datetime) -> Timestamp:
+    """A protobuf Timestamp of the same instant (naive datetimes are UTC)."""
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp

@@ -15,6 +15,7 @@ from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
 from chorus.distribution.app.sharing import ShareTarget, Sharing
 from chorus.kit.auth import Principal, TokenVerifier
+from chorus.kit.envelope import timestamp
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
 from chorus.kit.networks import network_name, network_pb
@@ -24,11 +25,7 @@ MODES = {"api": 1, "intent": 2}
 
 
 def _stamp(value: Any) -> Timestamp | None:
-    if value is None:
-        return None
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
+    return None if value is None else timestamp(value)
 
 
 def account_pb(view: AccountView) -> pb.Account:

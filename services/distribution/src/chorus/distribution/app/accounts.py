@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Gauge
 
 from chorus.contracts.distribution.v1.events_pb2 import AccountHealthChanged
@@ -20,6 +19,7 @@ from chorus.distribution.adapters.platforms import Platform, TokenGrant
 from chorus.distribution.adapters.store import DistributionStore
 from chorus.distribution.domain.accounts import Health, health, pkce_pair
 from chorus.kit.auth import Principal, Role
+from chorus.kit.envelope import timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.metrics import Metrics
 from chorus.kit.networks import network_pb
@@ -180,8 +180,7 @@ class Accounts:
     def _health_event(
         self, tenant: str, advocate: str, network: str, current: Health, expires_at: datetime
     ) -> dict[str, Any]:
-        stamp = Timestamp()
-        stamp.FromDatetime(expires_at)
+        stamp = timestamp(expires_at)
         return outbox_entry(
             ACCOUNT_HEALTH,
             advocate_key(tenant, advocate),

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from prometheus_client import Counter
 
 from chorus.contracts.common.v1.common_pb2 import SHARE_MODE_API, SHARE_MODE_INTENT
@@ -42,7 +41,7 @@ from chorus.distribution.domain.sharing import (
     classify,
 )
 from chorus.kit.auth import Principal, Role
-from chorus.kit.envelope import Envelope
+from chorus.kit.envelope import Envelope, timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.metrics import Metrics
 from chorus.kit.networks import network_name, network_pb
@@ -69,12 +68,6 @@ class Timeouts:
 
     settle_seconds: float = 2.0
     max_inline_wait: float = 2.0
-
-
-def _stamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 class Sharing:
@@ -392,8 +385,8 @@ class Sharing:
                 mode=mode,  # type: ignore[arg-type]
                 post_ref=post_ref,
                 tracked_link_code=code,
-                requested_at=_stamp(share["created_at"]),
-                performed_at=_stamp(now),
+                requested_at=timestamp(share["created_at"]),
+                performed_at=timestamp(now),
             ),
         )
 
@@ -409,7 +402,7 @@ class Sharing:
                 network=network_pb(network),
                 reason_code=reason_code,
                 reason=reason,
-                failed_at=_stamp(self._now()),
+                failed_at=timestamp(self._now()),
             ),
         )
 

@@ -17,7 +17,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry.trace import SpanKind
 
 from chorus.contracts.engagement.v1.events_pb2 import (
@@ -28,7 +27,7 @@ from chorus.contracts.engagement.v1.events_pb2 import (
 )
 from chorus.contracts.engagement.v1.journal_pb2 import JournalCheckpoint
 from chorus.engagement.adapters.journal import ClickJournal, JournalRecord
-from chorus.kit.envelope import encode
+from chorus.kit.envelope import encode, timestamp
 from chorus.kit.metrics import Metrics
 from chorus.kit.networks import network_pb
 from chorus.kit.topics import ENGAGEMENT_JOURNAL_CHECKPOINTS, ENGAGEMENT_OBSERVED, advocate_key
@@ -42,8 +41,7 @@ IsUnique = Callable[[dict[str, object]], Awaitable[bool]]
 
 def click_events(record: dict[str, object], unique: bool) -> list[tuple[str, EngagementObserved]]:
     """(event id, event) for one journal record: a click, and a unique click if it is one."""
-    stamp = Timestamp()
-    stamp.FromDatetime(datetime.fromisoformat(str(record["at"])))
+    stamp = timestamp(datetime.fromisoformat(str(record["at"])))
     kinds = [("click", ENGAGEMENT_KIND_CLICK)]
     if unique:
         kinds.append(("unique", ENGAGEMENT_KIND_UNIQUE_CLICK))

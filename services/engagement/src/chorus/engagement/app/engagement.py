@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import BaseModel, Field, ValidationError
 
 from chorus.contracts.common.v1.common_pb2 import SHARE_MODE_API
@@ -23,7 +22,7 @@ from chorus.engagement.adapters.platforms import MetricsReader, PostGone, RateLi
 from chorus.engagement.adapters.store import EngagementStore, Link
 from chorus.engagement.domain import clicks, links, polling, webhooks
 from chorus.kit.auth import Principal, Role
-from chorus.kit.envelope import Envelope
+from chorus.kit.envelope import Envelope, timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.networks import network_name, network_pb
 from chorus.kit.outbox import OutboxRelay, outbox_entry
@@ -62,12 +61,6 @@ class WebhookEvent(BaseModel):
     observed_at: datetime | None = None
 
 
-def _stamp(value: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
-
-
 def observation(
     share: Mapping[str, Any],
     event_id: str,
@@ -87,7 +80,7 @@ def observation(
         content_id=share["content_id"],
         network=network_pb(share["network"]),
         source=source,
-        observed_at=_stamp(at),
+        observed_at=timestamp(at),
     )
 
 

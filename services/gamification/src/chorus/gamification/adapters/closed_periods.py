@@ -9,7 +9,6 @@ import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -20,6 +19,7 @@ from chorus.gamification.adapters.standings import Standings
 from chorus.gamification.domain.badges import EarnedBadge, top_badge
 from chorus.gamification.domain.leaderboard import ranked
 from chorus.gamification.domain.periods import CLOSING_PERIODS, previous_period
+from chorus.kit.envelope import timestamp
 from chorus.kit.outbox import OUTBOX, PENDING, outbox_entry
 from chorus.kit.topics import BADGE_EARNED, advocate_key
 
@@ -58,8 +58,7 @@ class ClosedPeriods:
                     continue
                 board = ranked(await self._standings.of_tenant(tenant), kind, period)[:top_n]
                 badge = top_badge(top_n, kind)
-                stamp = Timestamp()
-                stamp.FromDatetime(ended_at)
+                stamp = timestamp(ended_at)
                 events = [
                     outbox_entry(
                         BADGE_EARNED,

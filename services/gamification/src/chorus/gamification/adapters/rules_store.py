@@ -7,13 +7,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from google.protobuf.timestamp_pb2 import Timestamp
 from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chorus.contracts.gamification.v1.events_pb2 import RulesChanged
 from chorus.gamification.domain.rules import RuleHistory, RuleSet
+from chorus.kit.envelope import timestamp
 from chorus.kit.errors import ErrorCode, ProblemError
 from chorus.kit.outbox import OUTBOX, PENDING, outbox_entry
 from chorus.kit.topics import RULES_CHANGED
@@ -34,8 +34,7 @@ class RulesStore:
         """Store `rules` as the next version; two admins saving at once: one gets 409."""
         version = (await self.history(tenant)).latest.version + 1
         saved = rules.model_copy(update={"version": version})
-        when = Timestamp()
-        when.FromDatetime(saved.effective_from.astimezone(UTC))
+        when = timestamp(saved.effective_from)
         event = RulesChanged(
             tenant=tenant, version=version, effective_from=when, changed_by=changed_by
         )

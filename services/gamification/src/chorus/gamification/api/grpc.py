@@ -16,15 +16,10 @@ from chorus.gamification.adapters.rewards import Redemption, Reward
 from chorus.gamification.app.gamification import GamificationApp, parse_kind
 from chorus.gamification.domain.rules import RuleSet
 from chorus.kit.auth import TokenVerifier
+from chorus.kit.envelope import timestamp
 from chorus.kit.errors import ErrorCode, ProblemError
 from chorus.kit.grpc_server import Registration, principal_from
 from chorus.kit.validation import violations_from
-
-
-def _stamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment.astimezone(UTC))
-    return stamp
 
 
 def _time(stamp: Timestamp) -> datetime | None:
@@ -34,7 +29,7 @@ def _time(stamp: Timestamp) -> datetime | None:
 def rules_pb(rules: RuleSet) -> pb.RuleSet:
     return pb.RuleSet(
         version=rules.version,
-        effective_from=_stamp(rules.effective_from),
+        effective_from=timestamp(rules.effective_from),
         points=[
             pb.PointRule(action=action, network=network, points=points)
             for action, table in rules.points.items()
@@ -45,8 +40,8 @@ def rules_pb(rules: RuleSet) -> pb.RuleSet:
             pb.Multiplier(
                 name=m.name,
                 factor=m.factor,
-                starts_at=_stamp(m.starts_at),
-                ends_at=_stamp(m.ends_at),
+                starts_at=timestamp(m.starts_at),
+                ends_at=timestamp(m.ends_at),
                 content_ids=sorted(m.content_ids),
                 tags=sorted(m.tags),
             )
@@ -111,7 +106,7 @@ def redemption_pb(redemption: Redemption) -> pb.Redemption:
         cost=redemption.cost,
         status=redemption.status,
         reason=redemption.reason,
-        created_at=_stamp(redemption.created_at),
+        created_at=timestamp(redemption.created_at),
     )
 
 
@@ -172,7 +167,7 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
             lifetime_points=standing.lifetime,
             balance=standing.balance,
             badges=[
-                pb.Badge(badge=b.badge, period=b.period, earned_at=_stamp(b.earned_at))
+                pb.Badge(badge=b.badge, period=b.period, earned_at=timestamp(b.earned_at))
                 for b in standing.badges
             ],
         )

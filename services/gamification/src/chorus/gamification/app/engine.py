@@ -21,12 +21,10 @@ import asyncio
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import faust
 from aiokafka.errors import KafkaError
-from google.protobuf.timestamp_pb2 import Timestamp
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge
 from pymongo.errors import PyMongoError
@@ -40,7 +38,7 @@ from chorus.gamification.app.positions import SourcePositions, SourceRecord
 from chorus.gamification.domain.scoring import AdvocateState, Outcome
 from chorus.gamification.domain.scoring import Status as Scored
 from chorus.kit.consumer import dead_letter_headers
-from chorus.kit.envelope import OutgoingRecord, UndecodableEvent, encode
+from chorus.kit.envelope import OutgoingRecord, UndecodableEvent, encode, timestamp
 from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer
 from chorus.kit.topics import ADVOCATE_PARTITIONS, BADGE_EARNED, POINTS_AWARDED, dead_letter_topic
@@ -91,12 +89,6 @@ class EngineMetrics:
             ["topic"],
             registry=metrics.registry,
         )
-
-
-def _timestamp(moment: datetime) -> Timestamp:
-    stamp = Timestamp()
-    stamp.FromDatetime(moment.astimezone(UTC))
-    return stamp
 
 
 class _Batch:
@@ -364,7 +356,7 @@ class ScoringEngine:
                 points=outcome.points,
                 lifetime_total=state.lifetime,
                 rules_version=outcome.rules_version,
-                occurred_at=_timestamp(activity.occurred_at),
+                occurred_at=timestamp(activity.occurred_at),
             )
             records.append(self._record(POINTS_AWARDED, item, award, f"points:{cause}", trace))
         for badge in outcome.new_badges:
@@ -372,7 +364,7 @@ class ScoringEngine:
                 tenant=item.tenant,
                 advocate=item.advocate,
                 badge=badge,
-                earned_at=_timestamp(activity.occurred_at),
+                earned_at=timestamp(activity.occurred_at),
             )
             event_id = f"badge:{item.key}:{badge}"
             records.append(self._record(BADGE_EARNED, item, earned, event_id, trace))
