@@ -82,6 +82,11 @@ start_postgres() {
   as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$postgres_port" -U postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1 \
     || as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$postgres_port" -U postgres ferretdb
+  # GIN indexes on `_id` for every FerretDB table (why: in the SQL file).
+  as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$postgres_port" -U postgres -d ferretdb -q \
+    -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+    -f - <"$here/postgres/ferretdb-id-index.sql" >/dev/null \
+    || die "could not install the FerretDB _id indexes (deploy/local/postgres/ferretdb-id-index.sql)."
   say "postgres running on 127.0.0.1:$postgres_port (log: $logs/postgres.log)"
 }
 

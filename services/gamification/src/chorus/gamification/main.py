@@ -47,8 +47,8 @@ class GamificationSettings(ServiceSettings):
     # The faust app id: its consumer group and the prefix of its changelog topic.
     engine_app_id: str = "chorus-gamification"
     engine_state_dir: str = "/tmp/chorus-gamification"
-    engine_batch_size: int = Field(default=2000, ge=1, le=10_000)
-    engine_linger_seconds: float = Field(default=0.05, gt=0, le=5)
+    engine_batch_size: int = Field(default=10_000, ge=1, le=50_000)
+    engine_linger_seconds: float = Field(default=0.25, gt=0, le=5)
     engine_offset_reset: Literal["earliest", "latest"] = "earliest"
     kafka_replication_factor: int = Field(default=1, ge=1)
     leaderboard_cache_seconds: float = Field(default=1.0, ge=0)

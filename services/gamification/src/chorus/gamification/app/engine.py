@@ -56,8 +56,8 @@ class EngineConfig:
     app_id: str
     state_dir: str
     replication_factor: int = 1
-    batch_size: int = 2000
-    linger_seconds: float = 0.05
+    batch_size: int = 10_000
+    linger_seconds: float = 0.25
     # Where a new consumer group starts: "earliest" scores the retained history.
     offset_reset: str = "earliest"
 
@@ -225,6 +225,8 @@ class ScoringEngine:
             broker_heartbeat_interval=3.0,
             key_serializer="raw",
             value_serializer="json",
+            # Room for two full batches: one being scored, the next prefetched.
+            stream_buffer_maxsize=max(4096, 2 * config.batch_size),
         )
         source = app.topic(
             *(topic.name for topic in INPUT_TOPICS),
