@@ -36,6 +36,10 @@ async def stack(
         tmp_path_factory.mktemp("journal"),
         linkedin_app_requests=2000,
         linkedin_app_window_seconds=1.0,
+        # With 20% random 5xx, six attempts all fail for 0.2^6 of posts: ~6% of
+        # runs would end one of the 1,000 as retries_exhausted (seen once in CI).
+        # This test is about duplicates and losses, not the retry cap.
+        posting_max_attempts=15,
     ) as started:
         yield started
 
@@ -85,12 +89,13 @@ async def test_faults_never_cause_a_duplicate_or_a_lost_post(stack: Stack) -> No
     finally:
         await stack.sim.post("/_sim/reset-faults")
 
-    async def status(advocate: str, share_id: str) -> str:
+    async def status(advocate: str, share_id: str) -> dict[str, str]:
         async with slots:
-            return (await share_status(stack, tenant, advocate, share_id, "linkedin"))["status"]
+            return await share_status(stack, tenant, advocate, share_id, "linkedin")
 
     statuses = await asyncio.gather(*(status(a, s) for a, s in shares))
-    assert Counter(statuses) == {"posted": ADVOCATES * ITEMS}
+    failures = [s["failure"] for s in statuses if s["status"] != "posted"]
+    assert Counter(s["status"] for s in statuses) == {"posted": ADVOCATES * ITEMS}, failures
     posts = [
         p
         for p in (await stack.sim.get("/_sim/posts")).json()["posts"]

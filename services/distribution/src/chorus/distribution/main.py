@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import httpx
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chorus.distribution.adapters.content_copies import ContentCopies
@@ -20,6 +20,7 @@ from chorus.distribution.domain.rate_limit import Budget, Limiter
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
+from chorus.kit.retry import RetryPolicy
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import Environment, ServiceSettings, UnsafeSettingsError
@@ -61,6 +62,9 @@ class DistributionSettings(ServiceSettings):
     posting_concurrency: int = 50
     platform_timeout_seconds: float = 10.0
     reconcile_settle_seconds: float = 2.0
+    # Attempts per post on 5xx, timeouts and unanswered requests before the
+    # share fails with "retries_exhausted" (429s are deferred, never counted).
+    posting_max_attempts: int = Field(default=6, ge=1, le=50)
     account_expiry_warning_days: int = 7
 
     @model_validator(mode="after")
@@ -124,6 +128,7 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
         limiters,
         infra.metrics,
         timeouts=Timeouts(settle_seconds=settings.reconcile_settle_seconds),
+        retry=RetryPolicy(max_attempts=settings.posting_max_attempts, base_delay=0.5, max_delay=30),
     )
     infra.consumer(
         {
