@@ -5,6 +5,8 @@ Missing infrastructure fails the run (never skips): start it with `make stack-up
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -21,7 +23,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.kit.admin import TopicSpec, ensure_topics
-from chorus.kit.topics import Topic
+from chorus.kit.topics import ALL_TOPICS, Topic
 from chorus.kit.tracing import configure_tracing
 
 KAFKA = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -35,6 +37,28 @@ def _reachable(address: str) -> bool:
             return True
     except OSError:
         return False
+
+
+# The consumer groups of the services `make run` starts (the kit's groups are
+# named after the services; the scoring engine's is its faust app id).
+MAKE_RUN_GROUPS = ("content", "distribution", "engagement", "chorus-gamification")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Leave `make run`'s consumer groups at the end of the topics: the events the
+    tests produced (hundreds of thousands, for other tenants) must not become a
+    backlog the local demo chews through for minutes before it scores its own."""
+    if not _reachable(KAFKA):
+        return
+    from gamification_support import start_group_at_end
+
+    async def past_the_tests() -> None:
+        for group in MAKE_RUN_GROUPS:
+            # A group with live members (make run is up) refuses outside commits: fine.
+            with contextlib.suppress(Exception):
+                await start_group_at_end(KAFKA, group, ALL_TOPICS)
+
+    asyncio.run(past_the_tests())
 
 
 @pytest.fixture(scope="session", autouse=True)
