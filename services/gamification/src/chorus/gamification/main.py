@@ -90,7 +90,11 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
             producer=infra.producer,
             metrics=infra.metrics,
         )
-        components += [engine, PeriodicTask("engine-lag", 5, engine.report_lag)]
+        components += [
+            engine,
+            PeriodicTask("engine-lag", 5, engine.report_lag),
+            PeriodicTask("engine-sweep", 5, engine.sweep),
+        ]
         infra.health.add("engine", engine.check)
         watched.append(engine.wait)
     app = GamificationApp(rules, standings, rewards, closed, relay)

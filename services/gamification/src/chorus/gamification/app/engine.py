@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 from opentelemetry.trace import SpanKind, Status, StatusCode
 from prometheus_client import Counter, Gauge
@@ -135,6 +136,8 @@ class ScoringEngine:
         )
         self._app: faust.App | None = None
         self._table: Any = None
+        # One batch at a time: the agent's and the stall sweep's.
+        self._scoring = asyncio.Lock()
 
     async def check(self) -> None:
         """Readiness: up, not crashed, not rebalancing, tables recovered."""
@@ -162,6 +165,25 @@ class ScoringEngine:
             position = scored.get(tp, committed.get(tp) or 0)
             lag = max(0, end - position)
             self._metrics.lag.labels(tp.topic, self._config.app_id, str(tp.partition)).set(lag)
+
+    async def sweep(self) -> None:
+        """Scores records faust's consumer fetched but never handed to the agent
+        (see SourcePositions.stalled); runs every few seconds."""
+        app = self._app
+        if app is None or not app.started or app.rebalancing or app.in_recovery:
+            return
+        ends = {}
+        for tp in app.consumer.assignment():
+            end = app.consumer.highwater(tp)
+            if end is not None and not tp.topic.endswith("-changelog"):
+                ends[TopicPartition(tp.topic, tp.partition)] = end
+        async with self._scoring:
+            records = await self._positions.stalled(ends)
+            assigned = app.consumer.assignment()
+            records = [record for record in records if record.tp in assigned]
+            if records:
+                log.info("scoring records faust did not deliver", extra={"count": len(records)})
+                await self._process(records)
 
     async def wait(self) -> None:
         """Returns when the faust app stopped or crashed: the service then stops too."""
@@ -257,7 +279,8 @@ class ScoringEngine:
         async for events in batches:
             assigned = self._app.consumer.assignment() if self._app is not None else set()
             records = [_source_record(event) for event in events]
-            await self._process_until_done([r for r in records if r.tp in assigned])
+            async with self._scoring:
+                await self._process_until_done([r for r in records if r.tp in assigned])
             for event in events:
                 await stream.ack(event)
 

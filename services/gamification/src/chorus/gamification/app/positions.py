@@ -22,6 +22,7 @@ table update was flushed before the commit (see ScoringEngine).
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -32,6 +33,10 @@ from prometheus_client import Counter
 
 # How long a read of skipped offsets may take before the batch is retried.
 READ_TIMEOUT_SECONDS = 30.0
+# A partition behind its end that has not moved for this long is read directly.
+STALL_SECONDS = 5.0
+# At most this many offsets per partition per direct read.
+STALL_READ_LIMIT = 5000
 
 
 @dataclass(frozen=True)
@@ -83,6 +88,7 @@ class SourcePositions:
         self._group = group
         self._offset_reset = offset_reset
         self._next: dict[TopicPartition, int] = {}
+        self._moved_at: dict[TopicPartition, float] = {}
         self._admin: AIOKafkaAdminClient | None = None
         self._reader: AIOKafkaConsumer | None = None
 
@@ -114,11 +120,30 @@ class SourcePositions:
         """A partition this worker lost: whoever owns it next moves it on."""
         for tp in partitions:
             self._next.pop(TopicPartition(tp.topic, tp.partition), None)
+            self._moved_at.pop(TopicPartition(tp.topic, tp.partition), None)
 
     def advance(self, records: Iterable[SourceRecord]) -> None:
+        now = time.monotonic()
         for record in records:
             if record.offset >= self._next.get(record.tp, 0):
                 self._next[record.tp] = record.offset + 1
+                self._moved_at[record.tp] = now
+
+    async def stalled(self, ends: Mapping[TopicPartition, int]) -> list[SourceRecord]:
+        """The records of partitions that are behind their end and have not moved
+        for STALL_SECONDS — what faust fetched but never delivered (dropped on a
+        re-seek with nothing after it to reveal the gap) — read from the broker."""
+        await self._learn({tp: [end] for tp, end in ends.items()})
+        now = time.monotonic()
+        ranges = {
+            tp: (self._next[tp], min(end, self._next[tp] + STALL_READ_LIMIT))
+            for tp, end in ends.items()
+            if self._next[tp] < end and now - self._moved_at.get(tp, 0.0) > STALL_SECONDS
+        }
+        found = await self._read(ranges) if ranges else []
+        for record in found:
+            self._recovered.labels(record.topic).inc()
+        return in_order(found, self._next)
 
     async def complete(self, records: Sequence[SourceRecord]) -> list[SourceRecord]:
         """The records to score for this batch: what it delivered plus anything it
@@ -154,6 +179,7 @@ class SourcePositions:
             else {}
         )
         for tp in unknown:
+            self._moved_at[tp] = time.monotonic()
             if tp not in fresh:
                 self._next[tp] = committed[tp].offset
             elif tp in beginnings:
