@@ -111,24 +111,12 @@ class Running:
     receiver: SpanReceiver
 
 
-async def start_simulator(port: int) -> asyncio.subprocess.Process:
-    executable = Path(sys.executable).with_name("chorus-simulator")
-    process = await asyncio.create_subprocess_exec(str(executable), "--port", str(port))
-
-    async def up() -> bool:
-        try:
-            async with httpx.AsyncClient() as client:
-                return (await client.get(f"http://127.0.0.1:{port}/_sim/posts")).status_code == 200
-        except httpx.TransportError:
-            return False
-
-    await eventually(up, timeout=30)
-    return process
-
-
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
 async def running(
-    kafka_bootstrap: str, mongo_url: str, tmp_path_factory: pytest.TempPathFactory
+    kafka_bootstrap: str,
+    mongo_url: str,
+    simulator_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Running]:
     receiver = SpanReceiver()
     receiver_port = free_port()
@@ -138,10 +126,9 @@ async def running(
     serving = asyncio.create_task(server.serve())
     http_ports = {name: free_port() for name in SERVICES}
     grpc_ports = {name: free_port() for name in SERVICES}
-    simulator = f"http://127.0.0.1:{free_port()}"
     endpoints = Endpoints(
         **{name: f"http://127.0.0.1:{port}" for name, port in http_ports.items()},
-        simulator=simulator,
+        simulator=simulator_url,
     )
     databases = {name: unique(f"journey_{name}").replace("-", "_") for name in SERVICES}
     state = tmp_path_factory.mktemp("journey")
@@ -157,8 +144,8 @@ async def running(
         "CHORUS_LOG_LEVEL": "WARNING",
         "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver_port}",
         "OTEL_BSP_SCHEDULE_DELAY": "200",
-        "CHORUS_LINKEDIN_API_BASE_URL": simulator,
-        "CHORUS_X_API_BASE_URL": simulator,
+        "CHORUS_LINKEDIN_API_BASE_URL": simulator_url,
+        "CHORUS_X_API_BASE_URL": simulator_url,
     }
     extra = {
         "distribution": {"CHORUS_ENGAGEMENT_GRPC_TARGET": f"127.0.0.1:{grpc_ports['engagement']}"},
@@ -173,7 +160,7 @@ async def running(
             "CHORUS_LEADERBOARD_CACHE_SECONDS": "0",
         },
     }
-    processes = [await start_simulator(int(simulator.rsplit(":", 1)[1]))]
+    processes: list[asyncio.subprocess.Process] = []
     try:
         for name in ("engagement", "content", "distribution", "gamification"):
             env = {

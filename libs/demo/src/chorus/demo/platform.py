@@ -57,8 +57,9 @@ class Platform:
 
     async def wait_ready(self, timeout: float = 120) -> None:
         deadline = time.monotonic() + timeout
-        for name, base in {**self.endpoints.services(), "simulator": ""}.items():
-            url = f"{base}/readyz" if base else f"{self.endpoints.simulator}/_sim/posts"
+        probes = {name: f"{base}/readyz" for name, base in self.endpoints.services().items()}
+        probes["simulator"] = f"{self.endpoints.simulator}/_sim/posts"
+        for name, url in probes.items():
             while True:
                 try:
                     if (await self.http.get(url)).status_code == 200:

@@ -153,17 +153,11 @@ class ScoringEngine:
         if app is None or not app.started:
             return
         assigned = app.consumer.assignment()
+        self._metrics.assigned.set(len(assigned))
         scored = self._positions.committable(assigned)
         committed = app.monitor.tp_committed_offsets
-        self._metrics.assigned.set(len(assigned))
-        for tp in assigned:
-            if tp.topic.endswith("-changelog"):
-                continue
-            end = app.consumer.highwater(tp)
-            if end is None:  # not fetched from yet
-                continue
-            position = scored.get(tp, committed.get(tp) or 0)
-            lag = max(0, end - position)
+        for tp, end in _source_ends(app).items():
+            lag = max(0, end - scored.get(tp, committed.get(tp) or 0))
             self._metrics.lag.labels(tp.topic, self._config.app_id, str(tp.partition)).set(lag)
 
     async def sweep(self) -> None:
@@ -172,13 +166,8 @@ class ScoringEngine:
         app = self._app
         if app is None or not app.started or app.rebalancing or app.in_recovery:
             return
-        ends = {}
-        for tp in app.consumer.assignment():
-            end = app.consumer.highwater(tp)
-            if end is not None and not tp.topic.endswith("-changelog"):
-                ends[TopicPartition(tp.topic, tp.partition)] = end
         async with self._scoring:
-            records = await self._positions.stalled(ends)
+            records = await self._positions.stalled(_source_ends(app))
             assigned = app.consumer.assignment()
             records = [record for record in records if record.tp in assigned]
             if records:
@@ -426,6 +415,16 @@ class ScoringEngine:
                 offset=record.offset,
             ),
         )
+
+
+def _source_ends(app: faust.App) -> dict[TopicPartition, int]:
+    """Where each assigned source partition ends (those fetched from at least once)."""
+    ends = {}
+    for tp in app.consumer.assignment():
+        end = app.consumer.highwater(tp)
+        if end is not None and not tp.topic.endswith("-changelog"):
+            ends[TopicPartition(tp.topic, tp.partition)] = end
+    return ends
 
 
 def _source_record(event: faust.types.EventT[bytes]) -> SourceRecord:
