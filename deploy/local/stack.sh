@@ -63,11 +63,25 @@ as_pg() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# As root, PostgreSQL runs as 'postgres', which must reach its files. A checkout
+# inside a private directory (mktemp -d makes them 0700) is out of its reach:
+# then they live in postgres' home instead, one directory per checkout.
+postgres_home() {
+  [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 || return 0
+  runuser -u postgres -- test -x "$local_dir" 2>/dev/null && return 0
+  echo "$(getent passwd postgres | cut -d: -f6)/chorus-$(printf %s "$local_dir" | sha1sum | cut -c1-12)"
+}
+
 start_postgres() {
   if pid_alive postgres; then say "postgres already running (pid $(cat "$run/postgres.pid"))"; return 0; fi
   check_port_free postgres "$postgres_port"
   mkdir -p "$data" "$logs" "$run"
-  local pgdata="$data/postgres"
+  local away pgdata="$data/postgres" pglog="$logs/postgres.log" pgsockets="$run"
+  away="$(postgres_home)"
+  if [ -n "$away" ]; then
+    pgdata="$away/data" pglog="$away/postgres.log" pgsockets="$away"
+    mkdir -p "$away" && chown postgres "$away"
+  fi
   if [ ! -f "$pgdata/PG_VERSION" ]; then
     mkdir -p "$pgdata"
     [ "$(id -u)" = 0 ] && chown postgres "$pgdata" "$logs" "$run"
@@ -75,9 +89,9 @@ start_postgres() {
       || { cat "$logs/postgres-init.log" >&2; die "initdb failed."; }
   fi
   [ "$(id -u)" = 0 ] && chown postgres "$logs" "$run"
-  as_pg "$pg_bin/pg_ctl" -D "$pgdata" -w -t 60 -l "$logs/postgres.log" \
-    -o "-p $postgres_port -k $run -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null \
-    || { tail -n 20 "$logs/postgres.log" >&2; die "postgres did not start."; }
+  as_pg "$pg_bin/pg_ctl" -D "$pgdata" -w -t 60 -l "$pglog" \
+    -o "-p $postgres_port -k $pgsockets -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null \
+    || { tail -n 20 "$pglog" >&2; die "postgres did not start."; }
   head -n1 "$pgdata/postmaster.pid" >"$run/postgres.pid"
   as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$postgres_port" -U postgres -tAc \
     "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1 \
@@ -87,7 +101,7 @@ start_postgres() {
     -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
     -f - <"$here/postgres/ferretdb-id-index.sql" >/dev/null \
     || die "could not install the FerretDB _id indexes (deploy/local/postgres/ferretdb-id-index.sql)."
-  say "postgres running on 127.0.0.1:$postgres_port (log: $logs/postgres.log)"
+  say "postgres running on 127.0.0.1:$postgres_port (log: $pglog)"
 }
 
 fetch_kafka() {
@@ -220,8 +234,9 @@ case "${1:-}" in
     ;;
   reset)
     "$0" down
-    rm -rf "$data"
-    say "data deleted ($data)"
+    away="$(postgres_home)"
+    rm -rf "$data" ${away:+"$away"}
+    say "data deleted ($data${away:+ and $away})"
     ;;
   *)
     echo "usage: $0 up|down|status|reset" >&2
