@@ -53,14 +53,14 @@ proto: install ## regenerate the Python contracts from proto/
 proto-check: install ## buf lint, and fail when the generated code is stale
 	@tools/proto.sh check
 
-stack-up: install ## start Kafka and FerretDB in the background (idempotent) and create the topics
+stack-up: install ## start Kafka and MongoDB (a one-member replica set) in the background (idempotent) and create the topics
 	@deploy/local/stack.sh up
 	@$(VENV)/bin/chorus topics create
 
-stack-down: ## stop Kafka and FerretDB (data is kept in .local/)
+stack-down: ## stop Kafka and MongoDB (data is kept in .local/)
 	@deploy/local/stack.sh down
 
-stack-status: ## show whether Kafka and FerretDB run
+stack-status: ## show whether Kafka and MongoDB run
 	@deploy/local/stack.sh status
 
 stack-reset: ## stop the stack and delete its data

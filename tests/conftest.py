@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, MongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.kit.admin import TopicSpec, ensure_topics
@@ -78,7 +78,11 @@ def kafka_bootstrap() -> str:
 def mongo_url() -> str:
     host_port = MONGO.split("://", 1)[1].split("/", 1)[0].split("@")[-1]
     if not _reachable(host_port):
-        pytest.fail(f"MongoDB (FerretDB) is not reachable at {MONGO}: run `make stack-up` first")
+        pytest.fail(f"MongoDB is not reachable at {MONGO}: run `make stack-up` first")
+    with MongoClient(MONGO, serverSelectionTimeoutMS=5000) as client:
+        hello = client.admin.command("hello")
+    if not hello.get("setName") or not hello.get("isWritablePrimary"):
+        pytest.fail(f"MongoDB at {MONGO} is not the primary of a replica set: run `make stack-up`")
     return MONGO
 
 

@@ -164,7 +164,7 @@ async def distribution_stack(
     kafka: str, mongo_url: str, simulator_url: str, journal: Path, **settings: Any
 ) -> AsyncIterator[Stack]:
     """Engagement (for tracked links) and distribution, in this process, on real
-    Kafka and FerretDB, posting to the simulator."""
+    Kafka and MongoDB, posting to the simulator."""
     engagement_settings = EngagementSettings(
         kafka_bootstrap=kafka,
         mongo_url=mongo_url,

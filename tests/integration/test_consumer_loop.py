@@ -1,4 +1,4 @@
-"""The kit's consumer loop against the real broker and FerretDB: poison and
+"""The kit's consumer loop against the real broker and MongoDB: poison and
 failing messages go to the dead-letter topic with a reason and the loop keeps
 going; a consumer killed before it commits gets the records again and the
 dedupe hook keeps the redelivery from having a second effect; `chorus dlq`

@@ -1,4 +1,4 @@
-"""The content service against the real broker and FerretDB, through its REST
+"""The content service against the real broker and MongoDB, through its REST
 and gRPC APIs: workflow, compliance, enrollment, feed, outbox, every error path."""
 
 from __future__ import annotations

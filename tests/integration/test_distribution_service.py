@@ -1,4 +1,4 @@
-"""Distribution against the real broker, FerretDB, the engagement service (for
+"""Distribution against the real broker, MongoDB, the engagement service (for
 tracked links over gRPC) and the platform simulator."""
 
 from __future__ import annotations

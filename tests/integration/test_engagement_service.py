@@ -1,4 +1,4 @@
-"""The engagement service against the real broker, FerretDB and the platform
+"""The engagement service against the real broker, MongoDB and the platform
 simulator: tracked links, redirects and click quality, retraction, signed
 webhooks, metric polling without double counting, queries per tenant."""
 

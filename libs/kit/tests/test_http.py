@@ -136,3 +136,24 @@ def test_metrics_use_the_route_template_not_the_raw_path() -> None:
         in text
     )
     assert "/things/abc" not in text
+
+
+def test_text_that_cannot_be_stored_is_refused_before_the_handler() -> None:
+    client, _ = app_with()
+    headers = {**bearer("curator"), "content-type": "application/json"}
+    lone = client.post("/things/a", content=b'{"name": "a\\ud800b", "count": 1}', headers=headers)
+    assert lone.status_code == 422, lone.text
+    assert lone.headers["content-type"] == "application/problem+json"
+    assert lone.json()["violations"][0]["field"] == "body.name"
+    nul_key = client.post(
+        "/things/a", content=b'{"name": "x", "count": 1, "a\\u0000b": 1}', headers=headers
+    )
+    assert nul_key.status_code == 422, nul_key.text
+
+
+def test_nul_and_surrogate_pairs_in_values_reach_the_handler() -> None:
+    client, _ = app_with()
+    headers = {**bearer("curator"), "content-type": "application/json"}
+    for body in (b'{"name": "a\\u0000b", "count": 1}', b'{"name": "\\ud83d\\ude00", "count": 1}'):
+        response = client.post("/things/a", content=body, headers=headers)
+        assert response.status_code == 200, response.text

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -58,8 +59,29 @@ def dead_letter_headers(
     )
 
 
+Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+
+
+@dataclass
+class _BatchProgress:
+    """What one batch has done so far: the offsets handled and, for dedupe, the
+    ids applied before it (asked once per batch) or earlier in it."""
+
+    completed: set[tuple[str, int, int]] = field(default_factory=set)
+    seen: set[str] = field(default_factory=set)
+
+
+def _event_id(record: ConsumerRecord[bytes, bytes]) -> str | None:
+    """The ce_id header as the envelope decodes it (the last one wins)."""
+    found = None
+    for name, value in record.headers or ():
+        if name == "ce_id":
+            found = bytes(value).decode(errors="replace")
+    return found
+
+
 def _committable(
-    batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
+    batch: Batch,
     completed: set[tuple[str, int, int]],
 ) -> dict[TopicPartition, int]:
     """Per partition, the offset after the longest run of handled records from
@@ -138,10 +160,13 @@ class EventConsumer:
     async def _run(self) -> None:
         while not self._stopping.is_set():
             batch = await self._kafka.getmany(timeout_ms=300, max_records=self._max_batch)
-            completed: set[tuple[str, int, int]] = set()
+            progress = _BatchProgress()
             failed = False
             try:
-                await self._handle_batch(batch, completed)
+                if self._dedupe and batch:
+                    ids = {i for records in batch.values() for r in records if (i := _event_id(r))}
+                    progress.seen = await self._dedupe.seen(self.group, ids)
+                await self._handle_batch(batch, progress)
             except _Stopping:
                 pass
             except Exception:
@@ -149,7 +174,7 @@ class EventConsumer:
                 # event: keep what is done, go back to the first record not done, retry.
                 log.exception("consumer batch failed; retrying it", extra={"group": self.group})
                 failed = True
-            done = _committable(batch, completed)
+            done = _committable(batch, progress.completed)
             await self._commit(done)
             if failed:
                 for partition, records in batch.items():
@@ -157,11 +182,7 @@ class EventConsumer:
                 await asyncio.sleep(1)
             self._report_lag()
 
-    async def _handle_batch(
-        self,
-        batch: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]],
-        completed: set[tuple[str, int, int]],
-    ) -> None:
+    async def _handle_batch(self, batch: Batch, progress: _BatchProgress) -> None:
         """Records with the same key stay in order; different keys run side by side
         (up to `concurrency` at once), so one slow advocate does not hold up others."""
         lanes: dict[tuple[str, int, bytes | None], list[ConsumerRecord[bytes, bytes]]] = {}
@@ -173,8 +194,8 @@ class EventConsumer:
         async def lane(records: list[ConsumerRecord[bytes, bytes]]) -> None:
             async with slots:
                 for record in records:
-                    await self._handle(record)
-                    completed.add((record.topic, record.partition, record.offset))
+                    await self._handle(record, progress)
+                    progress.completed.add((record.topic, record.partition, record.offset))
 
         results = await asyncio.gather(*(lane(r) for r in lanes.values()), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
@@ -203,7 +224,7 @@ class EventConsumer:
                     max(0, highwater - next_offset)
                 )
 
-    async def _handle(self, record: ConsumerRecord[bytes, bytes]) -> None:
+    async def _handle(self, record: ConsumerRecord[bytes, bytes], progress: _BatchProgress) -> None:
         topic = self._topics[record.topic]
         self._next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
         try:
@@ -226,7 +247,9 @@ class EventConsumer:
             kind=SpanKind.CONSUMER,
             attributes=attributes,
         ) as span:
-            if self._dedupe and await self._dedupe.seen(self.group, envelope.id):
+            # A copy later in the batch has the same key, hence the same lane:
+            # it runs after this one and sees it in `seen` once applied.
+            if self._dedupe and envelope.id in progress.seen:
                 self._count(record, "duplicate")
                 return
             reason = await self._handle_with_retries(record, envelope)
@@ -235,7 +258,10 @@ class EventConsumer:
                 await self._dead_letter(record, reason)
                 return
             if self._dedupe:
-                await self._dedupe.remember(self.group, envelope.id)
+                # Right after the effect, not at the end of the batch: a crash
+                # mid-batch must not apply a handler's effect twice.
+                await self._dedupe.remember(self.group, [envelope.id])
+                progress.seen.add(envelope.id)
             self._count(record, "processed")
 
     async def _handle_with_retries(

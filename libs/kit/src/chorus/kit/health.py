@@ -29,7 +29,14 @@ def kafka_check(producer: AIOKafkaProducer) -> Check:
 
 def mongo_check(client: AsyncMongoClient[dict[str, Any]]) -> Check:
     async def check() -> None:
-        await client.admin.command("ping")
+        # Reaches the primary (or a mongos); a standalone server answers too but
+        # cannot run the transactions and change streams Chorus relies on.
+        hello = await client.admin.command("hello")
+        if not hello.get("setName") and hello.get("msg") != "isdbgrid":
+            raise ConnectionError(
+                "MongoDB is a standalone server: Chorus needs a replica set "
+                "(transactions, change streams)"
+            )
 
     return check
 

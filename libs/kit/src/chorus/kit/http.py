@@ -3,7 +3,10 @@ metrics and a server span per request, /metrics, /livez and /readyz."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from typing import Annotated, Any
@@ -20,7 +23,7 @@ from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError
 from chorus.kit.health import Health
 from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from chorus.kit.tracing import current_trace_ids, extract_context, tracer
-from chorus.kit.validation import violations_from
+from chorus.kit.validation import text_violations, violations_from
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +111,65 @@ class ObservabilityMiddleware:
                 )
 
 
+# JSON escapes of NUL or of a UTF-16 surrogate: only bodies holding one are parsed twice.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+
+
+class TextGuardMiddleware:
+    """Pure ASGI: a JSON body holding a lone surrogate or a NUL in a field name
+    is refused with 422 problem+json before any handler runs (neither can be
+    stored in MongoDB or carried in a protobuf event), instead of failing
+    half-way through a use case with a 500."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+            await self.app(scope, receive, send)
+            return
+        # FastAPI reads a body without a content type as JSON too.
+        content_type = dict(scope.get("headers", ())).get(b"content-type", b"json").lower()
+        if b"json" not in content_type:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        chunks: list[bytes] = []
+        while True:
+            message = await receive()
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        violations = []
+        if _SUSPECT_ESCAPE.search(body):
+            # Malformed JSON is left to the route's own parsing (400).
+            with contextlib.suppress(ValueError):
+                violations = text_violations(json.loads(body))
+        if violations:
+            error = ProblemError(
+                ErrorCode.VALIDATION_FAILED,
+                f"{len(violations)} problem(s) in the request",
+                violations,
+            )
+            response = JSONResponse(
+                error.to_problem(instance=scope.get("path")),
+                status_code=error.code.http_status,
+                media_type=PROBLEM_CONTENT_TYPE,
+            )
+            await response(scope, receive, send)
+            return
+        replay = iter(messages)
+
+        async def replayed() -> Message:
+            return next(replay, None) or await receive()
+
+        await self.app(scope, replayed, send)
+
+
 def build_http_app(
     *,
     title: str,
@@ -124,6 +186,7 @@ def build_http_app(
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(Exception, _on_unexpected)
+    app.add_middleware(TextGuardMiddleware)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
 
     @app.get("/livez", tags=["operations"], summary="Liveness: the event loop is not stalled")

@@ -1,9 +1,18 @@
 """Outbox, not dual writes: the events a state change causes are written in the
-same MongoDB document as the change (FerretDB has no multi-document
-transactions), and a relay publishes them, in order, then pops them.
+same MongoDB document as the change (one atomic single-document write, no
+transaction needed), and a relay publishes them, in order, then removes them.
+
+The relay is woken by a change stream on the outbox collections (an event
+leaves within milliseconds of its write, whichever replica wrote it), by
+`kick()` from the use case that wrote it, and by a slow poll as the safety net
+for anything a change stream missed (say, while it reconnected). Every
+replica runs a relay and every one of them wakes: a relay first leases the
+documents it will publish (a conditional update naming itself), so two
+replicas do not publish the same events side by side; a lease left by a relay
+that died expires after `lease_seconds`.
 
 A crash between the write and the publish loses nothing: the relay finds the
-pending events on its next pass. A crash after publishing but before popping
+pending events on its next pass. A crash after publishing but before removing
 publishes an event again with the same ce_id, which consumers dedupe.
 """
 
@@ -13,12 +22,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from google.protobuf.message import Message
 from opentelemetry import context as otel_context
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 
 from chorus.kit.envelope import new_event_id
@@ -30,6 +39,11 @@ log = logging.getLogger(__name__)
 
 OUTBOX = "outbox"
 PENDING = "outbox_pending"
+# Changed by every write that adds events, so that the change stream sees it
+# even when the document was pending already (an unchanged field is not reported).
+WRITTEN = "outbox_written_at"
+LEASE = "outbox_lease"
+LEASE_UNTIL = "outbox_lease_until"
 
 
 def outbox_entry(topic: Topic, key: str, message: Message) -> dict[str, Any]:
@@ -50,8 +64,27 @@ def with_outbox(update: dict[str, Any], entries: Sequence[dict[str, Any]]) -> di
         return update
     merged = {op: dict(fields) for op, fields in update.items()}
     merged.setdefault("$push", {})[OUTBOX] = {"$each": list(entries)}
-    merged.setdefault("$set", {})[PENDING] = True
+    merged.setdefault("$set", {}).update({PENDING: True, WRITTEN: datetime.now(UTC)})
     return merged
+
+
+def _published_removed(ids: list[str]) -> list[dict[str, Any]]:
+    """An update pipeline: drop the published entries (never a newer one), end
+    the lease and clear the pending mark when none is left, in one atomic write."""
+    return [
+        {"$unset": [LEASE, LEASE_UNTIL]},
+        {
+            "$set": {
+                OUTBOX: {
+                    "$filter": {
+                        "input": {"$ifNull": [f"${OUTBOX}", []]},
+                        "cond": {"$not": [{"$in": ["$$this.id", ids]}]},
+                    }
+                }
+            }
+        },
+        {"$set": {PENDING: {"$gt": [{"$size": f"${OUTBOX}"}, 0]}}},
+    ]
 
 
 class OutboxRelay:
@@ -60,13 +93,15 @@ class OutboxRelay:
         producer: EventProducer,
         collections: Sequence[AsyncCollection[dict[str, Any]]],
         *,
-        idle_interval: float = 1.0,
+        idle_interval: float = 5.0,
+        lease_seconds: float = 30.0,
     ) -> None:
         self._producer = producer
         self._collections = collections
         self._idle_interval = idle_interval
+        self._lease_seconds = lease_seconds
         self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def ensure_indexes(self) -> None:
         for collection in self._collections:
@@ -78,63 +113,118 @@ class OutboxRelay:
 
     async def start(self) -> None:
         await self.ensure_indexes()
-        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="outbox-relay"),
+            asyncio.create_task(self._watch(), name="outbox-change-stream"),
+        ]
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+                await task
+        self._tasks = []
 
     async def drain(self) -> int:
         """Publish every pending event once; returns how many were published.
-        Documents are relayed side by side; the events of one document in order."""
+        Documents are relayed side by side; the events of one document in order;
+        then one bulk write per collection removes what was published."""
         published = 0
         slots = asyncio.Semaphore(16)
         for collection in self._collections:
-            pending = [doc async for doc in collection.find({PENDING: True}).limit(500)]
+            pending = await self._lease(collection)
 
-            async def relay(doc: dict[str, Any], target: Any = collection) -> int:
+            async def relay(doc: dict[str, Any]) -> list[str]:
                 async with slots:
-                    return await self._publish_document(target, doc)
+                    return await self._publish_document(doc)
 
-            published += sum(await asyncio.gather(*(relay(doc) for doc in pending)))
+            relayed = await asyncio.gather(*(relay(doc) for doc in pending))
+            marks = [
+                UpdateOne({"_id": doc["_id"]}, _published_removed(ids))
+                for doc, ids in zip(pending, relayed, strict=True)
+            ]
+            if marks:
+                await collection.bulk_write(marks, ordered=False)
+            published += sum(len(ids) for ids in relayed)
         return published
+
+    async def _lease(self, collection: AsyncCollection[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Up to 500 pending documents no other relay holds, now held by this one."""
+        now = datetime.now(UTC)
+        free = {PENDING: True, "$or": [{LEASE_UNTIL: None}, {LEASE_UNTIL: {"$lt": now}}]}
+        ids = [doc["_id"] async for doc in collection.find(free, {"_id": 1}).limit(500)]
+        if not ids:
+            return []
+        token = new_event_id()
+        until = now + timedelta(seconds=self._lease_seconds)
+        await collection.update_many(
+            {**free, "_id": {"$in": ids}}, {"$set": {LEASE: token, LEASE_UNTIL: until}}
+        )
+        return [doc async for doc in collection.find({LEASE: token})]
 
     async def _run(self) -> None:
         while True:
             try:
-                await self.drain()
+                # Events written while a pass ran wait for no poll: pass again.
+                while await self.drain():
+                    pass
             except Exception:
                 log.exception("outbox relay pass failed; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._idle_interval)
             self._wake.clear()
 
-    async def _publish_document(
-        self, collection: AsyncCollection[dict[str, Any]], doc: dict[str, Any]
-    ) -> int:
-        entries: list[dict[str, Any]] = doc.get(OUTBOX, [])
-        if not entries:
-            await collection.update_one(
-                {"_id": doc["_id"], OUTBOX: {"$size": 0}}, {"$set": {PENDING: False}}
-            )
-        for entry in entries:
-            topic = by_name(entry["topic"])
-            message = topic.message_type.FromString(entry["payload"])
-            token = otel_context.attach(extract_context(entry.get("trace", {})))
+    async def _watch(self) -> None:
+        """Wake the relay whenever a document of an outbox collection is marked pending."""
+        if not self._collections:
+            return
+        db = self._collections[0].database
+        names = [collection.name for collection in self._collections]
+        pipeline: list[dict[str, Any]] = [
+            {
+                "$match": {
+                    "ns.coll": {"$in": names},
+                    "$or": [
+                        {f"updateDescription.updatedFields.{WRITTEN}": {"$exists": True}},
+                        {f"updateDescription.updatedFields.{PENDING}": True},
+                        {f"fullDocument.{PENDING}": True},
+                    ],
+                }
+            },
+            {"$project": {"_id": 1}},
+        ]
+        while True:
             try:
-                await self._producer.publish(
-                    topic, entry["key"], message, event_id=entry["id"], time=entry["time"]
+                async with await db.watch(pipeline) as stream:
+                    self._wake.set()  # anything written before the stream opened
+                    async for _change in stream:
+                        self._wake.set()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.warning("outbox change stream failed (the poll covers it)", exc_info=True)
+                await asyncio.sleep(self._idle_interval)
+
+    async def _publish_document(self, doc: dict[str, Any]) -> list[str]:
+        """Publish a document's pending events in order; returns the ids published
+        (those before a failure: the rest stay pending for the next pass)."""
+        published: list[str] = []
+        for entry in doc.get(OUTBOX, []):
+            try:
+                topic = by_name(entry["topic"])
+                message = topic.message_type.FromString(entry["payload"])
+                token = otel_context.attach(extract_context(entry.get("trace", {})))
+                try:
+                    await self._producer.publish(
+                        topic, entry["key"], message, event_id=entry["id"], time=entry["time"]
+                    )
+                finally:
+                    otel_context.detach(token)
+            except Exception:
+                log.exception(
+                    "outbox event not published; retrying later", extra={"id": doc["_id"]}
                 )
-            finally:
-                otel_context.detach(token)
-            # Pop exactly the entry just published (the first one), never a newer
-            # one; popping the last one also clears the pending mark, in one write.
-            first = {"_id": doc["_id"], f"{OUTBOX}.0.id": entry["id"]}
-            last = await collection.update_one(
-                {**first, OUTBOX: {"$size": 1}}, {"$pop": {OUTBOX: -1}, "$set": {PENDING: False}}
-            )
-            if last.matched_count == 0:
-                await collection.update_one(first, {"$pop": {OUTBOX: -1}})
-        return len(entries)
+                break
+            published.append(entry["id"])
+        return published

@@ -11,7 +11,7 @@ import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar
 
 from fastapi import APIRouter
 from pymongo import AsyncMongoClient
@@ -29,7 +29,6 @@ from chorus.kit.mongo import Document, mongo_client
 from chorus.kit.producer import EventProducer
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
-from chorus.kit.serialized import SerializedDatabase
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import Topic
 from chorus.kit.tracing import configure_tracing
@@ -67,7 +66,7 @@ class Infrastructure:
             settings=settings,
             metrics=metrics,
             mongo=mongo,
-            db=cast(AsyncDatabase[Document], SerializedDatabase(mongo[settings.database_name])),
+            db=mongo[settings.database_name],
             producer=producer,
             health=health,
             verifier=TokenVerifier.from_settings(settings),

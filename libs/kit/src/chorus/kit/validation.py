@@ -20,7 +20,50 @@ def violations_from(errors: Iterable[Mapping[str, Any]]) -> list[Violation]:
     ]
 
 
+def text_violations(value: Any, location: str = "body") -> list[Violation]:
+    """Strings a database or an event cannot hold faithfully: a lone surrogate
+    (no UTF-8 form: JSON allows "\\ud800", BSON and protobuf do not) anywhere,
+    and a NUL in a field name (BSON names are NUL-terminated). A NUL inside a
+    string value is fine: it is stored and returned as sent."""
+    found: list[Violation] = []
+
+    def unencodable(text: str) -> bool:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+
+    def walk(node: Any, where: str) -> None:
+        if isinstance(node, str):
+            if unencodable(node):
+                found.append(Violation(where, "contains a lone surrogate, which is not text"))
+        elif isinstance(node, Mapping):
+            for key, child in node.items():
+                name = str(key)
+                if "\x00" in name or unencodable(name):
+                    found.append(Violation(where, "a field name contains NUL or a lone surrogate"))
+                    continue
+                walk(child, f"{where}.{name}")
+        elif isinstance(node, list | tuple):
+            for index, child in enumerate(node):
+                walk(child, f"{where}.{index}")
+
+    walk(value, location)
+    return found
+
+
+def require_text(value: Any, location: str = "body") -> None:
+    """Refuse (422) what `text_violations` finds."""
+    violations = text_violations(value, location)
+    if violations:
+        raise ProblemError(
+            ErrorCode.VALIDATION_FAILED, f"{len(violations)} problem(s) in the request", violations
+        )
+
+
 def validated(model: type[M], data: Mapping[str, Any]) -> M:
+    require_text(data, "request")
     try:
         return model.model_validate(data)
     except ValidationError as exc:

@@ -54,7 +54,14 @@ class ContentStore:
         await self.enrollments.create_index(
             [("tenant", ASCENDING), ("advocate", ASCENDING)], unique=True
         )
-        await self.items.create_index([("tenant", ASCENDING), ("created_at", DESCENDING)])
+        # The list endpoint filters by tenant and at most one of state, tag or
+        # author, and pages by (created_at desc, _id): one index per filter.
+        newest_first = [("created_at", DESCENDING), ("_id", ASCENDING)]
+        await self.items.create_index([("tenant", ASCENDING), *newest_first])
+        for field in ("state", "tags", "author"):
+            await self.items.create_index(
+                [("tenant", ASCENDING), (field, ASCENDING), *newest_first]
+            )
         await self.items.create_index(
             [
                 ("tenant", ASCENDING),
@@ -174,9 +181,7 @@ class ContentStore:
         limit: int,
     ) -> list[Item]:
         query: Document = {"tenant": tenant}
-        if len(states) == 1:
-            query["state"] = states[0]  # equality is pushed down to PostgreSQL; $in is not
-        elif states:
+        if states:
             query["state"] = {"$in": list(states)}
         if tag:
             query["tags"] = tag
@@ -224,8 +229,6 @@ class ContentStore:
             )
 
     async def shares_of(self, tenant: str, advocate: str) -> list[tuple[str, str, datetime]]:
-        """(content id, network, performed at) of every share the advocate made.
-
-        Plain equality filters: FerretDB pushes them down to PostgreSQL."""
+        """(content id, network, performed at) of every share the advocate made."""
         cursor = self._shares.find({"tenant": tenant, "advocate": advocate})
         return [(doc["content_id"], doc["network"], doc["performed_at"]) async for doc in cursor]

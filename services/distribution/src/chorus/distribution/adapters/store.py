@@ -1,16 +1,18 @@
-"""MongoDB persistence of distribution (besides the content copies). Lookups
-are by `_id` or plain equality, which FerretDB pushes down to PostgreSQL."""
+"""MongoDB persistence of distribution (besides the content copies). Every
+lookup is served by `_id` or an index below; every transition is a
+compare-and-set on the expected status."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, InsertOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chorus.kit.mongo import bulk_write_new
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
 
 Document = dict[str, Any]
@@ -107,6 +109,17 @@ class DistributionStore:
             return True
         except DuplicateKeyError:
             return False
+
+    async def insert_shares(self, shares: list[tuple[Document, list[Document]]]) -> None:
+        """Insert many shares with their events in one unordered bulk write;
+        shares that exist already (same id) are left as they are."""
+        await bulk_write_new(
+            self.shares,
+            [
+                InsertOne({**share, OUTBOX: events, PENDING: bool(events)})
+                for share, events in shares
+            ],
+        )
 
     async def share(self, share_id: str) -> Document | None:
         return await self.shares.find_one({"_id": share_id}, {OUTBOX: 0})

@@ -4,7 +4,6 @@ scheduled shares: one use case per command, shared by REST, gRPC and consumers."
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -53,6 +52,8 @@ from chorus.kit.topics import SHARE_FAILED, SHARE_PERFORMED, SHARE_REQUESTED, ad
 log = logging.getLogger(__name__)
 Document = dict[str, Any]
 LIFECYCLE = AdvocateLifecycle
+# Auto-shares prepared (checked) and then inserted together in one bulk write.
+FAN_OUT_CHUNK = 500
 
 
 @dataclass(frozen=True)
@@ -609,17 +610,27 @@ class Sharing:
         ]
         slots = asyncio.Semaphore(32)
 
-        async def queue(doc: Document) -> None:
+        async def prepare(doc: Document) -> tuple[Document, list[Document]] | None:
             async with slots:
-                await self._auto_share(content, doc["advocate"], program)
+                return await self._auto_share(content, doc["advocate"], program)
 
-        await asyncio.gather(*(queue(doc) for doc in sharers))
-        self._relay.kick()
+        # One unordered bulk insert per chunk of advocates: few round trips, and
+        # a frequency check is never more than one chunk older than its insert.
+        # A redelivered approval finds its shares there already (same ids).
+        for start in range(0, len(sharers), FAN_OUT_CHUNK):
+            chunk = sharers[start : start + FAN_OUT_CHUNK]
+            prepared = await asyncio.gather(*(prepare(doc) for doc in chunk))
+            await self._store.insert_shares([share for share in prepared if share is not None])
+            self._relay.kick()
 
-    async def _auto_share(self, content: ContentApproved, advocate: str, program: Document) -> None:
+    async def _auto_share(
+        self, content: ContentApproved, advocate: str, program: Document
+    ) -> tuple[Document, list[Document]] | None:
+        """The auto-share of `content` for `advocate` and its posting work, or
+        None when the advocate cannot share it now."""
         tenant = content.tenant
         share_id = f"auto-{content.content_id}-{advocate}"
-        with contextlib.suppress(ProblemError):
+        try:
             await self._check_advocate(tenant, advocate, program)
             await self._check_frequency(tenant, advocate, program, self._now())
             networks = {}
@@ -638,21 +649,22 @@ class Sharing:
                     "failure": "",
                 }
                 events.append(self._work(tenant, advocate, share_id, network))
-            if networks:
-                await self._store.insert_share(
-                    {
-                        "_id": share_id,
-                        "tenant": tenant,
-                        "advocate": advocate,
-                        "content_id": content.content_id,
-                        "created_at": self._now(),
-                        "scheduled_at": None,
-                        "scheduled": False,
-                        "auto": True,
-                        "networks": networks,
-                    },
-                    events,
-                )
+        except ProblemError:
+            return None
+        if not networks:
+            return None
+        share = {
+            "_id": share_id,
+            "tenant": tenant,
+            "advocate": advocate,
+            "content_id": content.content_id,
+            "created_at": self._now(),
+            "scheduled_at": None,
+            "scheduled": False,
+            "auto": True,
+            "networks": networks,
+        }
+        return share, events
 
     # Retraction ------------------------------------------------------------------
     async def on_content_retracted(self, event: Envelope) -> None:

@@ -5,7 +5,8 @@ relay that publishes it to Kafka.
 Why a journal and not a database write per click: the redirect must answer
 fast and never wait on Kafka, yet never lose an answered click. An fsync'd
 append costs about a millisecond and is shared by every click that arrives
-meanwhile; a FerretDB insert costs several and adds a network hop.
+meanwhile; a database insert adds a network hop and a dependency to every
+redirect (a MongoDB outage would then stop the links answering).
 """
 
 from __future__ import annotations

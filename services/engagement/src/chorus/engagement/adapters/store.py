@@ -1,5 +1,5 @@
-"""MongoDB persistence of the engagement service. Lookups are by `_id` or plain
-equality (FerretDB pushes those down to PostgreSQL)."""
+"""MongoDB persistence of the engagement service. Lookups are by `_id` or an
+index below; counters are atomic `$inc`s."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chorus.kit.mongo import bulk_write_new
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
 
 Document = dict[str, Any]
@@ -61,7 +62,7 @@ class EngagementStore:
     async def ensure_indexes(self) -> None:
         await self.links.create_index([("key", ASCENDING)], unique=True)
         await self.links.create_index([("tenant", ASCENDING), ("content_id", ASCENDING)])
-        await self.poll_targets.create_index([("due", ASCENDING)])
+        await self.poll_targets.create_index([("due", ASCENDING), ("next_poll_at", ASCENDING)])
 
     # Links -----------------------------------------------------------------
     async def create_link(self, link: Link) -> Link:
@@ -146,13 +147,25 @@ class EngagementStore:
 
     # Totals read model (fed by engagement.observed) ---------------------------
     async def add_to_totals(self, keys: list[str], event_id: str, kind: str, delta: int) -> None:
-        """Idempotent per event and total: the event id is recorded in the same update."""
-        for key in keys:
-            with contextlib.suppress(DuplicateKeyError):
-                await self._totals.insert_one({"_id": key, "counts": {}, "events": []})
-            await self._totals.update_one(
-                {"_id": key, "events": {"$ne": event_id}},
-                {"$inc": {f"counts.{kind}": delta}, "$push": {"events": event_id}},
+        """Idempotent per event and total: the event id is recorded in the same
+        update. Two bulk writes for all the event's totals: create the missing
+        ones, then count the event in each that has not counted it yet. (One
+        upsert filtered on `events` would not do: two events creating the same
+        total at once collide on `_id`, and MongoDB retries only upserts whose
+        filter is plain equality.)"""
+        await bulk_write_new(
+            self._totals, [InsertOne({"_id": key, "counts": {}, "events": []}) for key in keys]
+        )
+        if keys:
+            await self._totals.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": key, "events": {"$ne": event_id}},
+                        {"$inc": {f"counts.{kind}": delta}, "$push": {"events": event_id}},
+                    )
+                    for key in keys
+                ],
+                ordered=False,
             )
 
     async def totals(self, key: str) -> dict[str, int]:
@@ -165,9 +178,12 @@ class EngagementStore:
             await self.poll_targets.insert_one(target)
 
     async def due_poll_targets(self, now: datetime, limit: int = 100) -> list[Document]:
-        cursor = self.poll_targets.find({"due": True}, {OUTBOX: 0}).limit(2000)
-        due = [doc async for doc in cursor if doc["next_poll_at"] <= now]
-        return due[:limit]
+        cursor = (
+            self.poll_targets.find({"due": True, "next_poll_at": {"$lte": now}}, {OUTBOX: 0})
+            .sort("next_poll_at", ASCENDING)
+            .limit(limit)
+        )
+        return [doc async for doc in cursor]
 
     async def record_poll(
         self,

@@ -27,7 +27,7 @@ from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.networks import network_name, network_pb
 from chorus.kit.outbox import OutboxRelay, outbox_entry
 from chorus.kit.topics import ENGAGEMENT_OBSERVED, advocate_key
-from chorus.kit.validation import violations_from
+from chorus.kit.validation import require_text, violations_from
 
 log = logging.getLogger(__name__)
 
@@ -330,7 +330,9 @@ class EngagementApp:
         except webhooks.BadSignature as error:
             raise ProblemError(ErrorCode.UNAUTHENTICATED, str(error)) from error
         try:
-            payload = WebhookEvent.model_validate(json.loads(body))
+            document = json.loads(body)
+            require_text(document)
+            payload = WebhookEvent.model_validate(document)
         except (ValueError, ValidationError) as error:
             violations = (
                 violations_from(error.errors())

@@ -1,29 +1,29 @@
 """The rewards catalogue, advocates' wallets and redemptions in MongoDB.
 
-A redemption is a document keyed by the advocate's idempotency key, then two
-guarded single-document writes that each record the redemption id they
-applied: the wallet debit (only if the balance covers it) and the stock
-take (only if a unit is left). Retrying the same key resumes where it
-stopped and never applies a step twice; a debit whose stock take fails is
-refunded. Balances are lifetime points minus the wallet's `spent`.
+A redemption is one multi-document transaction: it reads the wallet and the
+reward, then writes the wallet debit, the stock take and the redemption
+record together, or nothing. Concurrent redemptions that touch the same wallet
+or reward conflict and the driver retries the loser from the start, so the
+balance never goes below zero and stock never below zero. The redemption
+record is keyed by the advocate's idempotency key: a retry returns it.
+Balances are lifetime points minus the wallet's `spent`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument
+from pymongo import ASCENDING
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 
 class RedemptionStatus(StrEnum):
-    PENDING = "pending"
     CONFIRMED = "confirmed"
     REFUSED = "refused"
 
@@ -64,6 +64,7 @@ def _redemption(doc: dict[str, Any]) -> Redemption:
 
 class Rewards:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
+        self._client = db.client
         self._rewards = db["rewards"]
         self._wallets = db["wallets"]
         self._redemptions = db["redemptions"]
@@ -84,7 +85,6 @@ class Rewards:
             "description": description,
             "cost": cost,
             "stock": stock,
-            "taken_by": [],
         }
         await self._rewards.insert_one(doc)
         return _reward(doc)
@@ -110,69 +110,64 @@ class Rewards:
     ) -> Redemption:
         """`earned`: the advocate's lifetime points now."""
         owner = f"{tenant}:{advocate}"
-        redemption_id = f"{owner}:{key}"
-        with contextlib.suppress(DuplicateKeyError):
-            await self._redemptions.insert_one(
-                {
-                    "_id": redemption_id,
-                    "redemption_id": uuid.uuid5(uuid.NAMESPACE_URL, redemption_id).hex[:16],
-                    "owner": owner,
-                    "reward_id": reward.id,
-                    "cost": reward.cost,
-                    "status": RedemptionStatus.PENDING,
-                    "created_at": datetime.now(UTC),
-                }
-            )
-        doc = await self._redemptions.find_one({"_id": redemption_id})
-        assert doc is not None
-        if doc["status"] != RedemptionStatus.PENDING:
-            return _redemption(doc)
-        cost = int(doc["cost"])
-        if not await self._debit(owner, redemption_id, cost, earned):
-            return await self._finish(
-                redemption_id, RedemptionStatus.REFUSED, "insufficient_balance"
-            )
-        if not await self._take_stock(f"{tenant}:{reward.id}", redemption_id):
-            await self._wallets.update_one(
-                {"_id": owner, "redemptions": redemption_id},
-                {"$inc": {"spent": -cost}, "$pull": {"redemptions": redemption_id}},
-            )
-            return await self._finish(redemption_id, RedemptionStatus.REFUSED, "out_of_stock")
-        return await self._finish(redemption_id, RedemptionStatus.CONFIRMED, "")
+        redemption_key = f"{owner}:{key}"
 
-    async def _debit(self, owner: str, redemption_id: str, cost: int, earned: int) -> bool:
-        wallet = await self._wallets.find_one({"_id": owner})
-        if wallet and redemption_id in wallet.get("redemptions", []):
-            return True
-        if wallet is None:
-            with contextlib.suppress(DuplicateKeyError):
-                await self._wallets.insert_one(
-                    {"_id": owner, "owner": owner, "spent": 0, "redemptions": []}
-                )
-        debited = await self._wallets.find_one_and_update(
-            {"_id": owner, "spent": {"$lte": earned - cost}, "redemptions": {"$ne": redemption_id}},
-            {"$inc": {"spent": cost}, "$push": {"redemptions": redemption_id}},
-            return_document=ReturnDocument.AFTER,
-        )
-        return debited is not None
+        async def attempt(session: AsyncClientSession) -> dict[str, Any]:
+            return await self._redeem_once(
+                session, owner, redemption_key, f"{tenant}:{reward.id}", reward, earned
+            )
 
-    async def _take_stock(self, reward_key: str, redemption_id: str) -> bool:
-        doc = await self._rewards.find_one({"_id": reward_key})
-        if doc and redemption_id in doc.get("taken_by", []):
-            return True
-        taken = await self._rewards.find_one_and_update(
-            {"_id": reward_key, "stock": {"$gte": 1}, "taken_by": {"$ne": redemption_id}},
-            {"$inc": {"stock": -1}, "$push": {"taken_by": redemption_id}},
-        )
-        return taken is not None
-
-    async def _finish(
-        self, redemption_id: str, status: RedemptionStatus, reason: str
-    ) -> Redemption:
-        doc = await self._redemptions.find_one_and_update(
-            {"_id": redemption_id},
-            {"$set": {"status": status, "reason": reason}},
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None
+        try:
+            async with self._client.start_session() as session:
+                doc = await session.with_transaction(attempt)
+        except DuplicateKeyError:
+            # The same key redeemed at the same moment by another request: its record wins.
+            stored = await self._redemptions.find_one({"_id": redemption_key})
+            if stored is None:
+                raise
+            doc = stored
         return _redemption(doc)
+
+    async def _redeem_once(
+        self,
+        session: AsyncClientSession,
+        owner: str,
+        redemption_key: str,
+        reward_key: str,
+        reward: Reward,
+        earned: int,
+    ) -> dict[str, Any]:
+        """One attempt inside a transaction; returns the redemption document."""
+        existing = await self._redemptions.find_one({"_id": redemption_key}, session=session)
+        if existing is not None:
+            return existing
+        wallet = await self._wallets.find_one({"_id": owner}, session=session)
+        stock = await self._rewards.find_one({"_id": reward_key}, {"stock": 1}, session=session)
+        spent = int(wallet["spent"]) if wallet else 0
+        status, reason = RedemptionStatus.CONFIRMED, ""
+        if earned - spent < reward.cost:
+            status, reason = RedemptionStatus.REFUSED, "insufficient_balance"
+        elif stock is None or int(stock["stock"]) < 1:
+            status, reason = RedemptionStatus.REFUSED, "out_of_stock"
+        else:
+            await self._wallets.update_one(
+                {"_id": owner},
+                {"$inc": {"spent": reward.cost}, "$setOnInsert": {"owner": owner}},
+                upsert=True,
+                session=session,
+            )
+            await self._rewards.update_one(
+                {"_id": reward_key}, {"$inc": {"stock": -1}}, session=session
+            )
+        doc = {
+            "_id": redemption_key,
+            "redemption_id": uuid.uuid5(uuid.NAMESPACE_URL, redemption_key).hex[:16],
+            "owner": owner,
+            "reward_id": reward.id,
+            "cost": reward.cost,
+            "status": status,
+            "reason": reason,
+            "created_at": datetime.now(UTC),
+        }
+        await self._redemptions.insert_one(doc, session=session)
+        return doc

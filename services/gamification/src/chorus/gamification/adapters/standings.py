@@ -11,20 +11,17 @@ processes again after a crash writes the same documents again.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReplaceOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import DuplicateKeyError
 
 from chorus.gamification.domain.periods import PeriodKind
 from chorus.gamification.domain.scoring import AdvocateState
-
-WRITE_CONCURRENCY = 8
+from chorus.kit.mongo import bulk_write_new
 
 
 @dataclass(frozen=True)
@@ -64,23 +61,23 @@ class Standings:
         await self._standings.create_index([("tenant", ASCENDING)])
 
     async def write(self, states: Mapping[tuple[str, str], AdvocateState]) -> None:
-        """Upsert the latest state of each advocate; advocates who left are erased.
+        """Upsert the latest state of each advocate, all in one unordered bulk
+        write (one round trip per batch, not one per advocate); advocates who
+        left are erased."""
+        replaces = [
+            self._replace(tenant, advocate, state)
+            for (tenant, advocate), state in states.items()
+            if state.active
+        ]
+        # A newer snapshot already there (another worker got ahead after a
+        # rebalance) makes its upsert collide with the _id: the newer one stays.
+        await bulk_write_new(self._standings, replaces)
+        for (tenant, advocate), state in states.items():
+            if not state.active:
+                await self._erase(tenant, advocate)
 
-        One replace per document, several at a time: FerretDB 1.24 stops
-        answering after a multi-document bulk_write of updates (measured here).
-        """
-        slots = asyncio.Semaphore(WRITE_CONCURRENCY)
-
-        async def write_one(tenant: str, advocate: str, state: AdvocateState) -> None:
-            async with slots:
-                if state.active:
-                    await self._replace(tenant, advocate, state)
-                else:
-                    await self._erase(tenant, advocate)
-
-        await asyncio.gather(*(write_one(t, a, state) for (t, a), state in states.items()))
-
-    async def _replace(self, tenant: str, advocate: str, state: AdvocateState) -> None:
+    @staticmethod
+    def _replace(tenant: str, advocate: str, state: AdvocateState) -> ReplaceOne[dict[str, Any]]:
         key = f"{tenant}:{advocate}"
         doc = {
             "_id": key,
@@ -92,12 +89,7 @@ class Standings:
             "badges": state.badges,
             "version": state.version,
         }
-        # A newer snapshot already there (another worker got ahead after a
-        # rebalance) makes the upsert collide with its _id: keep the newer one.
-        with contextlib.suppress(DuplicateKeyError):
-            await self._standings.replace_one(
-                {"_id": key, "version": {"$lt": state.version}}, doc, upsert=True
-            )
+        return ReplaceOne({"_id": key, "version": {"$lt": state.version}}, doc, upsert=True)
 
     async def _erase(self, tenant: str, advocate: str) -> None:
         key = f"{tenant}:{advocate}"
