@@ -4,10 +4,10 @@ services' own adapters (tests/integration/test_mongo_atomicity.py).
 usage: mongo_contender.py MONGO_URL DATABASE TENANT ITEM_ID NAME
 
 Once connected it prints "ready" and waits for a line on stdin, so that both
-processes begin together; then it runs, all at once: 150 feed-version
-increments of the tenant, and 25 attempts to approve the item (a
-compare-and-set on version 1). It prints one JSON line: how many of its
-approvals won.
+processes begin together; then it runs, all at once: 150 clicks counted in
+one engagement total (each its own event, so each must count), and 25
+attempts to approve the item (a compare-and-set on version 1). It prints one
+JSON line: how many of its approvals won.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from pymongo import AsyncMongoClient
 
 from chorus.content.adapters.store import ContentStore
 from chorus.content.domain.model import State
+from chorus.engagement.adapters.store import EngagementStore
 
 INCREMENTS = 150
 APPROVALS = 25
@@ -30,10 +31,11 @@ APPROVALS = 25
 async def main(mongo_url: str, database: str, tenant: str, item_id: str, name: str) -> None:
     client: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(mongo_url, tz_aware=True)
     store = ContentStore(client[database])
+    totals = EngagementStore(client[database])
     item = await store.get_item(tenant, item_id)
     assert item is not None and item.version == 1
     # Open the connection pool before the start, so that both begin together.
-    await asyncio.gather(*(store.feed_version(tenant) for _ in range(20)))
+    await asyncio.gather(*(totals.totals(f"content:{tenant}") for _ in range(20)))
     print("ready", flush=True)
     await asyncio.to_thread(sys.stdin.readline)
 
@@ -47,7 +49,10 @@ async def main(mongo_url: str, database: str, tenant: str, item_id: str, name: s
         )
         return await store.replace_item(approved, expected_version=1, events=[])
 
-    increments = [store.bump_feed_version(tenant) for _ in range(INCREMENTS)]
+    increments = [
+        totals.add_to_totals([f"content:{tenant}"], f"{name}-{n}", "click", 1)
+        for n in range(INCREMENTS)
+    ]
     approvals = [approve(n) for n in range(APPROVALS)]
     results = await asyncio.gather(*increments, *approvals)
     won = sum(1 for result in results[INCREMENTS:] if result)

@@ -428,6 +428,22 @@ async def test_the_feed_targets_orders_pages_and_marks_shares(
     assert feed["frequency"]["shares_today"] == 1
     assert feed["frequency"]["reached"] is True
 
+    # The feed answers from the database: an approval or a retraction made after
+    # the advocate read it shows at once (an earlier in-memory snapshot never did).
+    urgent = await approved_item(content, tenant, title="URGENT", priority=10)
+    curator = bearer(tenant, "carol", "curator")
+    etag = (await http.get(f"/v1/items/{high['id']}", headers=curator)).headers["ETag"]
+    retracted = await http.post(
+        f"/v1/items/{high['id']}/retract",
+        json={"reason": "outdated"},
+        headers={**curator, "If-Match": etag},
+    )
+    assert retracted.status_code == 200, retracted.text
+    feed = (await http.get("/v1/feed", headers=advocate)).json()
+    titles = [e["item"]["title"] for e in feed["items"]]
+    assert titles == ["URGENT", "sales only", "newer low", "low"]
+    assert feed["items"][0]["item"]["id"] == urgent["id"]
+
 
 def _rich_details(error: grpc.aio.AioRpcError) -> list[Any]:
     for key, value in error.trailing_metadata() or ():

@@ -1,7 +1,7 @@
 """Atomic under concurrency, across processes, on the real MongoDB server:
 the services rely on single-document updates being atomic (no per-process
-locking), so two processes racing through the content adapters must lose
-no increment and let exactly one compare-and-set transition win."""
+locking), so two processes racing through the services' adapters must lose
+no increment of a counter and let exactly one compare-and-set transition win."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.content.adapters.store import ContentStore
 from chorus.content.domain.model import Item, ItemKind, State
+from chorus.engagement.adapters.store import EngagementStore
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -65,8 +66,8 @@ async def test_two_processes_lose_no_increment_and_one_transition_wins(
     assert [c.returncode for c in contenders] == [0, 0]
     results = [json.loads(stdout) for stdout, _ in outputs]
 
-    # 2 processes x 150 concurrent $inc of one document.
-    assert await store.feed_version(tenant) == 300
+    # 2 processes x 150 concurrent clicks counted in one engagement total.
+    assert await EngagementStore(mongo_db).totals(f"content:{tenant}") == {"click": 300}
     # 2 processes x 25 concurrent approvals expecting version 1: exactly one wins.
     assert sum(r["approvals_won"] for r in results) == 1
     stored = await store.get_item(tenant, item.id)

@@ -161,7 +161,8 @@ class OutboxRelay:
         await collection.update_many(
             {**free, "_id": {"$in": ids}}, {"$set": {LEASE: token, LEASE_UNTIL: until}}
         )
-        return [doc async for doc in collection.find({LEASE: token})]
+        # By _id (an index), not by the token alone (none: a collection scan).
+        return [doc async for doc in collection.find({"_id": {"$in": ids}, LEASE: token})]
 
     async def _run(self) -> None:
         while True:

@@ -20,8 +20,11 @@ def encode_cursor(position: dict[str, Any]) -> str:
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None, *, dates: tuple[str, ...] = ()) -> dict[str, Any] | None:
-    """The position a cursor stands for; 400 with a clear reason when it is not ours."""
+def decode_cursor(
+    cursor: str | None, *, dates: tuple[str, ...] = (), required: tuple[str, ...] = ()
+) -> dict[str, Any] | None:
+    """The position a cursor stands for; 400 with a clear reason when it is not
+    ours (not base64 JSON, or a `dates` or `required` field missing)."""
     if not cursor:
         return None
     try:
@@ -31,6 +34,9 @@ def decode_cursor(cursor: str | None, *, dates: tuple[str, ...] = ()) -> dict[st
             raise ValueError("not an object")
         for name in dates:
             position[name] = datetime.fromisoformat(position[name])
+        missing = [name for name in required if name not in position]
+        if missing:
+            raise KeyError(missing[0])
         return position
     except (ValueError, KeyError, TypeError) as exc:
         raise ProblemError(

@@ -35,7 +35,9 @@ def build(settings: ContentSettings) -> ServiceRuntime:
         assert isinstance(event.message, SharePerformed)
         await app.on_share_performed(event.message)
 
-    infra.consumer({SHARE_PERFORMED: on_share_performed})
+    # The handler is idempotent by itself (one document per share and network,
+    # inserted once): a dedupe record per event would cost a write and save nothing.
+    infra.consumer({SHARE_PERFORMED: on_share_performed}, dedupe=False)
     return infra.runtime(
         title="Chorus content",
         description="Program, voluntary enrollment, curation and approval, compliance, feed.",

@@ -83,7 +83,11 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
             ENGAGEMENT_OBSERVED: app.on_engagement_observed,
             SHARE_PERFORMED: app.on_share_performed,
             CONTENT_RETRACTED: app.on_content_retracted,
-        }
+        },
+        # Every handler is idempotent by itself (totals record the event ids they
+        # counted, poll targets are inserted once, retraction is a plain set): a
+        # dedupe record per event would cost a write and save nothing.
+        dedupe=False,
     )
     return infra.runtime(
         title="Chorus engagement",

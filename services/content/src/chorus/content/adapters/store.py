@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -20,7 +21,7 @@ from chorus.content.adapters.documents import (
     item_to_doc,
     program_to_doc,
 )
-from chorus.content.domain.model import Enrollment, Item, Program, State
+from chorus.content.domain.model import Enrollment, Item, Profile, Program, State
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.kit.networks import network_name
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
@@ -29,12 +30,29 @@ Document = dict[str, Any]
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
+AUDIENCE_FIELDS = ("groups", "departments", "locations", "languages")
+
+
 def feed_query_fields(item: Item) -> Document:
-    """Stored beside the item for queries: when it enters and leaves feeds."""
+    """Stored beside the item for the feed query: when it enters and leaves
+    feeds, and its audience lowercased (targeting ignores case)."""
     return {
         "feed_from": item.publish_at or item.approved_at or FOREVER,
         "feed_until": item.expires_at or FOREVER,
+        "feed_audience": {
+            name: [value.lower() for value in getattr(item.audience, name)]
+            for name in AUDIENCE_FIELDS
+        },
     }
+
+
+@dataclass(frozen=True)
+class FeedPosition:
+    """Where a feed page ends, in feed order: highest priority, newest, then id."""
+
+    priority: int
+    published: datetime
+    id: str
 
 
 class ContentStore:
@@ -44,7 +62,6 @@ class ContentStore:
         self.items: AsyncCollection[Document] = db["items"]
         self._idempotency: AsyncCollection[Document] = db["idempotency_keys"]
         self._shares: AsyncCollection[Document] = db["shares_seen"]
-        self._feed_versions: AsyncCollection[Document] = db["feed_versions"]
 
     @property
     def outbox_collections(self) -> list[AsyncCollection[Document]]:
@@ -62,13 +79,33 @@ class ContentStore:
             await self.items.create_index(
                 [("tenant", ASCENDING), (field, ASCENDING), *newest_first]
             )
+        # The feed: live items of the tenant for the advocate's groups, in feed order.
         await self.items.create_index(
             [
                 ("tenant", ASCENDING),
                 ("state", ASCENDING),
+                ("feed_audience.groups", ASCENDING),
                 ("priority", DESCENDING),
                 ("feed_from", DESCENDING),
+                ("_id", ASCENDING),
             ]
+        )
+        # Items written before the feed was a query lack its lowercased audience.
+        await self.items.update_many(
+            {"feed_audience": {"$exists": False}},
+            [
+                {
+                    "$set": {
+                        f"feed_audience.{name}": {
+                            "$map": {
+                                "input": {"$ifNull": [f"$audience.{name}", []]},
+                                "in": {"$toLower": "$$this"},
+                            }
+                        }
+                        for name in AUDIENCE_FIELDS
+                    }
+                }
+            ],
         )
         await self._shares.create_index(
             [("tenant", ASCENDING), ("advocate", ASCENDING), ("performed_at", DESCENDING)]
@@ -199,20 +236,45 @@ class ContentStore:
         )
         return [doc_to_item(doc) async for doc in cursor]
 
-    async def feed_items(self, tenant: str, now: datetime) -> list[Item]:
-        """Every approved, unexpired item of a tenant (the feed's snapshot)."""
-        query = {"tenant": tenant, "state": State.APPROVED.value}
-        cursor = self.items.find(query, {OUTBOX: 0, PENDING: 0}).batch_size(5000)
-        items = [doc_to_item(doc) async for doc in cursor]
-        return [item for item in items if item.expires_at is None or item.expires_at > now]
+    async def feed_page(
+        self,
+        tenant: str,
+        profile: Profile,
+        token_groups: Iterable[str],
+        now: datetime,
+        after: FeedPosition | None,
+        limit: int,
+    ) -> list[Item]:
+        """Live items targeted at the advocate, in feed order, after `after`:
+        the targeting rule of `chorus.kit.targeting` as a query (an empty
+        audience list means everyone; case is ignored)."""
 
-    async def feed_version(self, tenant: str) -> int:
-        doc = await self._feed_versions.find_one({"_id": tenant})
-        return int(doc["version"]) if doc else 0
+        def anyone_or(values: Iterable[str]) -> Document:
+            return {"$in": [[], *sorted({value.lower() for value in values if value})]}
 
-    async def bump_feed_version(self, tenant: str) -> None:
-        """Tell every replica's feed snapshot of this tenant that it is stale."""
-        await self._feed_versions.update_one({"_id": tenant}, {"$inc": {"version": 1}}, upsert=True)
+        query: Document = {
+            "tenant": tenant,
+            "state": State.APPROVED.value,
+            "feed_from": {"$lte": now},
+            "feed_until": {"$gt": now},
+            "feed_audience.groups": anyone_or([*token_groups, *profile.groups]),
+            "feed_audience.departments": anyone_or([profile.department]),
+            "feed_audience.locations": anyone_or([profile.location]),
+            "feed_audience.languages": anyone_or(profile.languages),
+        }
+        if after is not None:
+            same = {"priority": after.priority}
+            query["$or"] = [
+                {"priority": {"$lt": after.priority}},
+                {**same, "feed_from": {"$lt": after.published}},
+                {**same, "feed_from": after.published, "_id": {"$gt": after.id}},
+            ]
+        cursor = (
+            self.items.find(query, {OUTBOX: 0, PENDING: 0})
+            .sort([("priority", DESCENDING), ("feed_from", DESCENDING), ("_id", ASCENDING)])
+            .limit(limit)
+        )
+        return [doc_to_item(doc) async for doc in cursor]
 
     # What advocates shared (from share.performed) --------------------------
     async def record_share(self, share: SharePerformed) -> None:

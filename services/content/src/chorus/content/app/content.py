@@ -7,9 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
-from chorus.content.adapters.store import ContentStore
+from chorus.content.adapters.store import ContentStore, FeedPosition
 from chorus.content.app import events
-from chorus.content.app.live_items import LiveItems, feed_sort_key
 from chorus.content.domain import workflow
 from chorus.content.domain.compliance import check_item
 from chorus.content.domain.model import (
@@ -30,7 +29,6 @@ from chorus.kit.auth import Principal, Role
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.outbox import OutboxRelay, outbox_entry
 from chorus.kit.pagination import MAX_PAGE, decode_cursor, encode_cursor
-from chorus.kit.targeting import is_targeted
 from chorus.kit.topics import (
     ADVOCATE_LIFECYCLE,
     CONTENT_APPROVED,
@@ -138,7 +136,6 @@ class ContentApp:
         self._store = store
         self._relay = relay
         self._now = clock
-        self._live = LiveItems(store, clock)
 
     # Program ---------------------------------------------------------------
     async def program(self, principal: Principal) -> Program:
@@ -359,7 +356,7 @@ class ContentApp:
     ) -> Page:
         if not principal.has_role(Role.CURATOR, Role.APPROVER, Role.ADMIN):
             author = principal.subject  # advocates list their own suggestions
-        after = decode_cursor(cursor, dates=("created_at",))
+        after = decode_cursor(cursor, dates=("created_at",), required=("id",))
         # Stored states: live and expired are approved items seen through the clock.
         stored = sorted(
             {State.APPROVED.value if s in (State.LIVE, State.EXPIRED) else s.value for s in states}
@@ -384,29 +381,19 @@ class ContentApp:
         program = await self.program(principal)
         enrollment = await self.enrollment(principal)
         profile = enrollment.profile if enrollment else Profile()
-        after = decode_cursor(cursor)
-        after_key = tuple(after["key"]) if after else None
+        position = _decode_feed_position(cursor)
         limit = max(1, min(limit, MAX_PAGE))
-        page: list[Item] = []
-        more = False
-        for item in await self._live.of(principal.tenant):
-            if after_key is not None and feed_sort_key(item) <= after_key:
-                continue
-            if workflow.effective_state(item, now) is not State.LIVE:
-                continue
-            if not is_targeted(item.audience, profile, principal.groups):
-                continue
-            if len(page) == limit:
-                more = True
-                break
-            page.append(item)
+        found = await self._store.feed_page(
+            principal.tenant, profile, principal.groups, now, position, limit + 1
+        )
+        page, more = found[:limit], len(found) > limit
         shares = await self._store.shares_of(principal.tenant, principal.subject)
         shared: dict[str, set[str]] = {}
         for content_id, network, _ in shares:
             shared.setdefault(content_id, set()).add(network)
         return Feed(
             entries=[FeedEntry(item, sorted(shared.get(item.id, ()))) for item in page],
-            next_cursor=encode_cursor({"key": list(feed_sort_key(page[-1]))}) if more else None,
+            next_cursor=encode_cursor(_feed_position(page[-1])) if more else None,
             frequency=self._frequency(program, [at for _, _, at in shares], now),
             enrolled=enrollment is not None and enrollment.status is EnrollmentStatus.ENROLLED,
             policy_acknowledged=enrollment is not None and enrollment.may_share_under(program),
@@ -475,3 +462,22 @@ class ContentApp:
         if entries:
             self._relay.kick()
         return self._view(updated)
+
+
+def _decode_feed_position(cursor: str | None) -> FeedPosition | None:
+    after = decode_cursor(cursor, dates=("published",), required=("priority", "id"))
+    if after is None:
+        return None
+    if not isinstance(after["priority"], int) or not isinstance(after["id"], str):
+        raise ProblemError(
+            ErrorCode.INVALID_REQUEST,
+            "the cursor is not valid",
+            [Violation("cursor", "pass back the next_cursor of a previous page")],
+        )
+    return FeedPosition(after["priority"], after["published"], after["id"])
+
+
+def _feed_position(item: Item) -> dict[str, object]:
+    """Where a page ending with `item` ends, in feed order (see FeedPosition)."""
+    published = item.publish_at or item.approved_at
+    return {"priority": item.priority, "published": published, "id": item.id}
