@@ -41,7 +41,9 @@ def worker_env(
 
 
 async def metric(http_port: int, name: str) -> float:
-    async with httpx.AsyncClient() as client:
+    # A worker scoring a 10,000-event batch can hold its event loop for seconds
+    # on a slow machine: wait for the answer rather than fail the poll.
+    async with httpx.AsyncClient(timeout=60) as client:
         text = (await client.get(f"http://127.0.0.1:{http_port}/metrics")).text
     return sum(
         float(line.rsplit(" ", 1)[1])

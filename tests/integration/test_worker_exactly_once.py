@@ -43,15 +43,21 @@ KINDS = {
 }
 
 
-async def source_lag(port: int) -> float:
-    async with httpx.AsyncClient() as client:
+SOURCE_PARTITIONS = 24  # share.performed and engagement.observed, 12 each
+
+
+async def source_lag(port: int) -> float | None:
+    """The engine's lag over its source partitions; None until it has reported
+    every one (a sum over partitions not reported yet would read as 0)."""
+    async with httpx.AsyncClient(timeout=60) as client:
         text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    return sum(
+    lags = [
         float(line.rsplit(" ", 1)[1])
         for line in text.splitlines()
         if line.startswith("chorus_consumer_lag{")
         and ('topic="share.performed"' in line or 'topic="engagement.observed"' in line)
-    )
+    ]
+    return sum(lags) if len(lags) >= SOURCE_PARTITIONS else None
 
 
 def iso_week_index(when: datetime) -> int:
@@ -185,12 +191,13 @@ async def exactly_once(
 
         async def caught_up() -> bool:
             # Every source record committed (lag is reported every 5 s).
-            return await source_lag(port) == 0
+            return await source_lag(port) == 0.0
 
         # Lag that stays above zero this long means records were never scored.
         await eventually(caught_up, timeout=240, interval=1)
         try:
-            docs = await eventually(all_counted, timeout=15, interval=1)
+            # The read model is written before each commit; allow a slow machine time.
+            docs = await eventually(all_counted, timeout=60, interval=1)
         except AssertionError:
             docs = await read_model()
             wrong = {
