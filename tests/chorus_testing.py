@@ -54,6 +54,21 @@ async def end_offsets(bootstrap: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
+async def group_caught_up(bootstrap: str, group: str, topic: str) -> bool:
+    """Has `group` committed every partition of `topic` up to its end?"""
+    ends = await end_offsets(bootstrap, topic)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+    await consumer.start()
+    try:
+        for partition, end in ends.items():
+            committed = await consumer.committed(TopicPartition(topic, partition))
+            if end and (committed or 0) < end:
+                return False
+        return True
+    finally:
+        await consumer.stop()
+
+
 async def read_topic(
     bootstrap: str,
     topic: str,

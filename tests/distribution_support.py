@@ -3,6 +3,7 @@ approved item (as content would publish them) and connected accounts."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -28,7 +29,15 @@ from chorus.distribution.main import build as build_distribution
 from chorus.engagement.main import EngagementSettings
 from chorus.engagement.main import build as build_engagement
 from chorus.kit.topics import ADVOCATE_LIFECYCLE, CONTENT_APPROVED, PROGRAM_CHANGED
-from chorus_testing import bearer, drop_database, eventually, publish, running, unique
+from chorus_testing import (
+    bearer,
+    drop_database,
+    eventually,
+    group_caught_up,
+    publish,
+    running,
+    unique,
+)
 
 
 def stamp(value: datetime) -> Timestamp:
@@ -149,6 +158,42 @@ async def connect(
     return dict(done.json())
 
 
+def links_service_settings(kafka: str, mongo_url: str, journal: Path) -> EngagementSettings:
+    """An engagement service in its own database, minting the tracked links
+    distribution asks for."""
+    return EngagementSettings(
+        kafka_bootstrap=kafka,
+        mongo_url=mongo_url,
+        http_port=0,
+        grpc_port=0,
+        mongo_database=unique("test_engagement").replace("-", "_"),
+        journal_dir=journal,
+        instance_id=unique("eng"),
+        public_base_url="http://links.test",
+    )
+
+
+async def auto_sharers(
+    http: httpx.AsyncClient, sim: httpx.AsyncClient, kafka: str, tenant: str, advocates: list[str]
+) -> None:
+    """Advocates with a LinkedIn account connected and enrolled with auto-share,
+    known to distribution's read model (so an approval fans out to all of them)."""
+    slots = asyncio.Semaphore(20)
+
+    async def connect_one(advocate: str) -> None:
+        async with slots:
+            await connect(http, sim, tenant, advocate, "linkedin")
+
+    await asyncio.gather(*(connect_one(a) for a in advocates))
+    await publish(
+        kafka, [program(tenant)] + [enrolled(tenant, a, auto_share=True) for a in advocates]
+    )
+    lifecycle = ADVOCATE_LIFECYCLE.name
+    await eventually(
+        lambda: group_caught_up(kafka, "distribution", lifecycle), timeout=90, interval=0.5
+    )
+
+
 class Stack:
     def __init__(
         self, http: httpx.AsyncClient, sim: httpx.AsyncClient, kafka: str, grpc_port: int
@@ -165,16 +210,7 @@ async def distribution_stack(
 ) -> AsyncIterator[Stack]:
     """Engagement (for tracked links) and distribution, in this process, on real
     Kafka and MongoDB, posting to the simulator."""
-    engagement_settings = EngagementSettings(
-        kafka_bootstrap=kafka,
-        mongo_url=mongo_url,
-        http_port=0,
-        grpc_port=0,
-        mongo_database=unique("test_engagement").replace("-", "_"),
-        journal_dir=journal,
-        instance_id=unique("eng"),
-        public_base_url="http://links.test",
-    )
+    engagement_settings = links_service_settings(kafka, mongo_url, journal)
     async with running(build_engagement(engagement_settings)) as engagement:
         distribution_settings = DistributionSettings(
             kafka_bootstrap=kafka,

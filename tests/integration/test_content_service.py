@@ -12,6 +12,7 @@ import grpc
 import httpx
 import pytest
 import pytest_asyncio
+from content_support import POLICY, approved_item, item_body, set_program
 from google.protobuf.timestamp_pb2 import Timestamp
 from google.rpc import error_details_pb2, status_pb2
 
@@ -41,8 +42,6 @@ from chorus_testing import (
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
-POLICY = "Share what you like. Never share confidential information."
-
 
 class Content:
     def __init__(self, http: httpx.AsyncClient, grpc_port: int, settings: ContentSettings):
@@ -65,53 +64,6 @@ async def content(kafka_bootstrap: str, mongo_url: str) -> AsyncIterator[Content
         async with httpx.AsyncClient(base_url=base, timeout=10) as http:
             yield Content(http, service.grpc.port, settings)
     await drop_database(mongo_url, settings.database_name)
-
-
-def item_body(**changes: Any) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "title": "Our new plant opens",
-        "url": "https://acme.example/news/plant",
-        "summary": "Three years of work.",
-        "commentaries": [
-            {"network": "linkedin", "text": "Proud of the team!"},
-            {"network": "x", "text": "New plant https://acme.example/news/plant"},
-        ],
-        "tags": ["news"],
-    }
-    body.update(changes)
-    return body
-
-
-async def set_program(c: Content, tenant: str, **changes: Any) -> dict[str, Any]:
-    body = {
-        "policy_text": POLICY,
-        "disclosure": "#employee",
-        "disclosure_auto_append": True,
-        "banned_terms": ["guaranteed returns"],
-        "allowed_domains": ["acme.example"],
-    }
-    body.update(changes)
-    current = await c.http.get("/v1/program", headers=bearer(tenant, "ada", "admin"))
-    response = await c.http.put(
-        "/v1/program",
-        json=body,
-        headers={**bearer(tenant, "ada", "admin"), "If-Match": current.headers["ETag"]},
-    )
-    assert response.status_code == 200, response.text
-    return dict(response.json())
-
-
-async def approved_item(c: Content, tenant: str, **changes: Any) -> dict[str, Any]:
-    curator = bearer(tenant, "carol", "curator")
-    created = await c.http.post("/v1/items", json=item_body(**changes), headers=curator)
-    assert created.status_code == 201, created.text
-    item_id = created.json()["id"]
-    assert (await c.http.post(f"/v1/items/{item_id}/submit", headers=curator)).status_code == 200
-    approved = await c.http.post(
-        f"/v1/items/{item_id}/approve", headers=bearer(tenant, "alice", "approver")
-    )
-    assert approved.status_code == 200, approved.text
-    return dict(approved.json())
 
 
 def problem(response: httpx.Response, status: int, code: str) -> dict[str, Any]:

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from chorus.engagement.main import EngagementSettings
 from chorus.engagement.main import build as build_engagement
 from chorus_testing import (
     bearer,
@@ -25,7 +24,7 @@ from chorus_testing import (
     start_service,
     unique,
 )
-from distribution_support import approved, connect, enrolled, program
+from distribution_support import approved, auto_sharers, links_service_settings
 
 ADVOCATES = 150
 
@@ -34,16 +33,7 @@ ADVOCATES = 150
 async def test_a_killed_worker_finishes_the_fan_out_without_duplicates(
     kafka_bootstrap: str, mongo_url: str, simulator_url: str, tmp_path: Path
 ) -> None:
-    engagement_settings = EngagementSettings(
-        kafka_bootstrap=kafka_bootstrap,
-        mongo_url=mongo_url,
-        http_port=0,
-        grpc_port=0,
-        mongo_database=unique("test_engagement").replace("-", "_"),
-        journal_dir=tmp_path,
-        instance_id=unique("eng"),
-        public_base_url="http://links.test",
-    )
+    engagement_settings = links_service_settings(kafka_bootstrap, mongo_url, tmp_path)
     database = unique("test_distribution").replace("-", "_")
     port = free_port()
     tenant = unique("acme")
@@ -77,18 +67,7 @@ async def test_a_killed_worker_finishes_the_fan_out_without_duplicates(
             httpx.AsyncClient(base_url=base, timeout=15) as http,
             httpx.AsyncClient(base_url=simulator_url, timeout=15) as sim,
         ):
-            slots = asyncio.Semaphore(20)
-
-            async def connect_one(advocate: str) -> None:
-                async with slots:
-                    await connect(http, sim, tenant, advocate, "linkedin")
-
-            await asyncio.gather(*(connect_one(a) for a in advocates))
-            await publish(
-                kafka_bootstrap,
-                [program(tenant)] + [enrolled(tenant, a, auto_share=True) for a in advocates],
-            )
-            await asyncio.sleep(2)  # the lifecycle events reach the read model first
+            await auto_sharers(http, sim, kafka_bootstrap, tenant, advocates)
             await sim.post(
                 "/_sim/faults",
                 json={"network": "linkedin", "kind": "slow", "ratio": 1.0, "seconds": 0.3},

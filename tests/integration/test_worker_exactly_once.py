@@ -16,105 +16,25 @@ those tests start in the consumer groups they share."""
 from __future__ import annotations
 
 import asyncio
-import random
 import signal
 from collections import defaultdict
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
 import pytest
-from gamification_support import engagement, metric, send_records, share, start_worker, worker_env
+from gamification_support import (
+    metric,
+    send_records,
+    share,
+    source_lag,
+    start_worker,
+    worker_env,
+    workload,
+)
 from pymongo import AsyncMongoClient
 
-from chorus.contracts.engagement.v1.events_pb2 import EngagementKind
-from chorus.kit.envelope import OutgoingRecord
 from chorus.kit.topics import BADGE_EARNED
 from chorus_testing import drop_database, end_offsets, eventually, free_port, read_topic, unique
-
-DUPLICATES = 0.05
-# Default rules; clicks stay under their daily cap by construction (<= 15 a day).
-UNIT_POINTS = {"share": 10, "click": 1, "reaction": 1, "comment": 3, "reshare": 5}
-KINDS = {
-    "click": EngagementKind.ENGAGEMENT_KIND_CLICK,
-    "reaction": EngagementKind.ENGAGEMENT_KIND_REACTION,
-    "comment": EngagementKind.ENGAGEMENT_KIND_COMMENT,
-    "reshare": EngagementKind.ENGAGEMENT_KIND_RESHARE,
-}
-
-
-SOURCE_PARTITIONS = 24  # share.performed and engagement.observed, 12 each
-
-
-async def source_lag(port: int) -> float | None:
-    """The engine's lag over its source partitions; None until it has reported
-    every one (a sum over partitions not reported yet would read as 0)."""
-    async with httpx.AsyncClient(timeout=60) as client:
-        text = (await client.get(f"http://127.0.0.1:{port}/metrics")).text
-    lags = [
-        float(line.rsplit(" ", 1)[1])
-        for line in text.splitlines()
-        if line.startswith("chorus_consumer_lag{")
-        and ('topic="share.performed"' in line or 'topic="engagement.observed"' in line)
-    ]
-    return sum(lags) if len(lags) >= SOURCE_PARTITIONS else None
-
-
-def iso_week_index(when: datetime) -> int:
-    return (when.date().toordinal() - when.weekday()) // 7
-
-
-def expected_badges(shares: list[datetime], comments: int) -> set[str]:
-    badges = {
-        name
-        for name, n in (("first-share", 1), ("shares-10", 10), ("shares-50", 50))
-        if len(shares) >= n
-    }
-    if comments >= 10:
-        badges.add("conversation-starter")
-    weeks = sorted({iso_week_index(when) for when in shares})
-    run = best = 0
-    for i, week in enumerate(weeks):
-        run = run + 1 if i and week == weeks[i - 1] + 1 else 1
-        best = max(best, run)
-    if best >= 4:
-        badges.add("streak-4w")
-    return badges
-
-
-def workload(
-    tenant: str, events: int, advocates: int
-) -> tuple[list[OutgoingRecord], dict[str, int], dict[str, set[str]]]:
-    rng = random.Random(7)
-    now = datetime.now(UTC).replace(microsecond=0)
-    records, totals = [], defaultdict(int)
-    shares: dict[str, list[datetime]] = defaultdict(list)
-    comments: dict[str, int] = defaultdict(int)
-    per_advocate_day: dict[tuple[str, str], int] = defaultdict(int)
-    for n in range(events):
-        advocate = f"adv-{n % advocates:04d}"
-        when = now - timedelta(days=rng.randrange(28), seconds=rng.randrange(86_400))
-        if rng.random() < 0.15:
-            records.append(share(tenant, advocate, when))
-            totals[advocate] += UNIT_POINTS["share"]
-            shares[advocate].append(when)
-            continue
-        action = rng.choice(list(KINDS))
-        delta = rng.randint(1, 3)
-        if action == "click":
-            day = (advocate, when.date().isoformat())
-            if per_advocate_day[day] + delta > 100:
-                continue
-            per_advocate_day[day] += delta
-        if action == "comment":
-            comments[advocate] += delta
-        records.append(engagement(tenant, advocate, KINDS[action], delta, when))
-        totals[advocate] += UNIT_POINTS[action] * delta
-    badges = {a: expected_badges(shares[a], comments[a]) for a in totals}
-    redelivered = rng.sample(records, int(len(records) * DUPLICATES))
-    stream = records + redelivered
-    rng.shuffle(stream)
-    return stream, dict(totals), badges
 
 
 @pytest.mark.timeout(600)

@@ -4,6 +4,11 @@ then commit — only after the handler's work is durable.
 Offsets are committed per batch after every record in it was handled (or
 dead-lettered). A crash before the commit redelivers the batch; the dedupe hook
 and idempotent handlers make the redelivery harmless.
+
+Rebalances are routine: when the group takes partitions away, the batch in
+hand stops at a record boundary (no new record starts), what is done is
+committed before the revocation completes, and the rest is left to the new
+owner. Per-partition bookkeeping (lag) follows the current assignment.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -37,8 +42,8 @@ class PermanentError(Exception):
     """A handler failure that no retry can fix: the event goes to the dead-letter topic."""
 
 
-class _Stopping(Exception):
-    """Stop was requested while a record was still being retried."""
+class _Interrupted(Exception):
+    """Stop or a revocation came while the batch was in hand: no new record starts."""
 
 
 def dead_letter_headers(
@@ -122,35 +127,49 @@ class EventConsumer:
         self._retry = retry or RetryPolicy()
         self._max_batch = max_batch
         self._concurrency = max(1, concurrency)
-        self._stopping = asyncio.Event()
+        self._bootstrap = bootstrap
+        self._client_id = client_id or group
+        self._stopping = False
+        # Set by stop and by a revocation: the batch in hand starts no new record.
+        self._interrupted = asyncio.Event()
+        # Set while no batch is in hand (a revocation waits for it).
+        self._idle = asyncio.Event()
+        self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self._next_offsets: dict[TopicPartition, int] = {}
-        self._kafka = AIOKafkaConsumer(
-            *self._topics,
-            bootstrap_servers=bootstrap,
-            group_id=group,
-            client_id=client_id or group,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_interval_ms=300_000,
-        )
+        self._kafka: AIOKafkaConsumer | None = None
 
     @property
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
     async def start(self) -> None:
+        """Join the group; a stopped (or crashed) consumer can be started again."""
+        self._stopping = False
+        self._interrupted.clear()
+        self._next_offsets.clear()
+        self._kafka = AIOKafkaConsumer(
+            bootstrap_servers=self._bootstrap,
+            group_id=self.group,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+        )
+        self._kafka.subscribe(list(self._topics), listener=_Rebalances(self))
         await self._kafka.start()
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group}")
 
     async def stop(self) -> None:
         """Finish the record in hand, commit what is done, leave the group."""
-        self._stopping.set()
+        self._stopping = True
+        self._interrupted.set()
         if self._task is not None:
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._task
-        await self._kafka.stop()
+        if self._kafka is not None:
+            await self._kafka.stop()
 
     async def wait(self) -> None:
         """Return when the loop ended; raise if it died."""
@@ -158,29 +177,67 @@ class EventConsumer:
             await self._task
 
     async def _run(self) -> None:
-        while not self._stopping.is_set():
-            batch = await self._kafka.getmany(timeout_ms=300, max_records=self._max_batch)
-            progress = _BatchProgress()
-            failed = False
+        kafka = self._kafka
+        assert kafka is not None, "start() first"
+        while not self._stopping:
+            batch = await kafka.getmany(timeout_ms=300, max_records=self._max_batch)
+            if self._interrupted.is_set():
+                continue  # fetched for partitions being revoked: the new owner reads them
+            self._idle.clear()
             try:
-                if self._dedupe and batch:
-                    ids = {i for records in batch.values() for r in records if (i := _event_id(r))}
-                    progress.seen = await self._dedupe.seen(self.group, ids)
-                await self._handle_batch(batch, progress)
-            except _Stopping:
-                pass
-            except Exception:
-                # The infrastructure failed (MongoDB, the dead-letter producer), not the
-                # event: keep what is done, go back to the first record not done, retry.
-                log.exception("consumer batch failed; retrying it", extra={"group": self.group})
-                failed = True
-            done = _committable(batch, progress.completed)
-            await self._commit(done)
-            if failed:
-                for partition, records in batch.items():
-                    self._kafka.seek(partition, done.get(partition, records[0].offset))
-                await asyncio.sleep(1)
-            self._report_lag()
+                await self._run_batch(kafka, batch)
+            finally:
+                self._idle.set()
+            self._report_lag(kafka)
+
+    async def _run_batch(self, kafka: AIOKafkaConsumer, batch: Batch) -> None:
+        progress = _BatchProgress()
+        failed = False
+        try:
+            if self._dedupe and batch:
+                ids = {i for records in batch.values() for r in records if (i := _event_id(r))}
+                progress.seen = await self._dedupe.seen(self.group, ids)
+            await self._handle_batch(batch, progress)
+        except _Interrupted:
+            pass
+        except Exception:
+            # The infrastructure failed (MongoDB, the dead-letter producer), not the
+            # event: keep what is done, go back to the first record not done, retry.
+            log.exception("consumer batch failed; retrying it", extra={"group": self.group})
+            failed = True
+        done = _committable(batch, progress.completed)
+        await self._commit(kafka, done)
+        if failed:
+            assigned = kafka.assignment()
+            for partition, records in batch.items():
+                if partition in assigned:
+                    kafka.seek(partition, done.get(partition, records[0].offset))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._interrupted.wait(), 1)
+
+    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
+        """Before the group hands `revoked` on: stop the batch in hand at a record
+        boundary and let the loop commit what it finished (the generation is still
+        valid until this returns), then forget those partitions."""
+        self._interrupted.set()
+        await self._idle.wait()
+        for tp in revoked:
+            if self._next_offsets.pop(tp, None) is not None:
+                with contextlib.suppress(KeyError):
+                    self._metrics.consumer_lag.remove(tp.topic, self.group, str(tp.partition))
+
+    def on_assigned(self, assigned: set[TopicPartition]) -> None:
+        if not self._stopping:
+            self._interrupted.clear()
+        self._metrics.consumer_rebalances.labels(self.group).inc()
+        self._metrics.consumer_assigned.labels(self.group).set(len(assigned))
+        log.info(
+            "partitions assigned",
+            extra={
+                "group": self.group,
+                "partitions": sorted(f"{t.topic}:{t.partition}" for t in assigned),
+            },
+        )
 
     async def _handle_batch(self, batch: Batch, progress: _BatchProgress) -> None:
         """Records with the same key stay in order; different keys run side by side
@@ -199,32 +256,38 @@ class EventConsumer:
 
         results = await asyncio.gather(*(lane(r) for r in lanes.values()), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
-        stopping = [e for e in errors if isinstance(e, _Stopping)]
-        others = [e for e in errors if not isinstance(e, _Stopping)]
+        stopping = [e for e in errors if isinstance(e, _Interrupted)]
+        others = [e for e in errors if not isinstance(e, _Interrupted)]
         if others:
             raise others[0]
         if stopping:
             raise stopping[0]
 
-    async def _commit(self, offsets: dict[TopicPartition, int]) -> None:
+    async def _commit(self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
         if not offsets:
             return
         try:
-            await self._kafka.commit(offsets)
+            await kafka.commit(offsets)
         except (CommitFailedError, IllegalStateError) as exc:
             # The group rebalanced: the new owner gets these records again and
             # dedupe keeps the redelivery from having a second effect.
+            self._metrics.consumer_commits_refused.labels(self.group).inc()
             log.warning("commit refused after a rebalance", extra={"error": str(exc)})
 
-    def _report_lag(self) -> None:
-        for tp, next_offset in self._next_offsets.items():
-            highwater = self._kafka.highwater(tp)
-            if highwater is not None:
+    def _report_lag(self, kafka: AIOKafkaConsumer) -> None:
+        # Only partitions assigned now (no await in between): asking about a
+        # revoked one is an error in aiokafka.
+        for tp in kafka.assignment():
+            next_offset = self._next_offsets.get(tp)
+            highwater = kafka.highwater(tp)
+            if next_offset is not None and highwater is not None:
                 self._metrics.consumer_lag.labels(tp.topic, self.group, str(tp.partition)).set(
                     max(0, highwater - next_offset)
                 )
 
     async def _handle(self, record: ConsumerRecord[bytes, bytes], progress: _BatchProgress) -> None:
+        if self._interrupted.is_set():
+            raise _Interrupted()
         topic = self._topics[record.topic]
         self._next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
         try:
@@ -292,9 +355,9 @@ class EventConsumer:
                     },
                 )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), self._retry.delay(attempt))
-                if self._stopping.is_set():
-                    raise _Stopping() from exc
+                    await asyncio.wait_for(self._interrupted.wait(), self._retry.delay(attempt))
+                if self._interrupted.is_set():
+                    raise _Interrupted() from exc
             finally:
                 self._metrics.handler_latency.labels(record.topic, self.group).observe(
                     time.perf_counter() - started
@@ -323,3 +386,16 @@ class EventConsumer:
 
     def _count(self, record: ConsumerRecord[bytes, bytes], outcome: str) -> None:
         self._metrics.events_consumed.labels(record.topic, self.group, outcome).inc()
+
+
+class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
+    """aiokafka's public rebalance hook, awaited by the group coordinator."""
+
+    def __init__(self, consumer: EventConsumer) -> None:
+        self._consumer = consumer
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._consumer.on_revoked(revoked)
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._consumer.on_assigned(assigned)

@@ -55,6 +55,7 @@ class Health:
         self, metrics: Metrics, *, timeout: float = 2.0, cache_seconds: float = 1.0
     ) -> None:
         self._checks: dict[str, Check] = {}
+        self._liveness: list[Callable[[], bool]] = []
         self._metrics = metrics
         self._timeout = timeout
         self._cache_seconds = cache_seconds
@@ -65,6 +66,10 @@ class Health:
 
     def add(self, name: str, check: Check) -> None:
         self._checks[name] = check
+
+    def add_liveness(self, probe: Callable[[], bool]) -> None:
+        """A part that, when false, means only a fresh process will help."""
+        self._liveness.append(probe)
 
     async def readiness(self) -> ReadinessReport:
         async with self._lock:
@@ -102,4 +107,6 @@ class Health:
             await asyncio.sleep(0.5)
 
     def alive(self, max_stall_seconds: float = 10.0) -> bool:
-        return time.monotonic() - self._heartbeat < max_stall_seconds
+        if time.monotonic() - self._heartbeat >= max_stall_seconds:
+            return False
+        return all(probe() for probe in self._liveness)

@@ -77,6 +77,36 @@ class Metrics:
             ["topic", "group", "partition"],
             registry=r,
         )
+        self.consumer_rebalances = Counter(
+            "chorus_consumer_rebalances_total",
+            "Partition assignments this member received (each rebalance counts one).",
+            ["group"],
+            registry=r,
+        )
+        self.consumer_assigned = Gauge(
+            "chorus_consumer_assigned_partitions",
+            "Partitions this member owns now.",
+            ["group"],
+            registry=r,
+        )
+        self.consumer_commits_refused = Counter(
+            "chorus_consumer_commits_refused_total",
+            "Offset commits the group refused because it had rebalanced (normal).",
+            ["group"],
+            registry=r,
+        )
+        self.worker_restarts = Counter(
+            "chorus_worker_restarts_total",
+            "Background workers (consumers, relays) restarted after they stopped unexpectedly.",
+            ["worker"],
+            registry=r,
+        )
+        self.worker_up = Gauge(
+            "chorus_worker_up",
+            "1 while a background worker runs, 0 while it waits to be restarted.",
+            ["worker"],
+            registry=r,
+        )
         self.readiness = Gauge(
             "chorus_dependency_ready",
             "1 when a dependency answered the last readiness check.",

@@ -7,9 +7,9 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
 import uvicorn
 from fastapi import FastAPI
@@ -73,9 +73,9 @@ class ServiceRuntime:
     http_port: int
     grpc: GrpcServer
     health: Health
+    # Background workers are Supervisor components: one that dies is restarted
+    # in the process (see supervisor.py), it never stops the service.
     components: Sequence[Component] = ()
-    # Tasks that must keep running (consumer loops): if one dies, the service stops.
-    watched: Sequence[Callable[[], Coroutine[Any, Any, None]]] = ()
     grace_seconds: float = 10.0
     _http: _Uvicorn | None = field(default=None, init=False)
     _http_task: asyncio.Task[None] | None = field(default=None, init=False)
@@ -130,21 +130,12 @@ class ServiceRuntime:
         log.info("service stopped")
 
     async def run(self) -> int:
-        """Start, serve until SIGTERM/SIGINT or a watched task dies, then stop."""
+        """Start, serve until SIGTERM/SIGINT, then stop."""
         loop = asyncio.get_running_loop()
         stop = asyncio.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
         await self.start()
-        waiters = [asyncio.create_task(w()) for w in self.watched]
-        stopper = asyncio.create_task(stop.wait())
-        done, _ = await asyncio.wait([stopper, *waiters], return_when=asyncio.FIRST_COMPLETED)
-        exit_code = 0
-        for task in done:
-            if task is not stopper:
-                exit_code = 1
-                log.error("a worker stopped unexpectedly; shutting down", exc_info=task.exception())
+        await stop.wait()
         await self.stop()
-        for task in [stopper, *waiters]:
-            task.cancel()
-        return exit_code
+        return 0

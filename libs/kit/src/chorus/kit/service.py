@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from fastapi import APIRouter
 from pymongo import AsyncMongoClient
@@ -30,6 +30,7 @@ from chorus.kit.producer import EventProducer
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
 from chorus.kit.settings import ServiceSettings
+from chorus.kit.supervisor import Supervisor, Worker
 from chorus.kit.topics import Topic
 from chorus.kit.tracing import configure_tracing
 
@@ -47,7 +48,7 @@ class Infrastructure:
     producer: EventProducer
     health: Health
     verifier: TokenVerifier
-    consumers: list[EventConsumer] = field(default_factory=list)
+    consumers: list[Supervisor] = field(default_factory=list)
 
     @classmethod
     def build(cls, settings: ServiceSettings) -> Infrastructure:
@@ -92,8 +93,16 @@ class Infrastructure:
             retry=retry,
             concurrency=concurrency,
         )
-        self.consumers.append(consumer)
+        self.consumers.append(self.supervised(f"consumer:{consumer.group}", consumer))
         return consumer
+
+    def supervised(self, name: str, worker: Worker) -> Supervisor:
+        """`worker` restarted in the process when it stops unexpectedly; readiness
+        fails while it is down, liveness once it has been down for minutes."""
+        supervisor = Supervisor(name, worker, self.metrics)
+        self.health.add(name, supervisor.check)
+        self.health.add_liveness(supervisor.alive)
+        return supervisor
 
     def runtime(
         self,
@@ -103,7 +112,6 @@ class Infrastructure:
         routers: Sequence[APIRouter] = (),
         grpc_services: Sequence[Registration] = (),
         components: Sequence[Component] = (),
-        watched: Sequence[Callable[[], Coroutine[Any, Any, None]]] = (),
     ) -> ServiceRuntime:
         """Start order: MongoDB, producer, the service's components, consumers, gRPC, HTTP."""
         s = self.settings
@@ -129,7 +137,6 @@ class Infrastructure:
             ),
             health=self.health,
             components=[mongo, self.producer, *components, *self.consumers],
-            watched=[*(consumer.wait for consumer in self.consumers), *watched],
             grace_seconds=s.shutdown_grace_seconds,
         )
 

@@ -97,7 +97,7 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
         components=[
             Lifecycle.on_start_only(store.ensure_indexes),
             journal,
-            journal_relay,
+            infra.supervised("journal-relay", journal_relay),
             outbox,
             PeriodicTask("metric-poller", settings.poll_interval_seconds, app.poll_due),
             Lifecycle.on_stop_only(http.aclose),

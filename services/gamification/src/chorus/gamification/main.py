@@ -71,7 +71,6 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
             await store.ensure_indexes()
 
     components: list[Component] = [Lifecycle.on_start_only(ensure_indexes)]
-    watched = []
     if settings.role in (Role.ALL, Role.API):
         components += [relay, PeriodicTask("period-closer", 60, closed.close_due)]
     if settings.role in (Role.ALL, Role.WORKER):
@@ -91,12 +90,11 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
             metrics=infra.metrics,
         )
         components += [
-            engine,
+            infra.supervised("engine", engine),
             PeriodicTask("engine-lag", 5, engine.report_lag),
             PeriodicTask("engine-sweep", 5, engine.sweep),
         ]
-        infra.health.add("engine", engine.check)
-        watched.append(engine.wait)
+        infra.health.add("engine-partitions", engine.check)
     app = GamificationApp(rules, standings, rewards, closed, relay)
     return infra.runtime(
         title="Chorus gamification",
@@ -104,7 +102,6 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
         routers=[rest.router(app)],
         grpc_services=[grpc_api.registration(grpc_api.GamificationServicer(app, infra.verifier))],
         components=components,
-        watched=watched,
     )
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -37,7 +38,18 @@ class ClickJournal:
 
     async def start(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            # One process per journal: two would relay the same clicks under
+            # one transactional id and fence each other off.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise RuntimeError(
+                f"the click journal {self.path} is in use by another process: "
+                "give each replica its own CHORUS_INSTANCE_ID (or journal volume)"
+            ) from None
+        self._fd = fd
         self._writer = asyncio.create_task(self._write_loop(), name="click-journal")
 
     async def stop(self) -> None:

@@ -6,6 +6,11 @@ crash aborts the open transaction; on start the relay reads the last committed
 checkpoint and resumes right after it. Consumers read with
 isolation_level=read_committed, so every answered click appears exactly once.
 The transactional id is per instance, so a zombie instance is fenced off.
+
+On SIGTERM the relay publishes what is left in the journal before it stops (the
+HTTP server has stopped answering by then), so a replica scaled away leaves no
+answered click behind; a SIGKILLed one publishes the rest when it comes back
+with its volume.
 """
 
 from __future__ import annotations
@@ -89,8 +94,10 @@ class JournalRelay:
         self._task: asyncio.Task[None] | None = None
         self.offset = 0
         self.published = asyncio.Event()
+        self._draining = False
 
     async def start(self) -> None:
+        self._draining = False
         self.offset = await self._last_checkpoint()
         self._producer = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap,
@@ -102,10 +109,15 @@ class JournalRelay:
         await self._producer.start()
         self._task = asyncio.create_task(self._run(), name="journal-relay")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_seconds: float = 10.0) -> None:
+        """Publish what the journal still holds (for up to `drain_seconds`), then stop."""
         if self._task:
+            self._draining = True
+            self._journal.appended.set()
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(self._task), drain_seconds)
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
+            with contextlib.suppress(Exception, asyncio.CancelledError):
                 await self._task
         if self._producer:
             await self._producer.stop()
@@ -144,6 +156,8 @@ class JournalRelay:
         while True:
             records = self._journal.read_from(self.offset)
             if not records:
+                if self._draining:
+                    return
                 self._journal.appended.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._journal.appended.wait(), 0.5)

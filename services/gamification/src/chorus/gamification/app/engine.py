@@ -131,21 +131,18 @@ class ScoringEngine:
         self._standings = standings
         self._producer = producer
         self._metrics = EngineMetrics(metrics)
-        self._positions = SourcePositions(
-            config.bootstrap, config.app_id, config.offset_reset, self._metrics.recovered
-        )
+        self._positions = self._new_positions()
         self._app: faust.App | None = None
         self._table: Any = None
         # One batch at a time: the agent's and the stall sweep's.
         self._scoring = asyncio.Lock()
 
     async def check(self) -> None:
-        """Readiness: up, not crashed, not rebalancing, tables recovered."""
+        """Readiness: the faust app is up. A rebalance or a table recovery is
+        routine and does not count: the API reads the read model, not the table."""
         app = self._app
         if app is None or not app.started or app.crashed:
             raise RuntimeError("the scoring engine is not running")
-        if app.rebalancing or app.in_recovery:
-            raise RuntimeError("the scoring engine is rebalancing or recovering its tables")
 
     async def report_lag(self) -> None:
         """Records behind the end of each assigned partition, as a gauge."""
@@ -175,11 +172,22 @@ class ScoringEngine:
                 await self._process(records)
 
     async def wait(self) -> None:
-        """Returns when the faust app stopped or crashed: the service then stops too."""
+        """Returns when the faust app stopped, raises when it crashed: the
+        supervisor then restarts the engine with a fresh app."""
         assert self._app is not None
         await self._app.wait_until_stopped()
+        if self._app.crashed:
+            raise RuntimeError(f"the faust app crashed: {self._app.crash_reason!r}")
+
+    def _new_positions(self) -> SourcePositions:
+        config = self._config
+        return SourcePositions(
+            config.bootstrap, config.app_id, config.offset_reset, self._metrics.recovered
+        )
 
     async def start(self) -> None:
+        """Also a restart after a crash: positions start afresh from the broker."""
+        self._positions = self._new_positions()
         await self._positions.start()
         self._app = self._build()
         self._commit_own_positions(self._app)

@@ -1,0 +1,314 @@
+"""Replicas join and leave under load, as on Kubernetes during a scale-up, a
+rolling update or a pod that dies: for each consuming service a second replica
+joins while events flow, leaves by SIGTERM, a third joins and is SIGKILLed. The
+first replica answers /readyz 200 throughout, and every event has exactly one
+effect (real processes, real broker and database)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import httpx
+import pytest
+from aiokafka.errors import KafkaError
+from content_support import approved_item, set_program
+from gamification_support import (
+    start_group_at_end,
+)
+from google.protobuf.timestamp_pb2 import Timestamp
+from replicas import ReadinessWatch, Replica, join_and_leave, replicas
+
+from chorus.contracts.common.v1.common_pb2 import (
+    NETWORK_FACEBOOK,
+    NETWORK_LINKEDIN,
+    NETWORK_X,
+    SHARE_MODE_API,
+)
+from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from chorus.contracts.engagement.v1.events_pb2 import ENGAGEMENT_KIND_CLICK, EngagementObserved
+from chorus.engagement.main import build as build_engagement
+from chorus.kit.metrics import Metrics
+from chorus.kit.producer import EventProducer
+from chorus.kit.topics import ALL_TOPICS, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
+from chorus_testing import (
+    bearer,
+    drop_database,
+    end_offsets,
+    eventually,
+    publish,
+    read_topic,
+    running,
+    unique,
+)
+from distribution_support import approved, auto_sharers, links_service_settings
+
+pytestmark = pytest.mark.asyncio(loop_scope="session")
+
+
+@pytest.fixture(autouse=True)
+async def no_backlog_left(kafka_bootstrap: str) -> AsyncIterator[None]:
+    """These tests publish thousands of events on the shared topics; the services'
+    groups move past them afterwards so later tests do not wade through them."""
+    yield
+    for group in ("content", "distribution", "engagement"):
+
+        async def moved(group: str = group) -> bool:
+            try:
+                await start_group_at_end(kafka_bootstrap, group, ALL_TOPICS)
+                return True
+            except KafkaError:  # a SIGKILLed member is still in the group (10 s)
+                return False
+
+        await eventually(moved, timeout=60, interval=1)
+
+
+BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
+
+
+def base_env(kafka: str, mongo_url: str, database: str) -> dict[str, str]:
+    return {
+        "CHORUS_KAFKA_BOOTSTRAP": kafka,
+        "CHORUS_MONGO_URL": mongo_url,
+        "CHORUS_MONGO_DATABASE": database,
+    }
+
+
+def assert_ready_throughout(watch: ReadinessWatch) -> None:
+    assert watch.polls > 20, "readiness was hardly polled"
+    assert watch.failures == [], f"the first replica was not ready: {watch.failures[:3]}"
+
+
+CONTENT_ADVOCATES = 120
+NETWORKS = (NETWORK_LINKEDIN, NETWORK_X, NETWORK_FACEBOOK)
+
+
+async def test_content_replicas_come_and_go_and_every_share_marks_the_feed_once(
+    kafka_bootstrap: str, mongo_url: str
+) -> None:
+    database = unique("test_content_scale").replace("-", "_")
+    tenant = unique("acme")
+    advocates = [f"a{n:03d}" for n in range(CONTENT_ADVOCATES)]
+    async with replicas("content", base_env(kafka_bootstrap, mongo_url, database)) as group:
+        first = await group.start("first")
+        async with httpx.AsyncClient(base_url=first.base_url, timeout=15) as http:
+            api = SimpleNamespace(http=http)
+            await set_program(api, tenant)
+            item = await approved_item(api, tenant)
+            for advocate in advocates:
+                enrolment = await http.put(
+                    "/v1/enrollment",
+                    headers=bearer(tenant, advocate, "advocate"),
+                    json={"policy_version": 1, "languages": ["en"]},
+                )
+                assert enrolment.status_code == 200, enrolment.text
+
+            async def shares_flow() -> None:
+                producer = EventProducer(
+                    kafka_bootstrap, source="/test", metrics=Metrics(), client_id="test"
+                )
+                await producer.start()
+                stamp = Timestamp()
+                stamp.FromDatetime(datetime.now(UTC))
+                try:
+                    for n, advocate in enumerate(advocates):
+                        for network in NETWORKS:
+                            share = SharePerformed(
+                                tenant=tenant,
+                                advocate=advocate,
+                                share_id=f"s-{advocate}",
+                                content_id=item["id"],
+                                network=network,
+                                mode=SHARE_MODE_API,
+                                performed_at=stamp,
+                            )
+                            await producer.publish(SHARE_PERFORMED, f"{tenant}:{advocate}", share)
+                        if n % 5 == 4:
+                            await asyncio.sleep(0.15)  # ~18 s of shares
+                finally:
+                    await producer.stop()
+
+            async def feeds_exact() -> bool:
+                for advocate in advocates:
+                    feed = (
+                        await http.get("/v1/feed", headers=bearer(tenant, advocate, "advocate"))
+                    ).json()
+                    entry = next(e for e in feed["items"] if e["item"]["id"] == item["id"])
+                    if sorted(entry["shared_on"]) != ["facebook", "linkedin", "x"]:
+                        return False
+                    assert feed["frequency"]["shares_today"] == len(NETWORKS), feed["frequency"]
+                return True
+
+            watch = ReadinessWatch(first)
+            async with watch.running():
+                flowing = asyncio.create_task(shares_flow())
+                await join_and_leave(group)
+                await flowing
+                await eventually(feeds_exact, timeout=90, interval=1)
+    assert_ready_throughout(watch)
+    await drop_database(mongo_url, database)
+
+
+async def test_engagement_replicas_come_and_go_and_every_answered_click_counts_once(
+    kafka_bootstrap: str, mongo_url: str, tmp_path: Path
+) -> None:
+    database = unique("test_engagement_scale").replace("-", "_")
+    tenant = unique("acme")
+    prefix = unique("eng")
+    env = {
+        **base_env(kafka_bootstrap, mongo_url, database),
+        "CHORUS_JOURNAL_DIR": str(tmp_path),
+        "CHORUS_PUBLIC_BASE_URL": "http://links.test",
+    }
+    since = await end_offsets(kafka_bootstrap, ENGAGEMENT_OBSERVED.name)
+    sent = answered = 0
+
+    def per_replica(name: str) -> dict[str, str]:
+        return {"CHORUS_INSTANCE_ID": f"{prefix}-{name}"}
+
+    async with replicas("engagement", env, per_replica=per_replica) as group:
+        first = await group.start("first")
+        async with httpx.AsyncClient(base_url=first.base_url, timeout=15) as http:
+            created = await http.post(
+                "/v1/links",
+                headers=bearer(tenant, "bob", "advocate"),
+                json={
+                    "share_id": "s-1",
+                    "network": "linkedin",
+                    "content_id": "c-1",
+                    "url": "https://acme.example/a",
+                },
+            )
+            assert created.status_code == 201, created.text
+            path = f"/r/{created.json()['code']}"
+            stop_clicking = asyncio.Event()
+
+            async def click_through(replica: Replica, client: httpx.AsyncClient) -> None:
+                nonlocal sent, answered
+                sent += 1
+                with contextlib.suppress(httpx.HTTPError):  # a replica going away
+                    response = await client.get(f"{replica.base_url}{path}", headers=BROWSER)
+                    answered += response.status_code == 302
+
+            async def clicks_flow() -> None:
+                """Clicks alternate between the first replica and the newest live one."""
+                async with httpx.AsyncClient(timeout=5) as client:
+                    while not stop_clicking.is_set():
+                        live = [r for r in group.started if r.process.returncode is None]
+                        await asyncio.gather(
+                            click_through(first, client), click_through(live[-1], client)
+                        )
+                        await asyncio.sleep(0.02)
+
+            watch = ReadinessWatch(first)
+            async with watch.running():
+                flowing = asyncio.create_task(clicks_flow())
+                _, third = await join_and_leave(group)
+                stop_clicking.set()
+                await flowing
+                # A StatefulSet brings the killed pod back with its volume: its
+                # journal publishes the clicks it answered before it died.
+                back = await group.restart(third)
+                await asyncio.sleep(2)
+                await back.terminate()
+                records = await read_topic(
+                    kafka_bootstrap,
+                    ENGAGEMENT_OBSERVED.name,
+                    expect=answered,
+                    since=since,
+                    timeout=60,
+                    where=lambda r: (
+                        r.key == f"{tenant}:bob".encode()
+                        and EngagementObserved.FromString(r.value).kind == ENGAGEMENT_KIND_CLICK
+                    ),
+                )
+                ids = [dict(r.headers)["ce_id"] for r in records]
+                assert len(ids) == len(set(ids)), "a click was published twice"
+                # A click written but not answered (killed in between) may be there too.
+                assert answered <= len(ids) <= sent, (answered, len(ids), sent)
+
+                async def totals() -> dict[str, int] | None:
+                    response = await http.get(
+                        "/v1/shares/s-1/engagement", headers=bearer(tenant, "bob", "advocate")
+                    )
+                    body: dict[str, int] = response.json()
+                    return body if body.get("click") == len(ids) else None
+
+                await eventually(totals, timeout=60)
+    assert answered > 100
+    assert_ready_throughout(watch)
+    await drop_database(mongo_url, database)
+
+
+AUTO_SHARES = 1_000
+
+
+async def test_distribution_replicas_come_and_go_and_a_fan_out_posts_each_share_once(
+    kafka_bootstrap: str, mongo_url: str, simulator_url: str, tmp_path: Path
+) -> None:
+    engagement_settings = links_service_settings(kafka_bootstrap, mongo_url, tmp_path)
+    database = unique("test_distribution_scale").replace("-", "_")
+    tenant = unique("acme")
+    advocates = [f"a{n:04d}" for n in range(AUTO_SHARES)]
+    async with running(build_engagement(engagement_settings)) as engagement:
+        env = {
+            **base_env(kafka_bootstrap, mongo_url, database),
+            "CHORUS_ENGAGEMENT_GRPC_TARGET": f"127.0.0.1:{engagement.grpc.port}",
+            "CHORUS_LINKEDIN_API_BASE_URL": simulator_url,
+            "CHORUS_X_API_BASE_URL": simulator_url,
+            "CHORUS_LINKEDIN_APP_REQUESTS": "100000",
+            "CHORUS_LINKEDIN_APP_WINDOW_SECONDS": "1",
+            "CHORUS_POSTING_CONCURRENCY": "10",
+            "CHORUS_PLATFORM_TIMEOUT_SECONDS": "5",
+            "CHORUS_RECONCILE_SETTLE_SECONDS": "0.2",
+        }
+        async with (
+            replicas("distribution", env) as group,
+            httpx.AsyncClient(base_url=simulator_url, timeout=15) as sim,
+        ):
+            first = await group.start("first")
+            async with httpx.AsyncClient(base_url=first.base_url, timeout=15) as http:
+                await auto_sharers(http, sim, kafka_bootstrap, tenant, advocates)
+                await sim.post(
+                    "/_sim/faults",
+                    json={"network": "linkedin", "kind": "slow", "ratio": 1.0, "seconds": 0.2},
+                )
+
+                async def posts() -> list[dict[str, str]]:
+                    every = (await sim.get("/_sim/posts")).json()["posts"]
+                    return [p for p in every if p["user_id"].startswith(f"{tenant}-")]
+
+                watch = ReadinessWatch(first)
+                try:
+                    async with watch.running():
+                        await publish(kafka_bootstrap, [approved(tenant, "c1")])
+                        await eventually(lambda: _at_least(posts, 50), timeout=60)
+                        await join_and_leave(group)
+                        assert len(await posts()) < AUTO_SHARES, "done before the dance ended"
+
+                        async def all_posted() -> list[dict[str, str]] | None:
+                            current = await posts()
+                            return current if len(current) >= AUTO_SHARES else None
+
+                        await eventually(all_posted, timeout=180, interval=1)
+                        await asyncio.sleep(3)  # a second post of anything would show by now
+                        final = await posts()
+                finally:
+                    await sim.post("/_sim/reset-faults")
+    per_member = Counter(p["user_id"] for p in final)
+    assert len(per_member) == AUTO_SHARES
+    twice = {member: n for member, n in per_member.items() if n > 1}
+    assert not twice, f"posted more than once: {twice}"
+    assert_ready_throughout(watch)
+    await drop_database(mongo_url, database)
+    await drop_database(mongo_url, engagement_settings.database_name)
+
+
+async def _at_least(posts: Any, count: int) -> bool:
+    return len(await posts()) >= count
