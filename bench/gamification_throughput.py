@@ -225,7 +225,6 @@ async def main() -> None:
         "CHORUS_HTTP_PORT": str(port),
         "CHORUS_GRPC_PORT": "0",
         "CHORUS_ENGINE_APP_ID": app_id,
-        "CHORUS_ENGINE_STATE_DIR": f"/tmp/{app_id}",
         "CHORUS_MONGO_DATABASE": app_id.replace("-", "_"),
         "CHORUS_KAFKA_BOOTSTRAP": args.bootstrap,
         "CHORUS_MONGO_URL": args.mongo,
@@ -238,7 +237,7 @@ async def main() -> None:
         base_url = f"http://127.0.0.1:{port}"
         await wait_http(f"{base_url}/livez", timeout=120)
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            while await metric(client, "chorus_engine_assigned_partitions") == 0:
+            while await metric(client, "chorus_consumer_assigned_partitions") == 0:
                 await asyncio.sleep(0.1)
             began = time.perf_counter()
             ended = await wait_consumed(client, args.events, timeout=1800)

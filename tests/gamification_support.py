@@ -9,7 +9,6 @@ import random
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -26,7 +25,7 @@ EXECUTABLE = ".venv/bin/chorus-gamification"
 
 
 def worker_env(
-    *, database: str, http_port: int, app_id: str, state_dir: Path, kafka: str, mongo: str
+    *, database: str, http_port: int, app_id: str, kafka: str, mongo: str
 ) -> dict[str, str]:
     return {
         **os.environ,
@@ -36,7 +35,6 @@ def worker_env(
         "CHORUS_HTTP_PORT": str(http_port),
         "CHORUS_GRPC_PORT": "0",
         "CHORUS_ENGINE_APP_ID": app_id,
-        "CHORUS_ENGINE_STATE_DIR": str(state_dir),
         "CHORUS_LEADERBOARD_CACHE_SECONDS": "0",
         "CHORUS_LOG_LEVEL": "WARNING",
     }
@@ -90,7 +88,7 @@ async def start_worker(
     process = await start_service(EXECUTABLE, env, port, timeout=timeout)
 
     async def assigned() -> bool:
-        return await metric(port, "chorus_engine_assigned_partitions") > 0
+        return await metric(port, "chorus_consumer_assigned_partitions") > 0
 
     await eventually(assigned, timeout=timeout, interval=0.5)
     return process

@@ -63,7 +63,6 @@ async def service(
         database=database,
         http_port=port,
         app_id=unique("chorus-gamification"),
-        state_dir=tmp_path_factory.mktemp("gamification"),
         kafka=kafka_bootstrap,
         mongo=mongo_url,
     )

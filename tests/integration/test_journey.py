@@ -156,7 +156,6 @@ async def running(
         },
         "gamification": {
             "CHORUS_ENGINE_APP_ID": app_id,
-            "CHORUS_ENGINE_STATE_DIR": str(state / "engine"),
             "CHORUS_LEADERBOARD_CACHE_SECONDS": "0",
         },
     }

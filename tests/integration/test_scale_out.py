@@ -20,7 +20,12 @@ import pytest
 from aiokafka.errors import KafkaError
 from content_support import approved_item, set_program
 from gamification_support import (
+    metric,
+    send_records,
+    source_lag,
     start_group_at_end,
+    worker_env,
+    workload,
 )
 from google.protobuf.timestamp_pb2 import Timestamp
 from replicas import ReadinessWatch, Replica, join_and_leave, replicas
@@ -312,3 +317,81 @@ async def test_distribution_replicas_come_and_go_and_a_fan_out_posts_each_share_
 
 async def _at_least(posts: Any, count: int) -> bool:
     return len(await posts()) >= count
+
+
+GAMIFICATION_EVENTS = 20_000
+GAMIFICATION_ADVOCATES = 200
+
+
+async def test_gamification_workers_come_and_go_and_every_point_and_badge_counts_once(
+    kafka_bootstrap: str, mongo_url: str
+) -> None:
+    tenant, database, app_id = unique("t"), unique("gam"), unique("chorus-gamification")
+    env = worker_env(
+        database=database,
+        http_port=0,
+        app_id=app_id,
+        kafka=kafka_bootstrap,
+        mongo=mongo_url,
+    )
+    stream, totals, badges = workload(tenant, GAMIFICATION_EVENTS, GAMIFICATION_ADVOCATES)
+    await start_group_at_end(kafka_bootstrap, app_id)
+
+    async with (
+        replicas("gamification", {**env, "CHORUS_ROLE": "worker"}) as workers,
+        replicas("gamification", {**env, "CHORUS_ROLE": "api"}) as apis,
+    ):
+        first = await workers.start("first")
+        readers = [await apis.start("api-1"), await apis.start("api-2")]
+
+        async def owns_partitions() -> bool:
+            return await metric(first.http_port, "chorus_consumer_assigned_partitions") > 0
+
+        await eventually(owns_partitions, timeout=60, interval=0.5)
+        watch = ReadinessWatch(first)
+        async with watch.running():
+            sending = asyncio.create_task(send_records(kafka_bootstrap, stream))
+            await join_and_leave(workers, settle=8)
+            await sending
+
+            async def caught_up() -> bool:
+                return await source_lag(first.http_port) == 0.0
+
+            await eventually(caught_up, timeout=240, interval=1)
+
+        async def standings(reader: Replica) -> dict[str, dict[str, Any]]:
+            async with httpx.AsyncClient(base_url=reader.base_url, timeout=15) as http:
+                found = {}
+                for advocate in totals:
+                    response = await http.get(
+                        "/v1/me/standing",
+                        headers=bearer(tenant, advocate, "advocate"),
+                    )
+                    found[advocate] = response.json()
+                return found
+
+        async def exact_everywhere() -> bool:
+            for reader in readers:
+                found = await standings(reader)
+                if any(found[a]["lifetime_points"] != t for a, t in totals.items()):
+                    return False
+                # Lifetime badges (the period closer adds top-N ones for closed periods).
+                lifetime = {
+                    a: {b["badge"] for b in s["badges"] if not b["period"]}
+                    for a, s in found.items()
+                }
+                assert lifetime == badges
+            return True
+
+        try:
+            await eventually(exact_everywhere, timeout=60, interval=2)
+        except AssertionError:
+            found = await standings(readers[0])
+            wrong = {
+                a: (found[a]["lifetime_points"], t)
+                for a, t in totals.items()
+                if found[a]["lifetime_points"] != t
+            }
+            pytest.fail(f"{len(wrong)} advocates wrong (got, expected): {list(wrong.items())[:5]}")
+    assert_ready_throughout(watch)
+    await drop_database(mongo_url, database)

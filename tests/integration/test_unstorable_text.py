@@ -131,7 +131,6 @@ async def test_gamification(kafka_bootstrap: str, mongo_url: str, tmp_path: Path
     settings = GamificationSettings(
         **common(kafka_bootstrap, mongo_url, "gamification"),
         role="api",
-        engine_state_dir=str(tmp_path),
     )
     async with service(build_gamification, settings, mongo_url) as http:
         admin = bearer(TENANT, "ada", "admin")

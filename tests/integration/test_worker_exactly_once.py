@@ -1,13 +1,10 @@
 """Events for many advocates, 5% delivered twice, the worker stopped
 mid-stream and restarted: every total and badge is exactly right. Then a
-worker with an empty state directory rebuilds the same state from the
-changelog and keeps counting from it.
+fresh worker process keeps counting from the stored states.
 
-The worker is stopped mid-stream with SIGTERM, and (the issue's case) with
-SIGKILL while 100,000 events for 1,000 advocates flow. faust-streaming's
-consumer skips records right after such a restart (app/positions.py): the
-engine reads them back from the broker and commits only its own positions,
-which these tests prove by the exact totals.
+The worker is stopped mid-stream with SIGTERM, and with SIGKILL while 100,000
+events for 1,000 advocates flow: what it scored but had not committed comes
+again and the states' stored offsets and event ids make it count once.
 
 The file name sorts after the other integration tests on purpose: its
 100,000 events on the shared topics would be a backlog for the services
@@ -19,7 +16,6 @@ import asyncio
 import signal
 from collections import defaultdict
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from gamification_support import (
@@ -38,30 +34,29 @@ from chorus_testing import drop_database, end_offsets, eventually, free_port, re
 
 
 @pytest.mark.timeout(600)
-async def test_exactly_once_through_duplicates_and_an_empty_state_dir(
-    kafka_bootstrap: str, mongo_url: str, tmp_path: Path
+async def test_exactly_once_through_duplicates_and_a_fresh_worker(
+    kafka_bootstrap: str, mongo_url: str
 ) -> None:
-    await exactly_once(kafka_bootstrap, mongo_url, tmp_path, 20_000, 200, None)
+    await exactly_once(kafka_bootstrap, mongo_url, 20_000, 200, None)
 
 
 @pytest.mark.timeout(600)
 async def test_exactly_once_through_duplicates_and_a_restart_mid_stream(
-    kafka_bootstrap: str, mongo_url: str, tmp_path: Path
+    kafka_bootstrap: str, mongo_url: str
 ) -> None:
-    await exactly_once(kafka_bootstrap, mongo_url, tmp_path, 20_000, 200, signal.SIGTERM)
+    await exactly_once(kafka_bootstrap, mongo_url, 20_000, 200, signal.SIGTERM)
 
 
 @pytest.mark.timeout(900)
-async def test_exactly_once_through_duplicates_a_sigkill_and_an_empty_state_dir(
-    kafka_bootstrap: str, mongo_url: str, tmp_path: Path
+async def test_exactly_once_through_duplicates_a_sigkill_and_a_fresh_worker(
+    kafka_bootstrap: str, mongo_url: str
 ) -> None:
-    await exactly_once(kafka_bootstrap, mongo_url, tmp_path, 100_000, 1_000, signal.SIGKILL)
+    await exactly_once(kafka_bootstrap, mongo_url, 100_000, 1_000, signal.SIGKILL)
 
 
 async def exactly_once(
     kafka_bootstrap: str,
     mongo_url: str,
-    tmp_path: Path,
     events: int,
     advocates: int,
     stop: signal.Signals | None,
@@ -72,7 +67,6 @@ async def exactly_once(
         database=database,
         http_port=port,
         app_id=app_id,
-        state_dir=tmp_path / "state-1",
         kafka=kafka_bootstrap,
         mongo=mongo_url,
     )
@@ -152,10 +146,9 @@ async def exactly_once(
         assert set(ids) == expected_pairs
         assert all(len(event_ids) == 1 for event_ids in ids.values())
 
-        # A worker with an empty state directory: the same state, and it keeps counting.
+        # A fresh worker process: it keeps counting from the stored states.
         worker.send_signal(signal.SIGTERM)
         assert await worker.wait() == 0
-        env["CHORUS_ENGINE_STATE_DIR"] = str(tmp_path / "state-2")
         worker = await start_worker(env, timeout=180, restart=True)
         extra = [f"adv-{n:04d}" for n in range(0, advocates, 10)]
         await send_records(kafka_bootstrap, [share(tenant, a, datetime.now(UTC)) for a in extra])

@@ -54,7 +54,7 @@ async def test_a_crashed_worker_is_restarted_and_ready_again() -> None:
     await supervisor.check()
     worker.crash()
     await asyncio.sleep(0.01)
-    with pytest.raises(RuntimeError, match="w is down.*partition is not assigned"):
+    with pytest.raises(RuntimeError, match=r"w is down.*partition is not assigned"):
         await supervisor.check()
     for _ in range(100):
         if worker.starts == 4:

@@ -8,11 +8,9 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from chorus.kit.topics import (
-    ADVOCATE_PARTITIONS,
     ALL_TOPICS,
     CONSUMER_GROUPS,
     DEAD_LETTER_RETENTION_MS,
-    WEEK_MS,
     dead_letter_topic,
 )
 
@@ -25,20 +23,13 @@ class TopicSpec:
     compacted: bool = False
 
 
-# The gamification engine's table changelog (faust declares it too, but a
-# cluster whose topics are managed as resources wants it listed).
-ENGINE_CHANGELOG = TopicSpec(
-    "chorus-gamification-advocates-changelog", ADVOCATE_PARTITIONS, WEEK_MS, compacted=True
-)
-
-
 def topic_specs() -> list[TopicSpec]:
     specs = [TopicSpec(t.name, t.partitions, t.retention_ms, t.compacted) for t in ALL_TOPICS]
     specs += [
         TopicSpec(dead_letter_topic(group), 1, DEAD_LETTER_RETENTION_MS)
         for group in CONSUMER_GROUPS
     ]
-    return [*specs, ENGINE_CHANGELOG]
+    return specs
 
 
 def kafka_topic_manifests(replicas: int, cluster: str) -> str:

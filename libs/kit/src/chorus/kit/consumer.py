@@ -1,14 +1,10 @@
-"""The consumer loop: decode, dedupe, handle with bounded retries, dead-letter,
-then commit — only after the handler's work is durable.
+"""The consumer loop for per-event handlers: decode, dedupe, handle with
+bounded retries, dead-letter, then commit — only after the handler's work is
+durable (the group membership, commits and rebalances are in group.py).
 
-Offsets are committed per batch after every record in it was handled (or
-dead-lettered). A crash before the commit redelivers the batch; the dedupe hook
-and idempotent handlers make the redelivery harmless.
-
-Rebalances are routine: when the group takes partitions away, the batch in
-hand stops at a record boundary (no new record starts), what is done is
-committed before the revocation completes, and the rest is left to the new
-owner. Per-partition bookkeeping (lag) follows the current assignment.
+Records with the same key run in order on one lane; lanes run side by side. A
+crash before the commit redelivers the batch; the dedupe hook and idempotent
+handlers make the redelivery harmless.
 """
 
 from __future__ import annotations
@@ -21,12 +17,11 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
 from chorus.kit.dedupe import Deduplicator
 from chorus.kit.envelope import Envelope, Headers, UndecodableEvent, decode
+from chorus.kit.group import Batch, BatchProgress, GroupMember, Interrupted, Record
 from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer, headers_with
 from chorus.kit.retry import RetryPolicy
@@ -40,10 +35,6 @@ Handler = Callable[[Envelope], Awaitable[None]]
 
 class PermanentError(Exception):
     """A handler failure that no retry can fix: the event goes to the dead-letter topic."""
-
-
-class _Interrupted(Exception):
-    """Stop or a revocation came while the batch was in hand: no new record starts."""
 
 
 def dead_letter_headers(
@@ -64,40 +55,22 @@ def dead_letter_headers(
     )
 
 
-Batch = dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
-
-
 @dataclass
 class _BatchProgress:
-    """What one batch has done so far: the offsets handled and, for dedupe, the
-    ids applied before it (asked once per batch) or earlier in it."""
+    """What one batch has done so far: the group's progress and, for dedupe,
+    the ids applied before it (asked once per batch) or earlier in it."""
 
-    completed: set[tuple[str, int, int]] = field(default_factory=set)
+    group: BatchProgress
     seen: set[str] = field(default_factory=set)
 
 
-def _event_id(record: ConsumerRecord[bytes, bytes]) -> str | None:
+def _event_id(record: Record) -> str | None:
     """The ce_id header as the envelope decodes it (the last one wins)."""
     found = None
     for name, value in record.headers or ():
         if name == "ce_id":
             found = bytes(value).decode(errors="replace")
     return found
-
-
-def _committable(
-    batch: Batch,
-    completed: set[tuple[str, int, int]],
-) -> dict[TopicPartition, int]:
-    """Per partition, the offset after the longest run of handled records from
-    the start of the batch: nothing unhandled is ever committed."""
-    offsets: dict[TopicPartition, int] = {}
-    for partition, records in batch.items():
-        for record in sorted(records, key=lambda r: r.offset):
-            if (record.topic, record.partition, record.offset) not in completed:
-                break
-            offsets[partition] = record.offset + 1
-    return offsets
 
 
 class EventConsumer:
@@ -125,171 +98,68 @@ class EventConsumer:
         self._metrics = metrics
         self._dedupe = dedupe
         self._retry = retry or RetryPolicy()
-        self._max_batch = max_batch
         self._concurrency = max(1, concurrency)
-        self._bootstrap = bootstrap
-        self._client_id = client_id or group
-        self._stopping = False
-        # Set by stop and by a revocation: the batch in hand starts no new record.
-        self._interrupted = asyncio.Event()
-        # Set while no batch is in hand (a revocation waits for it).
-        self._idle = asyncio.Event()
-        self._idle.set()
-        self._task: asyncio.Task[None] | None = None
-        self._next_offsets: dict[TopicPartition, int] = {}
-        self._kafka: AIOKafkaConsumer | None = None
+        self._member = GroupMember(
+            bootstrap=bootstrap,
+            group=group,
+            topics=list(self._topics),
+            handle=self._run_batch,
+            metrics=metrics,
+            max_batch=max_batch,
+            client_id=client_id,
+        )
 
     @property
     def running(self) -> bool:
-        return self._task is not None and not self._task.done()
+        return self._member.running
 
     async def start(self) -> None:
         """Join the group; a stopped (or crashed) consumer can be started again."""
-        self._stopping = False
-        self._interrupted.clear()
-        self._next_offsets.clear()
-        self._kafka = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
-            group_id=self.group,
-            client_id=self._client_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            isolation_level="read_committed",
-            max_poll_interval_ms=300_000,
-        )
-        self._kafka.subscribe(list(self._topics), listener=_Rebalances(self))
-        await self._kafka.start()
-        self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group}")
+        await self._member.start()
 
     async def stop(self) -> None:
         """Finish the record in hand, commit what is done, leave the group."""
-        self._stopping = True
-        self._interrupted.set()
-        if self._task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await self._task
-        if self._kafka is not None:
-            await self._kafka.stop()
+        await self._member.stop()
 
     async def wait(self) -> None:
         """Return when the loop ended; raise if it died."""
-        if self._task is not None:
-            await self._task
+        await self._member.wait()
 
-    async def _run(self) -> None:
-        kafka = self._kafka
-        assert kafka is not None, "start() first"
-        while not self._stopping:
-            batch = await kafka.getmany(timeout_ms=300, max_records=self._max_batch)
-            if self._interrupted.is_set():
-                continue  # fetched for partitions being revoked: the new owner reads them
-            self._idle.clear()
-            try:
-                await self._run_batch(kafka, batch)
-            finally:
-                self._idle.set()
-            self._report_lag(kafka)
-
-    async def _run_batch(self, kafka: AIOKafkaConsumer, batch: Batch) -> None:
-        progress = _BatchProgress()
-        failed = False
-        try:
-            if self._dedupe and batch:
-                ids = {i for records in batch.values() for r in records if (i := _event_id(r))}
-                progress.seen = await self._dedupe.seen(self.group, ids)
-            await self._handle_batch(batch, progress)
-        except _Interrupted:
-            pass
-        except Exception:
-            # The infrastructure failed (MongoDB, the dead-letter producer), not the
-            # event: keep what is done, go back to the first record not done, retry.
-            log.exception("consumer batch failed; retrying it", extra={"group": self.group})
-            failed = True
-        done = _committable(batch, progress.completed)
-        await self._commit(kafka, done)
-        if failed:
-            assigned = kafka.assignment()
-            for partition, records in batch.items():
-                if partition in assigned:
-                    kafka.seek(partition, done.get(partition, records[0].offset))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._interrupted.wait(), 1)
-
-    async def on_revoked(self, revoked: set[TopicPartition]) -> None:
-        """Before the group hands `revoked` on: stop the batch in hand at a record
-        boundary and let the loop commit what it finished (the generation is still
-        valid until this returns), then forget those partitions."""
-        self._interrupted.set()
-        await self._idle.wait()
-        for tp in revoked:
-            if self._next_offsets.pop(tp, None) is not None:
-                with contextlib.suppress(KeyError):
-                    self._metrics.consumer_lag.remove(tp.topic, self.group, str(tp.partition))
-
-    def on_assigned(self, assigned: set[TopicPartition]) -> None:
-        if not self._stopping:
-            self._interrupted.clear()
-        self._metrics.consumer_rebalances.labels(self.group).inc()
-        self._metrics.consumer_assigned.labels(self.group).set(len(assigned))
-        log.info(
-            "partitions assigned",
-            extra={
-                "group": self.group,
-                "partitions": sorted(f"{t.topic}:{t.partition}" for t in assigned),
-            },
-        )
+    async def _run_batch(self, batch: Batch, done: BatchProgress) -> None:
+        progress = _BatchProgress(done)
+        if self._dedupe:
+            ids = {i for records in batch.values() for r in records if (i := _event_id(r))}
+            progress.seen = await self._dedupe.seen(self.group, ids)
+        await self._handle_batch(batch, progress)
 
     async def _handle_batch(self, batch: Batch, progress: _BatchProgress) -> None:
         """Records with the same key stay in order; different keys run side by side
         (up to `concurrency` at once), so one slow advocate does not hold up others."""
-        lanes: dict[tuple[str, int, bytes | None], list[ConsumerRecord[bytes, bytes]]] = {}
+        lanes: dict[tuple[str, int, bytes | None], list[Record]] = {}
         for records in batch.values():
             for record in records:
                 lanes.setdefault((record.topic, record.partition, record.key), []).append(record)
         slots = asyncio.Semaphore(self._concurrency)
 
-        async def lane(records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        async def lane(records: list[Record]) -> None:
             async with slots:
                 for record in records:
                     await self._handle(record, progress)
-                    progress.completed.add((record.topic, record.partition, record.offset))
+                    progress.group.done(record)
 
         results = await asyncio.gather(*(lane(r) for r in lanes.values()), return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
-        stopping = [e for e in errors if isinstance(e, _Interrupted)]
-        others = [e for e in errors if not isinstance(e, _Interrupted)]
+        stopping = [e for e in errors if isinstance(e, Interrupted)]
+        others = [e for e in errors if not isinstance(e, Interrupted)]
         if others:
             raise others[0]
         if stopping:
             raise stopping[0]
 
-    async def _commit(self, kafka: AIOKafkaConsumer, offsets: dict[TopicPartition, int]) -> None:
-        if not offsets:
-            return
-        try:
-            await kafka.commit(offsets)
-        except (CommitFailedError, IllegalStateError) as exc:
-            # The group rebalanced: the new owner gets these records again and
-            # dedupe keeps the redelivery from having a second effect.
-            self._metrics.consumer_commits_refused.labels(self.group).inc()
-            log.warning("commit refused after a rebalance", extra={"error": str(exc)})
-
-    def _report_lag(self, kafka: AIOKafkaConsumer) -> None:
-        # Only partitions assigned now (no await in between): asking about a
-        # revoked one is an error in aiokafka.
-        for tp in kafka.assignment():
-            next_offset = self._next_offsets.get(tp)
-            highwater = kafka.highwater(tp)
-            if next_offset is not None and highwater is not None:
-                self._metrics.consumer_lag.labels(tp.topic, self.group, str(tp.partition)).set(
-                    max(0, highwater - next_offset)
-                )
-
-    async def _handle(self, record: ConsumerRecord[bytes, bytes], progress: _BatchProgress) -> None:
-        if self._interrupted.is_set():
-            raise _Interrupted()
+    async def _handle(self, record: Record, progress: _BatchProgress) -> None:
+        if self._member.interrupted.is_set():
+            raise Interrupted()
         topic = self._topics[record.topic]
-        self._next_offsets[TopicPartition(record.topic, record.partition)] = record.offset + 1
         try:
             envelope = decode(topic, record.key, record.value, record.headers)
         except UndecodableEvent as exc:
@@ -327,9 +197,7 @@ class EventConsumer:
                 progress.seen.add(envelope.id)
             self._count(record, "processed")
 
-    async def _handle_with_retries(
-        self, record: ConsumerRecord[bytes, bytes], envelope: Envelope
-    ) -> str | None:
+    async def _handle_with_retries(self, record: Record, envelope: Envelope) -> str | None:
         """Run the handler; None on success, else why it goes to the dead-letter topic."""
         handler = self._handlers[record.topic]
         attempt = 0
@@ -355,15 +223,16 @@ class EventConsumer:
                     },
                 )
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._interrupted.wait(), self._retry.delay(attempt))
-                if self._interrupted.is_set():
-                    raise _Interrupted() from exc
+                    interrupted = self._member.interrupted
+                    await asyncio.wait_for(interrupted.wait(), self._retry.delay(attempt))
+                if self._member.interrupted.is_set():
+                    raise Interrupted() from exc
             finally:
                 self._metrics.handler_latency.labels(record.topic, self.group).observe(
                     time.perf_counter() - started
                 )
 
-    async def _dead_letter(self, record: ConsumerRecord[bytes, bytes], reason: str) -> None:
+    async def _dead_letter(self, record: Record, reason: str) -> None:
         log.error(
             "event dead-lettered",
             extra={
@@ -384,18 +253,5 @@ class EventConsumer:
         await self._producer.send_raw(self.dead_letter_topic, record.key, record.value, headers)
         self._count(record, "dead_lettered")
 
-    def _count(self, record: ConsumerRecord[bytes, bytes], outcome: str) -> None:
+    def _count(self, record: Record, outcome: str) -> None:
         self._metrics.events_consumed.labels(record.topic, self.group, outcome).inc()
-
-
-class _Rebalances(ConsumerRebalanceListener):  # type: ignore[misc]
-    """aiokafka's public rebalance hook, awaited by the group coordinator."""
-
-    def __init__(self, consumer: EventConsumer) -> None:
-        self._consumer = consumer
-
-    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
-        await self._consumer.on_revoked(revoked)
-
-    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
-        self._consumer.on_assigned(assigned)

@@ -1,6 +1,6 @@
 """Composition root of the gamification service.
 
-CHORUS_ROLE picks what this process runs: "worker" (the faust scoring engine,
+CHORUS_ROLE picks what this process runs: "worker" (the scoring engine,
 scaled on consumer lag), "api" (REST + gRPC over the read model, and the
 period closer), or "all" (both; the default for a laptop). Every role serves
 health and metrics.
@@ -16,6 +16,7 @@ from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from chorus.gamification.adapters.closed_periods import ClosedPeriods
+from chorus.gamification.adapters.engine_states import EngineStates
 from chorus.gamification.adapters.rewards import Rewards
 from chorus.gamification.adapters.rules_store import RulesCache, RulesStore
 from chorus.gamification.adapters.standings import Standings
@@ -44,13 +45,10 @@ class GamificationSettings(ServiceSettings):
     grpc_port: int = 50540
 
     role: Role = Role.ALL
-    # The faust app id: its consumer group and the prefix of its changelog topic.
+    # The scoring workers' consumer group.
     engine_app_id: str = "chorus-gamification"
-    engine_state_dir: str = "/tmp/chorus-gamification"
     engine_batch_size: int = Field(default=10_000, ge=1, le=50_000)
-    engine_linger_seconds: float = Field(default=0.25, gt=0, le=5)
     engine_offset_reset: Literal["earliest", "latest"] = "earliest"
-    kafka_replication_factor: int = Field(default=1, ge=1)
     leaderboard_cache_seconds: float = Field(default=1.0, ge=0)
     # How long after a period ends late events still count before top-N badges are given.
     period_grace_seconds: float = Field(default=3600, ge=0)
@@ -78,23 +76,16 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
             EngineConfig(
                 bootstrap=settings.kafka_bootstrap,
                 app_id=settings.engine_app_id,
-                state_dir=settings.engine_state_dir,
-                replication_factor=settings.kafka_replication_factor,
                 batch_size=settings.engine_batch_size,
-                linger_seconds=settings.engine_linger_seconds,
                 offset_reset=settings.engine_offset_reset,
             ),
             rules=RulesCache(rules),
+            states=EngineStates(infra.db),
             standings=standings,
             producer=infra.producer,
             metrics=infra.metrics,
         )
-        components += [
-            infra.supervised("engine", engine),
-            PeriodicTask("engine-lag", 5, engine.report_lag),
-            PeriodicTask("engine-sweep", 5, engine.sweep),
-        ]
-        infra.health.add("engine-partitions", engine.check)
+        components.append(infra.supervised("engine", engine))
     app = GamificationApp(rules, standings, rewards, closed, relay)
     return infra.runtime(
         title="Chorus gamification",
