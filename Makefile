@@ -7,6 +7,7 @@ export UV_PYTHON := python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 UV_VERSION := 0.13.8
+REPLICAS ?= 1
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
 .PHONY: help install run test test-unit test-integration lint format proto proto-check \
@@ -20,8 +21,8 @@ install: ## create .venv from uv.lock (installs uv from PyPI if missing)
 	  || python3 -m pip install --quiet "uv==$(UV_VERSION)"
 	@$(UV) sync --all-packages --frozen --quiet
 
-run: install stack-up ## start the local stack and every service in the foreground (Ctrl-C stops)
-	@tools/run.sh
+run: install stack-up ## start the local stack and every service in the foreground (REPLICAS=2: two of each; Ctrl-C stops)
+	@REPLICAS="$(REPLICAS)" tools/run.sh
 
 test: install proto-check lint k8s-check stack-up ## everything CI runs: contracts, lint, manifests, unit and integration tests
 	@$(PY) -m pytest

@@ -40,7 +40,7 @@ def _reachable(address: str) -> bool:
 
 
 # The consumer groups of the services `make run` starts (the kit's groups are
-# named after the services; the scoring engine's is its faust app id).
+# named after the services; the scoring engine's is its app id).
 MAKE_RUN_GROUPS = ("content", "distribution", "engagement", "chorus-gamification")
 
 

@@ -27,12 +27,41 @@ mkdir -p "$repo/.local/simulator"
 "$bin/chorus-simulator" --port 8090 --state-file "$repo/.local/simulator/state.json" > >(trap "" INT TERM; exec sed -u "s/^/[simulator] /") 2>&1 &
 pids+=($!)
 
-for name in "${services[@]}"; do
+# REPLICAS=N (make run REPLICAS=2) starts N of every service: replica i listens
+# on the service's ports + i-1 (content 8010, 8011, ...), the way Kubernetes
+# would run several pods of one Deployment in one consumer group.
+replicas="${REPLICAS:-1}"
+if ! [[ "$replicas" =~ ^[1-9]$ ]]; then
+  echo "run: REPLICAS must be a number from 1 to 9 (got '$replicas')" >&2
+  exit 2
+fi
+declare -A http_ports=([content]=8010 [distribution]=8020 [engagement]=8030 [gamification]=8040)
+declare -A grpc_ports=([content]=50510 [distribution]=50520 [engagement]=50530 [gamification]=50540)
+
+start_replica() {
+  local name="$1" index="$2" label="$1"
+  local -a env=()
+  if (( index > 1 )); then
+    label="$name-$index"
+    local http=$(( http_ports[$name] + index - 1 )) grpc=$(( grpc_ports[$name] + index - 1 ))
+    env+=("CHORUS_HTTP_PORT=$http" "CHORUS_GRPC_PORT=$grpc")
+    # Each engagement replica has its own click journal and transactional id.
+    [[ "$name" == engagement ]] && env+=("CHORUS_INSTANCE_ID=engagement-$index" "CHORUS_PUBLIC_BASE_URL=http://127.0.0.1:$http")
+  fi
   # The log prefixer ignores Ctrl-C so that it prints the services' last words.
-  "$bin/chorus-$name" > >(trap "" INT TERM; exec sed -u "s/^/[$name] /") 2>&1 &
+  env "${env[@]}" "$bin/chorus-$name" > >(trap "" INT TERM; exec sed -u "s/^/[$label] /") 2>&1 &
   pids+=($!)
+}
+
+for name in "${services[@]}"; do
+  for (( index = 1; index <= replicas; index++ )); do
+    start_replica "$name" "$index"
+  done
 done
 
+if (( replicas > 1 )); then
+  echo "run: $replicas replicas of every service; replica i answers on the ports + i-1 (content: 8010..$(( 8010 + replicas - 1 )))"
+fi
 echo "run: starting; the demo tenant is seeded once every service is ready (Ctrl-C stops all)"
 # Seeds the demo tenant through the public APIs (a re-run keeps what exists),
 # then prints the URLs, a token command and a walkthrough.

@@ -277,7 +277,7 @@ class ContentApp:
         except workflow.InvalidTransition as error:
             raise _conflict_on_transition(error) from error
         updated = replace(current, **vars(fields), version=current.version + 1)
-        return await self._write(current, updated, [])
+        return await self._write(current, updated, [], if_match)
 
     async def submit(self, principal: Principal, item_id: str, if_match: int | None) -> ItemView:
         principal.require_role(Role.CURATOR, Role.ADVOCATE)
@@ -285,7 +285,7 @@ class ContentApp:
         program = await self.program(principal)
         if error := _compliance_error(current, program):
             raise error
-        return await self._transition(current, lambda i, now: workflow.submit(i, now), [])
+        return await self._transition(current, lambda i, now: workflow.submit(i, now), [], if_match)
 
     async def approve(self, principal: Principal, item_id: str, if_match: int | None) -> ItemView:
         principal.require_role(Role.APPROVER, Role.ADMIN)
@@ -307,7 +307,7 @@ class ContentApp:
             f"{approved.tenant}:{approved.id}",
             events.content_approved(approved, program),
         )
-        return await self._write(current, approved, [entry])
+        return await self._write(current, approved, [entry], if_match)
 
     async def reject(
         self, principal: Principal, item_id: str, reason: str, if_match: int | None
@@ -320,12 +320,14 @@ class ContentApp:
                 [Violation("reason", "must not be empty")],
             )
         current = await self._for_update(principal, item_id, if_match)
-        return await self._transition(current, lambda i, now: workflow.reject(i, reason, now), [])
+        return await self._transition(
+            current, lambda i, now: workflow.reject(i, reason, now), [], if_match
+        )
 
     async def revise(self, principal: Principal, item_id: str, if_match: int | None) -> ItemView:
         principal.require_role(Role.CURATOR, Role.ADVOCATE)
         current = await self._editable(principal, item_id, if_match)
-        return await self._transition(current, lambda i, now: workflow.revise(i, now), [])
+        return await self._transition(current, lambda i, now: workflow.revise(i, now), [], if_match)
 
     async def retract(
         self, principal: Principal, item_id: str, reason: str, if_match: int | None
@@ -342,7 +344,7 @@ class ContentApp:
             f"{retracted.tenant}:{retracted.id}",
             events.content_retracted(retracted, principal.subject, self._now()),
         )
-        return await self._write(current, retracted, [entry])
+        return await self._write(current, retracted, [entry], if_match)
 
     async def list_items(
         self,
@@ -443,20 +445,28 @@ class ContentApp:
         current: Item,
         step: Callable[[Item, datetime], Item],
         entries: list[dict[str, object]],
+        if_match: int | None,
     ) -> ItemView:
         try:
             updated = step(current, self._now())
         except workflow.InvalidTransition as error:
             raise _conflict_on_transition(error) from error
-        return await self._write(current, replace(updated, version=current.version + 1), entries)
+        updated = replace(updated, version=current.version + 1)
+        return await self._write(current, updated, entries, if_match)
 
     async def _write(
-        self, current: Item, updated: Item, entries: list[dict[str, object]]
+        self,
+        current: Item,
+        updated: Item,
+        entries: list[dict[str, object]],
+        if_match: int | None,
     ) -> ItemView:
         if not await self._store.replace_item(updated, current.version, list(entries)):
+            # Another request changed the item between our read and write: a
+            # failed precondition if the caller sent one, else a plain conflict.
             raise ProblemError(
-                ErrorCode.PRECONDITION_FAILED,
-                "the item changed meanwhile; reload it",
+                ErrorCode.PRECONDITION_FAILED if if_match is not None else ErrorCode.CONFLICT,
+                "the item changed meanwhile (another request won); reload it",
                 extra={"current_version": current.version},
             )
         if entries:

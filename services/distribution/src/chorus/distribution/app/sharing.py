@@ -241,6 +241,10 @@ class Sharing:
                     events.append(self._work(tenant, advocate, share_id, target.network))
             share["networks"][target.network] = entry
         if not await self._store.insert_share(share, events):
+            # The same key reached another replica (or request) at the same
+            # moment and its share was stored first: that one is the answer.
+            if idempotency_key and (existing := await self._store.share(share_id)) is not None:
+                return existing
             raise ProblemError(ErrorCode.CONFLICT, "this share already exists")
         self._relay.kick()
         return share

@@ -21,6 +21,7 @@ restart or rebalance, and working around it needed its private internals.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -38,7 +39,7 @@ from chorus.gamification.domain.scoring import AdvocateState, Outcome
 from chorus.gamification.domain.scoring import Status as Scored
 from chorus.kit.consumer import dead_letter_headers
 from chorus.kit.envelope import OutgoingRecord, UndecodableEvent, encode, timestamp
-from chorus.kit.group import Batch, BatchProgress, GroupMember, Record
+from chorus.kit.group import Batch, BatchProgress, GroupMember, Interrupted, Record
 from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer
 from chorus.kit.topics import BADGE_EARNED, POINTS_AWARDED, dead_letter_topic
@@ -47,6 +48,8 @@ from chorus.kit.tracing import extract_context, inject_headers, tracer
 log = logging.getLogger(__name__)
 
 GROUP = "gamification"
+# Records scored between two yields to the event loop.
+YIELD_EVERY = 200
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,14 @@ class ScoringEngine:
         keys = [item.key for _, item in decoded if isinstance(item, Incoming)]
         work = _Batch(await self._states.load(keys))
         outgoing: list[OutgoingRecord] = []
-        for record, item in decoded:
+        for n, (record, item) in enumerate(decoded):
+            if n % YIELD_EVERY == YIELD_EVERY - 1:
+                # Scoring is CPU only: let the heartbeat run (a loop held for the
+                # session timeout gets the worker thrown out of its group), and
+                # give a revoked batch up while nothing of it is written yet.
+                await asyncio.sleep(0)
+                if self._member.interrupted.is_set():
+                    raise Interrupted()
             if isinstance(item, Incoming):
                 outgoing.extend(await self._score(work, item, record))
             else:
