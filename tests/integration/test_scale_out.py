@@ -36,12 +36,13 @@ from chorus.contracts.common.v1.common_pb2 import (
     NETWORK_X,
     SHARE_MODE_API,
 )
+from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import ENGAGEMENT_KIND_CLICK, EngagementObserved
 from chorus.engagement.main import build as build_engagement
 from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer
-from chorus.kit.topics import ALL_TOPICS, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
+from chorus.kit.topics import ALL_TOPICS, CONTENT_APPROVED, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
 from chorus_testing import (
     bearer,
     drop_database,
@@ -94,7 +95,7 @@ CONTENT_ADVOCATES = 120
 NETWORKS = (NETWORK_LINKEDIN, NETWORK_X, NETWORK_FACEBOOK)
 
 
-async def test_content_replicas_come_and_go_and_every_share_marks_the_feed_once(
+async def test_content_replicas_come_and_go_with_exact_feed_marks_and_every_approval_out(
     kafka_bootstrap: str, mongo_url: str
 ) -> None:
     database = unique("test_content_scale").replace("-", "_")
@@ -142,7 +143,9 @@ async def test_content_replicas_come_and_go_and_every_share_marks_the_feed_once(
             async def feeds_exact() -> bool:
                 for advocate in advocates:
                     feed = (
-                        await http.get("/v1/feed", headers=bearer(tenant, advocate, "advocate"))
+                        await http.get(
+                            "/v1/feed?limit=100", headers=bearer(tenant, advocate, "advocate")
+                        )
                     ).json()
                     entry = next(e for e in feed["items"] if e["item"]["id"] == item["id"])
                     if sorted(entry["shared_on"]) != ["facebook", "linkedin", "x"]:
@@ -150,14 +153,69 @@ async def test_content_replicas_come_and_go_and_every_share_marks_the_feed_once(
                     assert feed["frequency"]["shares_today"] == len(NETWORKS), feed["frequency"]
                 return True
 
+            approved_ids: list[str] = []
+            dancing = asyncio.Event()
+
+            async def approvals_flow() -> None:
+                """Items approved through the newest live replica: its outbox relay
+                may die (SIGKILL) holding their events; another replica's relay
+                publishes them once the lease runs out."""
+                async with httpx.AsyncClient(timeout=15) as client:
+                    while dancing.is_set():
+                        newest = [r for r in group.started if r.process.returncode is None][-1]
+                        with contextlib.suppress(httpx.HTTPError, AssertionError):
+                            approved = await approved_item(
+                                SimpleNamespace(http=_At(client, newest)), tenant
+                            )
+                            approved_ids.append(approved["id"])
+                        await asyncio.sleep(0.3)
+
+            since = await end_offsets(kafka_bootstrap, CONTENT_APPROVED.name)
             watch = ReadinessWatch(first)
             async with watch.running():
+                dancing.set()
                 flowing = asyncio.create_task(shares_flow())
+                approving = asyncio.create_task(approvals_flow())
                 await join_and_leave(group)
+                dancing.clear()
                 await flowing
+                await approving
                 await eventually(feeds_exact, timeout=90, interval=1)
+    records = await read_topic(
+        kafka_bootstrap,
+        CONTENT_APPROVED.name,
+        expect=len(approved_ids),
+        since=since,
+        timeout=90,
+        where=lambda r: (
+            r.key.decode().startswith(f"{tenant}:") and r.key != f"{tenant}:{item['id']}".encode()
+        ),
+    )
+    # Every approval published; a relay killed after sending may send one again
+    # with the same event id (consumers dedupe on it), never a second event.
+    by_item: dict[str, set[str]] = {}
+    for record in records:
+        by_item.setdefault(ContentApproved.FromString(record.value).content_id, set()).add(
+            dict(record.headers)["ce_id"].decode()
+        )
+    assert len(approved_ids) > 10
+    assert set(by_item) == set(approved_ids)
+    assert all(len(ids) == 1 for ids in by_item.values())
     assert_ready_throughout(watch)
     await drop_database(mongo_url, database)
+
+
+class _At:
+    """An httpx client aimed at one replica (content_support's helpers use paths)."""
+
+    def __init__(self, client: httpx.AsyncClient, replica: Replica) -> None:
+        self._client, self._base = client, replica.base_url
+
+    async def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self._client.get(f"{self._base}{path}", **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return await self._client.post(f"{self._base}{path}", **kwargs)
 
 
 async def test_engagement_replicas_come_and_go_and_every_answered_click_counts_once(
