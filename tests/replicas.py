@@ -78,8 +78,12 @@ class Replicas:
 
 
 @contextlib.asynccontextmanager
-async def replicas(service: str, env: dict[str, str], **options: object) -> AsyncIterator[Replicas]:
-    group = Replicas(service, env, **options)  # type: ignore[arg-type]
+async def replicas(
+    service: str,
+    env: dict[str, str],
+    per_replica: Callable[[str], dict[str, str]] = lambda _name: {},
+) -> AsyncIterator[Replicas]:
+    group = Replicas(service, env, per_replica)
     try:
         yield group
     finally:

@@ -108,9 +108,6 @@ class GroupMember:
     def running(self) -> bool:
         return self._task is not None and not self._task.done()
 
-    def assignment(self) -> set[TopicPartition]:
-        return set(self._kafka.assignment()) if self._kafka is not None else set()
-
     async def start(self) -> None:
         """Join the group; a stopped (or crashed) member can be started again."""
         self._stopping = False
