@@ -1,10 +1,22 @@
-"""Gamification: events scored per second by one worker, against the raw
-aiokafka consume rate of the same records measured in the same run; latency
-from produce to points visible through the API at a fixed rate; worker
-memory holding many advocates' state.
+"""Gamification: how fast one scoring worker goes against the physical ceiling
+of this stack, how soon points show, and what the state costs in memory.
+
+In one run, over the same records:
+- the raw aiokafka consume rate;
+- a raw pass-through rate (consume, and produce one small record per input,
+  acks=all, idempotent, batch by batch like the engine): the ceiling of
+  consume-score-announce here;
+- one worker's scoring rate (its own process, a fresh consumer group pointed
+  at the first record), its ratio to both, its CPU µs per event and a py-spy
+  profile of where that CPU goes;
+- produce → points visible through `GET /v1/me/standing` (a separate API
+  process) at a steady rate over many advocates, with one worker and with two
+  sharing the partitions;
+- one worker's RSS before and after scoring many new advocates.
 
     python bench/gamification_throughput.py [--events 50000] [--advocates 1000]
-        [--rate 1000] [--rate-seconds 20] [--memory-advocates 100000]
+        [--rate 1000] [--rate-seconds 60] [--rate-advocates 10000]
+        [--memory-advocates 100000]
 
 Needs the local stack (make stack-up). Prints one JSON line.
 """
@@ -18,6 +30,7 @@ import logging
 import os
 import random
 import statistics
+import subprocess
 import sys
 import time
 import uuid
@@ -29,15 +42,22 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _load import free_port, python, start_process, stop_process, wait_http
+from _profile import Profile, cpu_seconds
+from kafka_baseline import create_topic, delete_topic
 
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementObserved
 from chorus.kit.auth import mint_token
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
 from chorus.kit.envelope import OutgoingRecord, encode
-from chorus.kit.topics import ENGAGEMENT_OBSERVED, SHARE_PERFORMED
+from chorus.kit.metrics import Metrics
+from chorus.kit.producer import EventProducer
+from chorus.kit.topics import ADVOCATE_PARTITIONS, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
 
 TOPICS = (SHARE_PERFORMED, ENGAGEMENT_OBSERVED)
+BATCH = 10_000  # the engine's default batch
+# About the size of a points.awarded record.
+ANNOUNCEMENT = b"x" * 120
 
 
 def share(tenant: str, advocate: str) -> OutgoingRecord:
@@ -50,6 +70,19 @@ def click(tenant: str, advocate: str, when: datetime) -> OutgoingRecord:
     message = EngagementObserved(tenant=tenant, advocate=advocate, kind=1, delta=1, network=1)
     message.observed_at.FromDatetime(when)
     return encode(ENGAGEMENT_OBSERVED, f"{tenant}:{advocate}", message, source="/bench")
+
+
+def workload(tenant: str, events: int, advocates: int) -> list[OutgoingRecord]:
+    """One share in five, the rest clicks spread over two days."""
+    now, rng = datetime.now(UTC), random.Random(1)
+    return [
+        share(tenant, f"adv-{rng.randrange(advocates)}")
+        if rng.random() < 0.2
+        else click(
+            tenant, f"adv-{rng.randrange(advocates)}", now - timedelta(hours=rng.randrange(48))
+        )
+        for _ in range(events)
+    ]
 
 
 async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
@@ -71,20 +104,49 @@ async def send(producer: AIOKafkaProducer, records: list[OutgoingRecord]) -> Non
         await asyncio.gather(*futures)
 
 
-async def raw_consume_rate(bootstrap: str, start: dict[TopicPartition, int], count: int) -> float:
-    """The baseline: one aiokafka consumer reading exactly these records."""
+async def consume_rate(
+    bootstrap: str,
+    start: dict[TopicPartition, int],
+    count: int,
+    forward_to: str | None = None,
+    batched: bool = True,
+) -> float:
+    """Records/s of one aiokafka consumer reading exactly these records; with
+    `forward_to`, also producing one small record per input there (acks=all,
+    idempotent, to the input's partition) and awaiting each batch's
+    acknowledgements before the next — built into record batches as the
+    engine's producer does, or (batched=False) one aiokafka send() a record."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    producer = EventProducer(bootstrap, source="/bench", metrics=Metrics(), client_id="bench")
     await consumer.start()
+    await producer.start()
     try:
         consumer.assign(list(start))
         for tp, offset in start.items():
             consumer.seek(tp, offset)
         seen, began = 0, time.perf_counter()
         while seen < count:
-            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
-            seen += sum(len(records) for records in batch.values())
+            batch = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
+            records = [record for records in batch.values() for record in records]
+            seen += len(records)
+            if forward_to is not None and batched:
+                await producer.send_all(
+                    [
+                        OutgoingRecord(forward_to, record.key, ANNOUNCEMENT, [], record.partition)
+                        for record in records
+                    ]
+                )
+            elif forward_to is not None:
+                acks = [
+                    await producer.kafka.send(
+                        forward_to, ANNOUNCEMENT, key=record.key, partition=record.partition
+                    )
+                    for record in records
+                ]
+                await asyncio.gather(*acks)
         return count / (time.perf_counter() - began)
     finally:
+        await producer.stop()
         await consumer.stop()
 
 
@@ -117,6 +179,41 @@ def rss_mib(pid: int) -> float:
     return 0.0
 
 
+class Process:
+    """A gamification process in one role, with its HTTP client."""
+
+    def __init__(self, role: str, env: dict[str, str]) -> None:
+        port = free_port()
+        self.process: subprocess.Popen[bytes] = start_process(
+            [python(), "-m", "chorus.gamification.main"],
+            env | {"CHORUS_ROLE": role, "CHORUS_HTTP_PORT": str(port), "CHORUS_GRPC_PORT": "0"},
+        )
+        self.url = f"http://127.0.0.1:{port}"
+        self.client = httpx.AsyncClient(base_url=self.url, timeout=30)
+
+    async def ready(self) -> Process:
+        await wait_http(f"{self.url}/livez", timeout=120)
+        return self
+
+    async def stop(self) -> None:
+        stop_process(self.process)
+        await self.client.aclose()
+
+
+async def assigned(worker: Process) -> float:
+    return await metric(worker.client, "chorus_consumer_assigned_partitions")
+
+
+async def wait_assigned(workers: list[Process]) -> None:
+    """Until each worker owns some partitions and together they own them all."""
+    everything = ADVOCATE_PARTITIONS * 3  # share, engagement, lifecycle
+    while True:
+        counts = [await assigned(worker) for worker in workers]
+        if all(counts) and sum(counts) == everything:
+            return
+        await asyncio.sleep(0.2)
+
+
 async def wait_consumed(client: httpx.AsyncClient, target: float, timeout: float) -> float:
     deadline = time.monotonic() + timeout
     while (done := await metric(client, "chorus_events_consumed_total")) < target:
@@ -127,28 +224,31 @@ async def wait_consumed(client: httpx.AsyncClient, target: float, timeout: float
 
 
 async def latency_at_rate(
-    client: httpx.AsyncClient, producer: AIOKafkaProducer, tenant: str, rate: int, seconds: int
-) -> list[float]:
-    """Background clicks at `rate`/s; meanwhile probe shares, each timed from
-    produce until the advocate's points show through the REST API."""
+    api: httpx.AsyncClient,
+    producer: AIOKafkaProducer,
+    tenant: str,
+    *,
+    rate: int,
+    seconds: int,
+    advocates: int,
+) -> dict[str, float]:
+    """Background clicks at `rate`/s over `advocates`; meanwhile probe shares,
+    each timed from produce until the advocate's points show through the API."""
     latencies: list[float] = []
     stop = time.monotonic() + seconds
+    tag = uuid.uuid4().hex[:4]
 
     async def background() -> None:
-        tick = 0
-        began = time.monotonic()
+        tick, began = 0, time.monotonic()
         while time.monotonic() < stop:
-            records = [
-                click(tenant, f"bg-{random.randrange(1000)}", datetime.now(UTC))
-                for _ in range(rate // 10)
-            ]
-            for r in records:
+            for _ in range(rate // 10):
+                r = click(tenant, f"bg-{random.randrange(advocates)}", datetime.now(UTC))
                 await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
             tick += 1
             await asyncio.sleep(max(0.0, began + tick / 10 - time.monotonic()))
 
     async def probe(n: int) -> None:
-        advocate = f"probe-{n}"
+        advocate = f"probe-{tag}-{n}"
         token = mint_token(
             private_key_pem=DEV_PRIVATE_KEY_PEM,
             tenant=tenant,
@@ -164,7 +264,7 @@ async def latency_at_rate(
             await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
         )
         while True:
-            standing = (await client.get("/v1/me/standing", headers=headers)).json()
+            standing = (await api.get("/v1/me/standing", headers=headers)).json()
             if standing["lifetime_points"] > 0:
                 latencies.append((time.perf_counter() - sent) * 1000)
                 return
@@ -178,7 +278,11 @@ async def latency_at_rate(
             await asyncio.sleep(0.05)
 
     await asyncio.gather(background(), probes())
-    return latencies
+    return {
+        "p50_ms": round(statistics.median(latencies), 1),
+        "p99_ms": round(statistics.quantiles(latencies, n=100)[98], 1),
+        "probes": len(latencies),
+    }
 
 
 async def main() -> None:
@@ -187,7 +291,8 @@ async def main() -> None:
     parser.add_argument("--events", type=int, default=50_000)
     parser.add_argument("--advocates", type=int, default=1000)
     parser.add_argument("--rate", type=int, default=1000)
-    parser.add_argument("--rate-seconds", type=int, default=20)
+    parser.add_argument("--rate-seconds", type=int, default=60)
+    parser.add_argument("--rate-advocates", type=int, default=10_000)
     parser.add_argument("--memory-advocates", type=int, default=100_000)
     parser.add_argument(
         "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
@@ -196,34 +301,25 @@ async def main() -> None:
         "--mongo", default=os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
     )
     args = parser.parse_args()
-    tenant, app_id, port = (
-        f"bench-{uuid.uuid4().hex[:6]}",
-        f"bench-gamification-{uuid.uuid4().hex[:6]}",
-        free_port(),
-    )
-    now = datetime.now(UTC)
-    rng = random.Random(1)
-    records = [
-        share(tenant, f"adv-{rng.randrange(args.advocates)}")
-        if rng.random() < 0.2
-        else click(
-            tenant, f"adv-{rng.randrange(args.advocates)}", now - timedelta(hours=rng.randrange(48))
-        )
-        for _ in range(args.events)
-    ]
+    tenant, app_id = f"bench-{uuid.uuid4().hex[:6]}", f"bench-gamification-{uuid.uuid4().hex[:6]}"
     producer = AIOKafkaProducer(
         bootstrap_servers=args.bootstrap, acks="all", enable_idempotence=True, linger_ms=5
     )
     await producer.start()
     start = await end_offsets(args.bootstrap)
-    await send(producer, records)
-    baseline = await raw_consume_rate(args.bootstrap, start, args.events)
+    await send(producer, workload(tenant, args.events, args.advocates))
+    raw = await consume_rate(args.bootstrap, start, args.events)
+    scratch = await create_topic(args.bootstrap, ADVOCATE_PARTITIONS)
+    try:
+        passthrough = await consume_rate(args.bootstrap, start, args.events, forward_to=scratch)
+        per_send = await consume_rate(
+            args.bootstrap, start, args.events, forward_to=scratch, batched=False
+        )
+    finally:
+        await delete_topic(args.bootstrap, scratch)
     await commit_start(args.bootstrap, app_id, start)
 
     env = {
-        "CHORUS_ROLE": "all",
-        "CHORUS_HTTP_PORT": str(port),
-        "CHORUS_GRPC_PORT": "0",
         "CHORUS_ENGINE_APP_ID": app_id,
         "CHORUS_MONGO_DATABASE": app_id.replace("-", "_"),
         "CHORUS_KAFKA_BOOTSTRAP": args.bootstrap,
@@ -231,43 +327,60 @@ async def main() -> None:
         "CHORUS_LEADERBOARD_CACHE_SECONDS": "0",
         "CHORUS_LOG_LEVEL": "WARNING",
     }
-    worker = start_process([python(), "-m", "chorus.gamification.main"], env)
     figures: dict[str, object] = {"benchmark": "gamification_throughput", "events": args.events}
+    api = await Process("api", env).ready()
+    worker = await Process("worker", env).ready()
+    second: Process | None = None
     try:
-        base_url = f"http://127.0.0.1:{port}"
-        await wait_http(f"{base_url}/livez", timeout=120)
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            while await metric(client, "chorus_consumer_assigned_partitions") == 0:
-                await asyncio.sleep(0.1)
-            began = time.perf_counter()
-            ended = await wait_consumed(client, args.events, timeout=1800)
-            scored = args.events / (ended - began)
-            figures |= {
-                "raw_consume_events_per_s": round(baseline),
-                "worker_events_per_s": round(scored),
-                "ratio": round(scored / baseline, 3),
-            }
-            latencies = await latency_at_rate(
-                client, producer, tenant, args.rate, args.rate_seconds
-            )
-            figures |= {
-                "rate_events_per_s": args.rate,
-                "produce_to_api_p50_ms": round(statistics.median(latencies), 1),
-                "produce_to_api_p99_ms": round(statistics.quantiles(latencies, n=100)[98], 1),
-                "latency_probes": len(latencies),
-            }
-            before = rss_mib(worker.pid)
-            consumed = await metric(client, "chorus_events_consumed_total")
-            many = [share(tenant, f"mem-{n}") for n in range(args.memory_advocates)]
-            await send(producer, many)
-            await wait_consumed(client, consumed + len(many), timeout=3600)
-            figures |= {
-                "memory_advocates": args.memory_advocates,
-                "worker_rss_mib_before": round(before, 1),
-                "worker_rss_mib_after": round(rss_mib(worker.pid), 1),
-            }
+        await wait_assigned([worker])
+        cpu_before, profile = cpu_seconds(worker.process.pid), Profile(worker.process.pid)
+        profile.start()
+        began = time.perf_counter()
+        # The worker may have started before it reported its partitions.
+        already = await metric(worker.client, "chorus_events_consumed_total")
+        ended = await wait_consumed(worker.client, args.events, timeout=1800)
+        cpu = cpu_seconds(worker.process.pid) - cpu_before
+        top = profile.stop()
+        scored = (args.events - already) / (ended - began)
+        figures |= {
+            "raw_consume_events_per_s": round(raw),
+            "passthrough_events_per_s": round(passthrough),
+            "passthrough_one_send_a_record_events_per_s": round(per_send),
+            "worker_events_per_s": round(scored),
+            "ratio_to_raw": round(scored / raw, 3),
+            "ratio_to_passthrough": round(scored / passthrough, 3),
+            "worker_cpu_us_per_event": round(cpu / (args.events - already) * 1e6, 1),
+            "profile_top_own_percent": top,
+        }
+        at_rate = {
+            "rate": args.rate,
+            "seconds": args.rate_seconds,
+            "advocates": args.rate_advocates,
+        }
+        figures["latency_one_worker"] = at_rate | await latency_at_rate(
+            api.client, producer, tenant, **at_rate
+        )
+        second = await Process("worker", env).ready()
+        await wait_assigned([worker, second])
+        figures["latency_two_workers"] = at_rate | await latency_at_rate(
+            api.client, producer, tenant, **at_rate
+        )
+        await second.stop()
+        second = None
+        await wait_assigned([worker])
+        consumed = await metric(worker.client, "chorus_events_consumed_total")
+        before = rss_mib(worker.process.pid)
+        await send(producer, [share(tenant, f"mem-{n}") for n in range(args.memory_advocates)])
+        await wait_consumed(worker.client, consumed + args.memory_advocates, timeout=3600)
+        figures |= {
+            "memory_advocates": args.memory_advocates,
+            "worker_rss_mib_before": round(before, 1),
+            "worker_rss_mib_after": round(rss_mib(worker.process.pid), 1),
+        }
     finally:
-        stop_process(worker)
+        for process in (second, worker, api):
+            if process is not None:
+                await process.stop()
         await producer.stop()
     print(json.dumps(figures))
 

@@ -31,8 +31,11 @@ from chorus.contracts.gamification.v1 import gamification_service_pb2 as pb
 from chorus.contracts.gamification.v1 import gamification_service_pb2_grpc as pb_grpc
 from chorus.contracts.gamification.v1.events_pb2 import PointsAwarded, RulesChanged
 from chorus.gamification.adapters.closed_periods import ClosedPeriods
+from chorus.gamification.adapters.engine_states import EngineStates
 from chorus.gamification.adapters.rules_store import RulesStore
 from chorus.gamification.adapters.standings import Standings
+from chorus.gamification.domain.leaderboard import ranked
+from chorus.gamification.domain.periods import PeriodKind
 from chorus.gamification.domain.scoring import AdvocateState
 from chorus.kit.envelope import OutgoingRecord
 from chorus.kit.topics import POINTS_AWARDED, RULES_CHANGED, SHARE_PERFORMED, dead_letter_topic
@@ -324,7 +327,7 @@ async def test_closing_a_period_awards_the_top_n_once(mongo_url: str) -> None:
                 lifetime=points, periods={f"week:{week}": points}, offsets={"t": n}
             )
             states[(tenant, f"adv-{n}")] = state
-        await standings.write(states)
+        await EngineStates(db).save(states)
         monday = datetime(2026, 11, 23, tzinfo=UTC)
         week_id = f"{tenant}|week|{week}"
         await closed.close_due(monday + timedelta(minutes=30))  # within the grace period
@@ -337,6 +340,36 @@ async def test_closing_a_period_awards_the_top_n_once(mongo_url: str) -> None:
         assert len(doc["outbox"]) == 3
         badges = await closed.badges_of(tenant, "adv-2")
         assert [(b.badge, b.period) for b in badges] == [("top-3-week", week)]
+    finally:
+        await client.close()
+        await drop_database(mongo_url, database)
+
+
+async def test_a_rank_counted_by_mongodb_is_the_boards_rank(mongo_url: str) -> None:
+    """rank_of (one count query) agrees with the ranked board, ties and all,
+    for every period kind; advocates who left are on neither."""
+    database, tenant = unique("gam"), unique("acme")
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    db = client[database]
+    try:
+        standings = Standings(db, cache_seconds=0)
+        week = "2026-W47"
+        states = {}
+        for n, points in enumerate([50, 70, 70, 10, 5, 70, 0]):
+            states[(tenant, f"adv-{n}")] = AdvocateState(
+                lifetime=points + n, periods={f"week:{week}": points}, offsets={"t": n}
+            )
+        states[(tenant, "gone")] = AdvocateState.left(datetime.now(UTC), {"t": 99})
+        await EngineStates(db).save(states)
+        everyone = await standings.of_tenant(tenant)
+        assert "gone" not in {s.advocate for s in everyone}
+        for kind, period in ((PeriodKind.WEEK, week), (PeriodKind.ALL_TIME, "all")):
+            board = {e.advocate: e.rank for e in ranked(everyone, kind, period)}
+            for standing in everyone:
+                rank = await standings.rank_of(tenant, standing, kind, period)
+                assert rank == board.get(standing.advocate, 0), (kind, standing.advocate)
+        week_board = [e.advocate for e in ranked(everyone, PeriodKind.WEEK, week)]
+        assert week_board[:3] == ["adv-1", "adv-2", "adv-5"]  # a tie goes by advocate id
     finally:
         await client.close()
         await drop_database(mongo_url, database)

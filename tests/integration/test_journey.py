@@ -48,6 +48,8 @@ class CollectedSpan:
     name: str
     kind: int
     attributes: dict[str, Any]
+    # Traces this span links to (a batch consumer's span links its records').
+    linked: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -97,11 +99,13 @@ class SpanReceiver:
                             span.name,
                             span.kind,
                             attributes,
+                            frozenset(link.trace_id.hex() for link in span.links),
                         )
                     )
 
     def of_trace(self, trace_id: str) -> list[CollectedSpan]:
-        return [span for span in self.spans if span.trace_id == trace_id]
+        """The trace's spans and the spans linked to it."""
+        return [s for s in self.spans if s.trace_id == trace_id or trace_id in s.linked]
 
 
 @dataclass

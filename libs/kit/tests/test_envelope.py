@@ -1,9 +1,10 @@
 from datetime import UTC, datetime
 
 import pytest
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.contracts.content.v1.events_pb2 import ContentApproved, ContentRetracted
-from chorus.kit.envelope import CONTENT_TYPE, UndecodableEvent, decode, encode
+from chorus.kit.envelope import CONTENT_TYPE, Encoder, UndecodableEvent, decode, encode, timestamp
 from chorus.kit.topics import CONTENT_APPROVED, CONTENT_RETRACTED
 
 
@@ -92,3 +93,29 @@ def test_retracted_round_trip() -> None:
     message = ContentRetracted(tenant="acme", content_id="c1", reason="outdated")
     record = encode(CONTENT_RETRACTED, "acme:c1", message, source="s")
     assert decode(CONTENT_RETRACTED, record.key, record.value, record.headers).message == message
+
+
+def test_an_encoder_stamps_one_moment_and_lets_extra_headers_win() -> None:
+    moment = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+    encoder = Encoder("/svc", moment)
+    message = ContentApproved(tenant="t", content_id="c")
+    first = encoder.encode(CONTENT_APPROVED, "t:c", message, event_id="e-1")
+    second = encoder.encode(
+        CONTENT_APPROVED, "t:c", message, extra=[("ce_source", b"/other"), ("traceparent", b"x")]
+    )
+    plain = encode(CONTENT_APPROVED, "t:c", message, source="/svc", event_id="e-1", time=moment)
+    assert first == plain
+    decoded = decode(CONTENT_APPROVED, second.key, second.value, second.headers)
+    assert (decoded.source, decoded.time, decoded.headers["traceparent"]) == ("/other", moment, "x")
+    assert decoded.id != "e-1" and len(second.headers) == len(first.headers) + 1
+
+
+def test_timestamps_match_protobufs_own_conversion() -> None:
+    for moment in (
+        datetime(2026, 12, 1, 23, 5, 7, 123456, tzinfo=UTC),
+        datetime(1969, 12, 31, 23, 59, 59, 500000, tzinfo=UTC),
+        datetime(2026, 5, 5, 1, 2, 3, 4),  # naive: UTC
+    ):
+        expected = Timestamp()
+        expected.FromDatetime(moment)
+        assert timestamp(moment) == expected

@@ -29,13 +29,13 @@ MONDAY = datetime(2026, 11, 2, tzinfo=UTC)
     ],
 )
 def test_share_thresholds(shares: int, expected: set[str]) -> None:
-    assert earned({Action.SHARE: shares}, [], BadgeRules()) == expected
+    assert earned({Action.SHARE: shares}, 0, BadgeRules()) == expected
 
 
 def test_clicks_and_comments_badges() -> None:
     rules = BadgeRules(conversation_comments=5)
-    assert earned({Action.CLICK: 999, Action.COMMENT: 4}, [], rules) == set()
-    assert earned({Action.CLICK: 1000, Action.COMMENT: 5}, [], rules) == {
+    assert earned({Action.CLICK: 999, Action.COMMENT: 4}, 0, rules) == set()
+    assert earned({Action.CLICK: 1000, Action.COMMENT: 5}, 0, rules) == {
         "clicks-1000",
         "conversation-starter",
     }
@@ -44,9 +44,9 @@ def test_clicks_and_comments_badges() -> None:
 def test_streaks_need_consecutive_iso_weeks_across_years() -> None:
     assert longest_streak(["2026-W51", "2026-W52", "2026-W53", "2027-W01"]) == 4
     assert longest_streak(["2026-W01", "2026-W03", "2026-W04"]) == 2
-    assert streak_badge(3) in earned(
-        {}, ["2026-W01", "2026-W02", "2026-W03"], BadgeRules(streak_weeks=3)
-    )
+    streak = longest_streak(["2026-W01", "2026-W02", "2026-W03"])
+    assert streak_badge(3) in earned({}, streak, BadgeRules(streak_weeks=3))
+    assert streak_badge(3) not in earned({}, streak - 1, BadgeRules(streak_weeks=3))
 
 
 def test_each_badge_is_awarded_once_whatever_the_order() -> None:

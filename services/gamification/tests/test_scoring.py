@@ -11,7 +11,13 @@ from hypothesis import strategies as st
 
 from chorus.gamification.domain.periods import PeriodKind, day_of, period_of
 from chorus.gamification.domain.rules import Action, Multiplier, RuleSet
-from chorus.gamification.domain.scoring import DEDUPE_DAYS, Activity, AdvocateState, Status
+from chorus.gamification.domain.scoring import (
+    DEDUPE_DAYS,
+    Activity,
+    AdvocateState,
+    Status,
+    _holds,
+)
 
 START = datetime(2026, 11, 2, tzinfo=UTC)  # a Monday
 RULES = RuleSet(daily_caps={Action.CLICK: 20})
@@ -171,3 +177,16 @@ def test_version_grows_with_offsets_and_survives_leaving() -> None:
     left = AdvocateState.left(START, state.offsets)
     left.offsets["advocate.lifecycle"] = 0
     assert left.version == 16 and state.version == 15
+
+
+def test_packed_digests_match_only_on_their_own_boundaries() -> None:
+    first, second = bytes(range(9)), bytes(range(9, 18))
+    straddling = (first + second)[4:13]  # the end of one digest and the start of the next
+    assert _holds(first + second, second) and _holds(first + second, first)
+    assert not _holds(first + second, straddling)
+    assert _holds(straddling + first + straddling, straddling)
+
+
+def test_the_dedupe_memory_costs_nine_bytes_an_event() -> None:
+    state = score([activity(n, Action.CLICK) for n in range(40)])
+    assert sum(len(packed) for packed in state.seen.values()) == 40 * 9

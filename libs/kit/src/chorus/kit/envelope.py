@@ -8,7 +8,7 @@ Headers carry the CloudEvents attributes (`ce_id`, `ce_type`, `ce_source`,
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -34,6 +34,8 @@ class OutgoingRecord:
     key: bytes
     value: bytes
     headers: Headers
+    # None: the producer's partitioner picks it from the key.
+    partition: int | None = None
 
 
 @dataclass(frozen=True)
@@ -61,28 +63,57 @@ def encode(
     time: datetime | None = None,
     extra_headers: Mapping[str, str] | None = None,
 ) -> OutgoingRecord:
-    if not isinstance(message, topic.message_type):
-        raise TypeError(
-            f"topic {topic.name} carries {topic.event_type}, not {type(message).__name__}"
+    extra = [(name, value.encode()) for name, value in (extra_headers or {}).items()]
+    return Encoder(source, time).encode(topic, key, message, event_id=event_id, extra=extra)
+
+
+class Encoder:
+    """Encodes events of one source stamped with one moment; the headers that
+    are the same for every event of a topic are built once (an engine
+    announcing thousands of events per batch spends its time elsewhere)."""
+
+    def __init__(self, source: str, time: datetime | None = None) -> None:
+        when = (time or datetime.now(UTC)).astimezone(UTC)
+        self._source = source
+        self._time = when.isoformat().replace("+00:00", "Z").encode()
+        self._fixed: dict[str, Headers] = {}
+
+    def encode(
+        self,
+        topic: Topic,
+        key: str,
+        message: Message,
+        *,
+        event_id: str | None = None,
+        extra: Sequence[tuple[str, bytes]] = (),
+        partition: int | None = None,
+    ) -> OutgoingRecord:
+        if not isinstance(message, topic.message_type):
+            raise TypeError(
+                f"topic {topic.name} carries {topic.event_type}, not {type(message).__name__}"
+            )
+        if not key:
+            raise ValueError(f"events on {topic.name} need a key ({topic.key})")
+        fixed = self._fixed.get(topic.name)
+        if fixed is None:
+            fixed = self._fixed[topic.name] = [
+                ("ce_specversion", SPEC_VERSION.encode()),
+                ("ce_type", topic.event_type.encode()),
+                ("ce_source", self._source.encode()),
+                ("ce_time", self._time),
+                ("content-type", CONTENT_TYPE.encode()),
+            ]
+        replaced = {name for name, _ in extra}
+        headers = [("ce_id", (event_id or new_event_id()).encode())]
+        headers += fixed if not replaced else [h for h in fixed if h[0] not in replaced]
+        headers += extra
+        return OutgoingRecord(
+            topic=topic.name,
+            key=key.encode(),
+            value=message.SerializeToString(),
+            headers=headers,
+            partition=partition,
         )
-    if not key:
-        raise ValueError(f"events on {topic.name} need a key ({topic.key})")
-    when = (time or datetime.now(UTC)).astimezone(UTC)
-    headers = {
-        "ce_specversion": SPEC_VERSION,
-        "ce_id": event_id or new_event_id(),
-        "ce_type": topic.event_type,
-        "ce_source": source,
-        "ce_time": when.isoformat().replace("+00:00", "Z"),
-        "content-type": CONTENT_TYPE,
-        **(extra_headers or {}),
-    }
-    return OutgoingRecord(
-        topic=topic.name,
-        key=key.encode(),
-        value=message.SerializeToString(),
-        headers=[(name, value.encode()) for name, value in headers.items()],
-    )
 
 
 def header_map(headers: Iterable[tuple[str, bytes]] | None) -> dict[str, str]:
@@ -136,8 +167,11 @@ def decode(
     )
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def timestamp(moment: datetime) -> Timestamp:
-    """A protobuf Timestamp of the same instant (naive datetimes are UTC)."""
-    stamp = Timestamp()
-    stamp.FromDatetime(moment)
-    return stamp
+    """A protobuf Timestamp of the same instant (naive datetimes are UTC).
+    Not Timestamp.FromDatetime: that is pure Python, a few µs per event."""
+    since = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - _EPOCH
+    return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)

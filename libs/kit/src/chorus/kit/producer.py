@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import TYPE_CHECKING, Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from google.protobuf.message import Message
 from opentelemetry.trace import SpanKind
 
@@ -14,6 +17,9 @@ from chorus.kit.envelope import Headers, OutgoingRecord, encode
 from chorus.kit.metrics import Metrics
 from chorus.kit.topics import Topic
 from chorus.kit.tracing import inject_headers, tracer
+
+if TYPE_CHECKING:  # the type create_batch() returns
+    from aiokafka.producer.message_accumulator import BatchBuilder
 
 
 class EventProducer:
@@ -79,20 +85,66 @@ class EventProducer:
         await self.send_raw(record.topic, record.key, record.value, record.headers)
 
     async def send_all(self, records: Sequence[OutgoingRecord]) -> None:
-        """Send records side by side; returns once the broker has every one."""
-        pending = [
-            await self._kafka.send(r.topic, value=r.value, key=r.key, headers=r.headers)
-            for r in records
-        ]
-        await asyncio.gather(*pending)
+        """Send records side by side; returns once the broker has every one.
+
+        Built into one record batch per partition through aiokafka's public
+        batch API (in order within a partition): a per-record send() costs
+        tens of µs of Python, which bounds a producer to about 15,000
+        records/s here."""
+        pending: list[asyncio.Future[Any]] = []
+        batches: dict[tuple[str, int], BatchBuilder] = {}
+        partitioner = _Partitioner(self._kafka)
         for record in records:
-            self._metrics.events_published.labels(record.topic).inc()
+            partition = record.partition
+            if partition is None:
+                partition = await partitioner.partition(record.topic, record.key)
+            batch = batches.get((record.topic, partition))
+            if batch is None or not _append(batch, record):
+                if batch is not None:  # full: send it, go on in a new one
+                    pending.append(
+                        await self._kafka.send_batch(batch, record.topic, partition=partition)
+                    )
+                batch = batches[(record.topic, partition)] = self._kafka.create_batch()
+                if not _append(batch, record):
+                    raise ValueError(
+                        f"a record for {record.topic} exceeds the producer's batch size"
+                    )
+        for (topic, partition), batch in batches.items():
+            pending.append(await self._kafka.send_batch(batch, topic, partition=partition))
+        await asyncio.gather(*pending)
+        for topic, count in collections.Counter(r.topic for r in records).items():
+            self._metrics.events_published.labels(topic).inc(count)
 
     async def send_raw(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
     ) -> None:
         await self._kafka.send_and_wait(topic, value=value, key=key, headers=headers)
         self._metrics.events_published.labels(topic).inc()
+
+
+def _append(batch: BatchBuilder, record: OutgoingRecord) -> bool:
+    """False when the batch is full."""
+    metadata = batch.append(
+        key=record.key, value=record.value, timestamp=None, headers=record.headers
+    )
+    return metadata is not None
+
+
+class _Partitioner:
+    """The partition aiokafka's default partitioner gives a key (murmur2, as
+    every Kafka client does), with each topic's partitions looked up once."""
+
+    def __init__(self, kafka: AIOKafkaProducer) -> None:
+        self._kafka = kafka
+        self._partitioner = DefaultPartitioner()
+        self._partitions: dict[str, list[int]] = {}
+
+    async def partition(self, topic: str, key: bytes) -> int:
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = self._partitions[topic] = sorted(await self._kafka.partitions_for(topic))
+        partition: int = self._partitioner(key, partitions, partitions)
+        return partition
 
 
 def headers_with(headers: Headers, extra: Mapping[str, str]) -> Headers:

@@ -7,6 +7,7 @@ count so that they are co-partitioned (gamification joins them without re-keying
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from google.protobuf.message import Message
@@ -31,7 +32,7 @@ class Topic:
     retention_ms: int = WEEK_MS
     compacted: bool = False
 
-    @property
+    @functools.cached_property  # asked for every record encoded or decoded
     def event_type(self) -> str:
         """The CloudEvents ce_type of every event on this topic."""
         return self.message_type.DESCRIPTOR.full_name
@@ -137,7 +138,9 @@ def advocate_key(tenant: str, advocate: str) -> str:
     return f"{tenant}:{advocate}"
 
 
+@functools.cache
 def by_name(name: str) -> Topic:
+    """The registry's topic of that name (looked up for every record consumed)."""
     for topic in ALL_TOPICS:
         if topic.name == name:
             return topic

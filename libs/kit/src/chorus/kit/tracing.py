@@ -74,3 +74,19 @@ def current_trace_ids() -> tuple[str, str] | None:
     if not ctx.is_valid:
         return None
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def linked_context(headers: Mapping[str, str]) -> trace.SpanContext | None:
+    """The span context in a record's W3C `traceparent`, for a link from a span
+    that processes many records (OpenTelemetry's convention for batches).
+    Parsed by hand: the propagator's extract costs about 10 µs a record."""
+    parts = headers.get("traceparent", "").split("-")
+    if len(parts) < 4 or parts[0] != "00" or len(parts[1]) != 32 or len(parts[2]) != 16:
+        return None
+    try:
+        trace_id, span_id, flags = int(parts[1], 16), int(parts[2], 16), int(parts[3][:2], 16)
+    except ValueError:
+        return None
+    if not trace_id or not span_id:
+        return None
+    return trace.SpanContext(trace_id, span_id, is_remote=True, trace_flags=trace.TraceFlags(flags))

@@ -1,12 +1,16 @@
-"""The engine's working state: one document per advocate in MongoDB holding
-their AdvocateState — points, badges, the ids of counted events (dedupe) and
-the source offset of the last event applied, per topic.
+"""Each advocate's score as one MongoDB document in `standings`: at the top
+what the API serves (groups, points, badges), under `engine` what the engine
+needs to go on (the dedupe digests, caps, counts, and the source offset of the
+last event applied, per topic).
 
-State and the offsets it includes are one document, written in one go: after
-a crash, a rebalance or a zombie worker, an event is applied at most once
-whichever worker sees it again (offset at or below the stored one: already
-in; a redelivered id: a duplicate). No worker keeps state between batches, so
-a partition changes owner with nothing to recover or hand over.
+One document means one write per advocate per batch, and the read model can
+never disagree with the state it came from. After a crash, a rebalance or a
+zombie worker an event is applied at most once whichever worker sees it again
+(offset at or below the stored one: already in; a redelivered id: a
+duplicate). Writes are guarded by the state's version: a newer document
+already stored (a faster worker after a rebalance) stays, as its upsert
+collides on _id. No worker keeps state between batches, so a partition
+changes owner with nothing to recover or hand over.
 """
 
 from __future__ import annotations
@@ -20,35 +24,47 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chorus.gamification.domain.scoring import AdvocateState
 from chorus.kit.mongo import bulk_write_new
 
+COLLECTION = "standings"
+# The state's fields the API reads, kept at the top of the document.
+READ_MODEL = ("groups", "lifetime", "periods", "badges", "active")
+
 
 class EngineStates:
     def __init__(self, db: AsyncDatabase[dict[str, Any]]) -> None:
-        self._states = db["engine_states"]
+        self._states = db[COLLECTION]
 
     async def load(self, keys: Iterable[str]) -> dict[str, AdvocateState]:
         """The stored state of each "<tenant>:<advocate>" key (one query)."""
         wanted = list(set(keys))
         found = {
-            doc["_id"]: AdvocateState.from_json(doc["state"])
-            async for doc in self._states.find({"_id": {"$in": wanted}})
+            doc["_id"]: _state(doc)
+            async for doc in self._states.find({"_id": {"$in": wanted}}, {"tenant": 0})
         }
         return {key: found.get(key) or AdvocateState() for key in wanted}
 
     async def save(self, states: Mapping[tuple[str, str], AdvocateState]) -> None:
-        """One unordered bulk write; a newer state already stored (a faster
-        worker after a rebalance) is kept: its upsert collides on _id."""
+        """One unordered bulk write of every changed state."""
         await bulk_write_new(
             self._states,
             [
                 ReplaceOne(
                     {"_id": f"{tenant}:{advocate}", "version": {"$lt": state.version}},
-                    {
-                        "_id": f"{tenant}:{advocate}",
-                        "version": state.version,
-                        "state": state.to_json(),
-                    },
+                    _document(tenant, advocate, state),
                     upsert=True,
                 )
                 for (tenant, advocate), state in states.items()
             ],
         )
+
+
+def _document(tenant: str, advocate: str, state: AdvocateState) -> dict[str, Any]:
+    fields = state.to_json()
+    doc = {"_id": f"{tenant}:{advocate}", "tenant": tenant, "advocate": advocate}
+    doc |= {name: fields.pop(name) for name in READ_MODEL}
+    return doc | {"version": state.version, "engine": fields}
+
+
+def _state(doc: Mapping[str, Any]) -> AdvocateState:
+    return AdvocateState.from_json(
+        {**doc.get("engine", {}), **{name: doc[name] for name in READ_MODEL if name in doc}}
+    )

@@ -1,11 +1,10 @@
-"""The read model the API serves: one document per active advocate in MongoDB,
-replaced with the engine's latest state after every batch.
+"""The read model the API serves: the top of each advocate's document in
+`standings`, written by the engine with its state (adapters/engine_states.py).
 
-Why MongoDB and not the faust tables: a tenant's leaderboard spans every
-partition, so no single worker holds it; the API scales apart from the
-workers and stays up while they rebalance. Writes are idempotent (a whole
-snapshot, guarded by the state's version), so a batch the engine
-processes again after a crash writes the same documents again.
+A tenant's leaderboard spans every partition, so no single worker holds it;
+the API reads MongoDB, scales apart from the workers and stays up while they
+rebalance. Advocates who left keep a document (the moment they left, so late
+events cannot bring points back) marked inactive, which no read returns.
 """
 
 from __future__ import annotations
@@ -16,12 +15,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING, ReplaceOne
+from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
+from chorus.gamification.adapters.engine_states import COLLECTION
 from chorus.gamification.domain.periods import PeriodKind
-from chorus.gamification.domain.scoring import AdvocateState
-from chorus.kit.mongo import bulk_write_new
 
 
 @dataclass(frozen=True)
@@ -38,6 +36,10 @@ class Standing:
         return self.periods.get(f"{kind}:{period}", 0)
 
 
+# The read model only: never the engine's part of the document.
+_PROJECTION = {"advocate": 1, "groups": 1, "lifetime": 1, "periods": 1, "badges": 1}
+
+
 def _standing(doc: Mapping[str, Any]) -> Standing:
     return Standing(
         advocate=doc["advocate"],
@@ -50,7 +52,7 @@ def _standing(doc: Mapping[str, Any]) -> Standing:
 
 class Standings:
     def __init__(self, db: AsyncDatabase[dict[str, Any]], cache_seconds: float = 1.0) -> None:
-        self._standings = db["standings"]
+        self._standings = db[COLLECTION]
         self._erasable = [db["wallets"], db["redemptions"]]
         self._closed = db["closed_periods"]
         self._cache_seconds = cache_seconds
@@ -58,49 +60,41 @@ class Standings:
         self._loading: dict[str, asyncio.Lock] = {}
 
     async def ensure_indexes(self) -> None:
-        await self._standings.create_index([("tenant", ASCENDING)])
+        await self._standings.create_index([("tenant", ASCENDING), ("active", ASCENDING)])
 
-    async def write(self, states: Mapping[tuple[str, str], AdvocateState]) -> None:
-        """Upsert the latest state of each advocate, all in one unordered bulk
-        write (one round trip per batch, not one per advocate); advocates who
-        left are erased."""
-        replaces = [
-            self._replace(tenant, advocate, state)
-            for (tenant, advocate), state in states.items()
-            if state.active
-        ]
-        # A newer snapshot already there (another worker got ahead after a
-        # rebalance) makes its upsert collide with the _id: the newer one stays.
-        await bulk_write_new(self._standings, replaces)
-        for (tenant, advocate), state in states.items():
-            if not state.active:
-                await self._erase(tenant, advocate)
-
-    @staticmethod
-    def _replace(tenant: str, advocate: str, state: AdvocateState) -> ReplaceOne[dict[str, Any]]:
+    async def forget(self, tenant: str, advocate: str) -> None:
+        """Erase what else the service keeps of an advocate who left (their
+        standing itself is the engine's state, left empty by the engine)."""
         key = f"{tenant}:{advocate}"
-        doc = {
-            "_id": key,
-            "tenant": tenant,
-            "advocate": advocate,
-            "groups": state.groups,
-            "lifetime": state.lifetime,
-            "periods": state.periods,
-            "badges": state.badges,
-            "version": state.version,
-        }
-        return ReplaceOne({"_id": key, "version": {"$lt": state.version}}, doc, upsert=True)
-
-    async def _erase(self, tenant: str, advocate: str) -> None:
-        key = f"{tenant}:{advocate}"
-        await self._standings.delete_one({"_id": key})
         for collection in self._erasable:
             await collection.delete_many({"owner": key})
         await self._closed.update_many({"tenant": tenant}, {"$pull": {"winners": advocate}})
 
     async def of(self, tenant: str, advocate: str) -> Standing | None:
-        doc = await self._standings.find_one({"_id": f"{tenant}:{advocate}"})
+        doc = await self._standings.find_one(
+            {"_id": f"{tenant}:{advocate}", "active": True}, _PROJECTION
+        )
         return _standing(doc) if doc else None
+
+    async def rank_of(self, tenant: str, standing: Standing, kind: PeriodKind, period: str) -> int:
+        """The advocate's rank on the tenant's board (leaderboard.ranked's order:
+        most points first, ties by advocate id), or 0 without points. Counted
+        by MongoDB: an advocate's standing must not cost loading the tenant."""
+        points = standing.points_in(kind, period)
+        if points <= 0:
+            return 0
+        field = "lifetime" if kind is PeriodKind.ALL_TIME else f"periods.{kind}:{period}"
+        ahead = await self._standings.count_documents(
+            {
+                "tenant": tenant,
+                "active": True,
+                "$or": [
+                    {field: {"$gt": points}},
+                    {field: points, "advocate": {"$lt": standing.advocate}},
+                ],
+            }
+        )
+        return ahead + 1
 
     async def of_tenant(self, tenant: str) -> list[Standing]:
         """Every active advocate of a tenant, cached briefly: a leaderboard is
@@ -112,12 +106,10 @@ class Standings:
             cached = self._cache.get(tenant)
             if cached and time.monotonic() - cached[0] < self._cache_seconds:
                 return cached[1]
-            projection = {"advocate": 1, "groups": 1, "lifetime": 1, "periods": 1, "badges": 1}
-            standings = [
-                _standing(doc) async for doc in self._standings.find({"tenant": tenant}, projection)
-            ]
+            active = {"tenant": tenant, "active": True}
+            standings = [_standing(doc) async for doc in self._standings.find(active, _PROJECTION)]
             self._cache[tenant] = (time.monotonic(), standings)
             return standings
 
     async def tenants(self) -> list[str]:
-        return sorted(await self._standings.distinct("tenant"))
+        return sorted(await self._standings.distinct("tenant", {"active": True}))

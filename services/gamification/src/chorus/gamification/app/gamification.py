@@ -117,8 +117,7 @@ class GamificationApp:
         standing = await self._standings.of(principal.tenant, advocate)
         if standing is None:
             return AdvocateStanding(advocate, kind, name, 0, 0, 0, 0, [])
-        board = ranked(await self._standings.of_tenant(principal.tenant), kind, name)
-        rank = next((entry.rank for entry in board if entry.advocate == advocate), 0)
+        rank = await self._standings.rank_of(principal.tenant, standing, kind, name)
         spent = await self._rewards.spent(f"{principal.tenant}:{advocate}")
         badges = [
             EarnedBadge(badge, "", datetime.fromisoformat(at))

@@ -44,13 +44,14 @@ def longest_streak(weeks: Iterable[str]) -> int:
     return best
 
 
-def earned(counts: Mapping[str, int], share_weeks: Iterable[str], rules: BadgeRules) -> set[str]:
+def earned(counts: Mapping[str, int], streak: int, rules: BadgeRules) -> set[str]:
+    """The badges an advocate's counts and longest weekly share streak earn."""
     shares = counts.get(Action.SHARE, 0)
     badges = {badge for badge, threshold in SHARE_THRESHOLDS.items() if shares >= threshold}
     if counts.get(Action.CLICK, 0) >= CLICKS_THRESHOLD:
         badges.add(CLICKS_BADGE)
     if counts.get(Action.COMMENT, 0) >= rules.conversation_comments:
         badges.add(CONVERSATION_BADGE)
-    if longest_streak(share_weeks) >= rules.streak_weeks:
+    if streak >= rules.streak_weeks:
         badges.add(streak_badge(rules.streak_weeks))
     return badges
