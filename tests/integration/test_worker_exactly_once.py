@@ -2,9 +2,10 @@
 mid-stream and restarted: every total and badge is exactly right. Then a
 fresh worker process keeps counting from the stored states.
 
-The worker is stopped mid-stream with SIGTERM, and with SIGKILL while 100,000
-events for 1,000 advocates flow: what it scored but had not committed comes
-again and the states' stored offsets and event ids make it count once.
+The worker is stopped mid-stream with SIGTERM; with SIGKILL while 100,000
+events for 1,000 advocates flow; and SIGKILLed three times in a row in one
+run: what it scored but had not committed comes again and the states' stored
+offsets and event ids make it count once.
 
 The file name sorts after the other integration tests on purpose: its
 100,000 events on the shared topics would be a backlog for the services
@@ -15,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 import pytest
@@ -37,21 +39,29 @@ from chorus_testing import drop_database, end_offsets, eventually, free_port, re
 async def test_exactly_once_through_duplicates_and_a_fresh_worker(
     kafka_bootstrap: str, mongo_url: str
 ) -> None:
-    await exactly_once(kafka_bootstrap, mongo_url, 20_000, 200, None)
+    await exactly_once(kafka_bootstrap, mongo_url, 20_000, 200, ())
 
 
 @pytest.mark.timeout(600)
 async def test_exactly_once_through_duplicates_and_a_restart_mid_stream(
     kafka_bootstrap: str, mongo_url: str
 ) -> None:
-    await exactly_once(kafka_bootstrap, mongo_url, 20_000, 200, signal.SIGTERM)
+    await exactly_once(kafka_bootstrap, mongo_url, 20_000, 200, (signal.SIGTERM,))
 
 
 @pytest.mark.timeout(900)
 async def test_exactly_once_through_duplicates_a_sigkill_and_a_fresh_worker(
     kafka_bootstrap: str, mongo_url: str
 ) -> None:
-    await exactly_once(kafka_bootstrap, mongo_url, 100_000, 1_000, signal.SIGKILL)
+    await exactly_once(kafka_bootstrap, mongo_url, 100_000, 1_000, (signal.SIGKILL,))
+
+
+@pytest.mark.timeout(900)
+async def test_exactly_once_through_three_sigkills_in_a_row(
+    kafka_bootstrap: str, mongo_url: str
+) -> None:
+    kills = (signal.SIGKILL,) * 3
+    await exactly_once(kafka_bootstrap, mongo_url, 30_000, 300, kills)
 
 
 async def exactly_once(
@@ -59,7 +69,7 @@ async def exactly_once(
     mongo_url: str,
     events: int,
     advocates: int,
-    stop: signal.Signals | None,
+    stops: Sequence[signal.Signals],
 ) -> None:
     tenant, database, app_id = unique("t"), unique("gam"), unique("chorus-gamification")
     port = free_port()
@@ -84,15 +94,17 @@ async def exactly_once(
     try:
         sending = asyncio.create_task(send_records(kafka_bootstrap, stream))
 
-        if stop is not None:
+        # Each worker scores its share of the stream (its own count, from its
+        # start) before it is stopped; the next one starts on the same group.
+        share_each = len(stream) / (2 * max(1, len(stops)))
 
-            async def a_third_processed() -> bool:
-                return await metric(port, "chorus_events_consumed_total") >= len(stream) / 3
+        async def its_share_processed() -> bool:
+            return await metric(port, "chorus_events_consumed_total") >= share_each
 
-            await eventually(a_third_processed, timeout=300, interval=0.2)
+        for stop in stops:
+            await eventually(its_share_processed, timeout=300, interval=0.2)
             worker.send_signal(stop)
             await worker.wait()
-            await sending
             worker = await start_worker(env, timeout=180, restart=True)
         await sending
 
