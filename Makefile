@@ -10,7 +10,7 @@ UV_VERSION := 0.13.8
 REPLICAS ?= 1
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
-.PHONY: help install run test test-unit test-integration lint format proto proto-check \
+.PHONY: help install run check-run test test-unit test-integration lint format proto proto-check \
         stack-up stack-down stack-status stack-reset topics bench clean k8s-check k8s-topics
 
 help: ## list the targets
@@ -23,6 +23,9 @@ install: ## create .venv from uv.lock (installs uv from PyPI if missing)
 
 run: install stack-up ## start the local stack and every service in the foreground (REPLICAS=2: two of each; Ctrl-C stops)
 	@REPLICAS="$(REPLICAS)" tools/run.sh
+
+check-run: install ## with `make run` up: share once and fail unless it is scored within a second
+	@$(VENV)/bin/chorus-demo --quiet --check
 
 test: install proto-check lint k8s-check stack-up ## everything CI runs: contracts, lint, manifests, unit and integration tests
 	@$(PY) -m pytest

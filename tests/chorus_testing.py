@@ -16,9 +16,13 @@ from pymongo import AsyncMongoClient
 from chorus.kit.admin import TopicSpec, ensure_topics
 from chorus.kit.auth import dev_authorization
 from chorus.kit.runtime import ServiceRuntime
-from chorus.kit.topics import dead_letter_topic
+from chorus.kit.topics import CONSUMER_GROUPS, dead_letter_topic
 
 T = TypeVar("T")
+
+# The services' kit consumer groups, bulk and control, under their real names
+# (the scoring engine's group is its app id, "chorus-gamification" by default).
+SERVICE_GROUPS = tuple(group for group in CONSUMER_GROUPS if group != "gamification")
 
 
 def free_port() -> int:

@@ -25,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chorus.kit.admin import TopicSpec, ensure_topics
 from chorus.kit.topics import ALL_TOPICS, Topic
 from chorus.kit.tracing import configure_tracing
+from chorus_testing import SERVICE_GROUPS
 
 KAFKA = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
@@ -39,9 +40,8 @@ def _reachable(address: str) -> bool:
         return False
 
 
-# The consumer groups of the services `make run` starts (the kit's groups are
-# named after the services; the scoring engine's is its app id).
-MAKE_RUN_GROUPS = ("content", "distribution", "engagement", "chorus-gamification")
+# The consumer groups of the services `make run` starts.
+MAKE_RUN_GROUPS = (*SERVICE_GROUPS, "chorus-gamification")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:

@@ -28,7 +28,7 @@ from chorus.distribution.main import DistributionSettings
 from chorus.distribution.main import build as build_distribution
 from chorus.engagement.main import EngagementSettings
 from chorus.engagement.main import build as build_engagement
-from chorus.kit.topics import ADVOCATE_LIFECYCLE, CONTENT_APPROVED, PROGRAM_CHANGED
+from chorus.kit.topics import ADVOCATE_LIFECYCLE, CONTENT_APPROVED, PROGRAM_CHANGED, control_group
 from chorus_testing import (
     bearer,
     drop_database,
@@ -125,6 +125,17 @@ async def seed(
         return response.status_code == 200
 
     await eventually(known, timeout=45)
+    # Enrolments and the programme reach distribution through its control group.
+    await control_caught_up(kafka)
+
+
+async def control_caught_up(kafka: str) -> None:
+    for topic in (ADVOCATE_LIFECYCLE, PROGRAM_CHANGED):
+        await eventually(
+            lambda name=topic.name: group_caught_up(kafka, control_group("distribution"), name),
+            timeout=90,
+            interval=0.2,
+        )
 
 
 async def connect(
@@ -188,10 +199,7 @@ async def auto_sharers(
     await publish(
         kafka, [program(tenant)] + [enrolled(tenant, a, auto_share=True) for a in advocates]
     )
-    lifecycle = ADVOCATE_LIFECYCLE.name
-    await eventually(
-        lambda: group_caught_up(kafka, "distribution", lifecycle), timeout=90, interval=0.5
-    )
+    await control_caught_up(kafka)
 
 
 class Stack:

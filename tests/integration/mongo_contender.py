@@ -22,7 +22,7 @@ from pymongo import AsyncMongoClient
 
 from chorus.content.adapters.store import ContentStore
 from chorus.content.domain.model import State
-from chorus.engagement.adapters.store import EngagementStore
+from chorus.engagement.adapters.store import Count, EngagementStore
 
 INCREMENTS = 150
 APPROVALS = 25
@@ -50,7 +50,7 @@ async def main(mongo_url: str, database: str, tenant: str, item_id: str, name: s
         return await store.replace_item(approved, expected_version=1, events=[])
 
     increments = [
-        totals.add_to_totals([f"content:{tenant}"], f"{name}-{n}", "click", 1)
+        totals.add_to_totals([Count(f"{name}-{n}", (f"content:{tenant}",), "click", 1)])
         for n in range(INCREMENTS)
     ]
     approvals = [approve(n) for n in range(APPROVALS)]

@@ -10,19 +10,22 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.contracts.content.v1.events_pb2 import ContentApproved
-from chorus.kit.consumer import EventConsumer, PermanentError
+from chorus.kit.admin import TopicSpec, delete_namespace, ensure_topics
+from chorus.kit.consumer import CHUNK_RECORDS, Batched, EventConsumer, PermanentError
 from chorus.kit.dedupe import MongoDeduplicator
 from chorus.kit.envelope import Envelope
 from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer
 from chorus.kit.retry import RetryPolicy
-from chorus.kit.topics import CONTENT_APPROVED
+from chorus.kit.topics import CONTENT_APPROVED, dead_letter_topic
 from chorus_testing import create_dead_letter_topic, eventually, read_topic, unique
 
 WORKER = Path(__file__).with_name("consumer_worker.py")
@@ -224,3 +227,114 @@ async def test_a_consumer_killed_before_commit_is_redelivered_without_a_second_e
     assert await effects.find_one({"_id": "second"}) == {"_id": "second", "count": 1}
     text = metrics.render().decode()
     assert f'group="{group}",outcome="duplicate",topic="{topic.name}"}} 1.0' in text
+
+
+async def test_a_batched_handler_gets_chunks_and_only_the_poison_event_is_dead_lettered(
+    kafka_bootstrap: str, fresh_topic: Any
+) -> None:
+    topic = await fresh_topic(CONTENT_APPROVED, partitions=2)
+    group = unique("test-batched")
+    dlq = await create_dead_letter_topic(kafka_bootstrap, group)
+    metrics = Metrics()
+    producer = EventProducer(kafka_bootstrap, source="/test", metrics=metrics, client_id="test")
+    await producer.start()
+    calls: list[list[str]] = []
+    stored: set[str] = set()
+
+    async def handler(events: Sequence[Envelope]) -> None:
+        ids = [e.message.content_id for e in events if isinstance(e.message, ContentApproved)]
+        calls.append(ids)
+        if "poison" in ids:
+            raise PermanentError("a title no store takes")
+        stored.update(ids)
+
+    names = [f"c{n}" for n in range(300)]
+    names.insert(150, "poison")
+    for name in names:
+        await producer.publish(topic, f"acme:{name}", item(name))
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap,
+        group=group,
+        handlers={topic: Batched(handler)},
+        producer=producer,
+        metrics=metrics,
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01),
+        max_batch=1000,
+    )
+    try:
+        await consumer.start()
+        dead = await read_topic(kafka_bootstrap, dlq, expect=1)
+        await eventually(lambda: asyncio.sleep(0, len(stored) == 300))
+    finally:
+        await consumer.stop()
+        await producer.stop()
+
+    assert stored == set(names) - {"poison"}
+    assert dead[0].value == item("poison").SerializeToString()
+    assert dict(dead[0].headers)["dlq_reason"] == b"rejected: a title no store takes"
+    # Chunks, not a call per event: the 301 events came in a few calls, plus
+    # one call per event of the chunk that held the poison one.
+    chunk = next(ids for ids in calls if "poison" in ids)
+    assert 1 < len(chunk) <= CHUNK_RECORDS
+    assert len(calls) <= 2 * (301 // CHUNK_RECORDS + 2) + len(chunk)
+    outcomes = metrics.render().decode()
+    labels = f'group="{group}",outcome="processed",topic="{topic.name}"'
+    assert f"chorus_events_consumed_total{{{labels}}} 300.0" in outcomes
+
+
+async def test_a_topic_prefix_keeps_producer_consumer_and_dead_letters_in_their_namespace(
+    kafka_bootstrap: str,
+) -> None:
+    prefix = f"{unique('ns')}."
+    group = unique("test-namespace")
+    await ensure_topics(
+        kafka_bootstrap,
+        [
+            TopicSpec(prefix + CONTENT_APPROVED.name, 1, 3_600_000),
+            TopicSpec(prefix + dead_letter_topic(group), 1, 3_600_000),
+        ],
+    )
+    metrics = Metrics()
+    producer = EventProducer(
+        kafka_bootstrap, source="/test", metrics=metrics, client_id="test", topic_prefix=prefix
+    )
+    await producer.start()
+    handled: list[str] = []
+
+    async def handler(event: Envelope) -> None:
+        assert isinstance(event.message, ContentApproved)
+        if event.message.content_id == "bad":
+            raise PermanentError("refused")
+        handled.append(event.message.content_id)
+
+    consumer = EventConsumer(
+        bootstrap=kafka_bootstrap,
+        group=group,
+        handlers={CONTENT_APPROVED: handler},
+        producer=producer,
+        metrics=metrics,
+        topic_prefix=prefix,
+    )
+    try:
+        await producer.publish(CONTENT_APPROVED, "acme:bad", item("bad"))
+        await producer.publish(CONTENT_APPROVED, "acme:ok", item("ok"))
+        await consumer.start()
+        await eventually(lambda: asyncio.sleep(0, handled == ["ok"]))
+        dead = await read_topic(kafka_bootstrap, prefix + dead_letter_topic(group), expect=1)
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        deleted = await delete_namespace(kafka_bootstrap, prefix)
+    assert dead[0].value == item("bad").SerializeToString()
+    assert sorted(deleted) == sorted(
+        [prefix + CONTENT_APPROVED.name, prefix + dead_letter_topic(group)]
+    )
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        groups = [g for g, _ in await admin.list_consumer_groups()]
+        left = [t for t in await admin.list_topics() if t.startswith(prefix)]
+    finally:
+        await admin.close()
+    assert prefix + group in groups  # the consumer's group lives in the namespace too
+    assert left == []

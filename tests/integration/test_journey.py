@@ -12,6 +12,7 @@ import asyncio
 import os
 import signal
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,17 +22,32 @@ import httpx
 import pytest
 import pytest_asyncio
 import uvicorn
-from gamification_support import start_group_at_end
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
 
+from chorus.contracts.common.v1.common_pb2 import SHARE_MODE_API
+from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from chorus.contracts.engagement.v1.events_pb2 import EngagementObserved
 from chorus.demo.platform import Endpoints, Platform
 from chorus.demo.seed import ADVOCATES, ITEMS, PROGRAM, seed
 from chorus.gamification.domain.rules import DEFAULT_RULES, Action
-from chorus.kit.topics import ALL_TOPICS
-from chorus_testing import drop_database, eventually, free_port, start_service, unique
+from chorus.kit.admin import delete_namespace, ensure_topics, topic_specs
+from chorus.kit.envelope import Encoder
+from chorus.kit.metrics import Metrics
+from chorus.kit.producer import EventProducer
+from chorus.kit.topics import ENGAGEMENT_OBSERVED, SHARE_PERFORMED
+from chorus_testing import (
+    drop_database,
+    end_offsets,
+    eventually,
+    free_port,
+    start_service,
+    unique,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -113,6 +129,10 @@ class Running:
     platform: Platform
     endpoints: Endpoints
     receiver: SpanReceiver
+    kafka: str
+    # The journey's topic namespace (CHORUS_TOPIC_PREFIX): nothing it
+    # produces is left for other tests or for `make run`.
+    prefix: str
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -137,12 +157,11 @@ async def running(
     databases = {name: unique(f"journey_{name}").replace("-", "_") for name in SERVICES}
     state = tmp_path_factory.mktemp("journey")
     app_id = unique("journey-gamification")
-    # Each service continues its group from the end of the topics: the events
-    # earlier tests left behind are not this journey's.
-    for group in (app_id, "content", "distribution", "engagement"):
-        await start_group_at_end(kafka_bootstrap, group, ALL_TOPICS)
+    prefix = f"{unique('journey')}."
+    await ensure_topics(kafka_bootstrap, topic_specs(prefix))
     common = {
         **os.environ,
+        "CHORUS_TOPIC_PREFIX": prefix,
         "CHORUS_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CHORUS_MONGO_URL": mongo_url,
         "CHORUS_LOG_LEVEL": "WARNING",
@@ -176,7 +195,8 @@ async def running(
             executable = str(Path(sys.executable).with_name(f"chorus-{name}"))
             processes.append(await start_service(executable, env, http_ports[name], timeout=90))
         async with httpx.AsyncClient(timeout=15) as http:
-            yield Running(Platform(http, endpoints, unique("acme")), endpoints, receiver)
+            platform = Platform(http, endpoints, unique("acme"))
+            yield Running(platform, endpoints, receiver, kafka_bootstrap, prefix)
     finally:
         for process in processes:
             if process.returncode is None:
@@ -187,6 +207,7 @@ async def running(
         await serving
         for database in databases.values():
             await drop_database(mongo_url, database)
+        await delete_namespace(kafka_bootstrap, prefix)
 
 
 async def enrolled_with_linkedin(platform: Platform, advocate: str, item_id: str) -> None:
@@ -321,7 +342,7 @@ async def test_one_trace_from_the_share_request_through_every_service(running: R
             span.service == f"chorus-{service}"
             and span.kind == 5  # CONSUMER
             and span.attributes.get("messaging.system") == "kafka"
-            and span.attributes.get("messaging.destination.name") == topic
+            and span.attributes.get("messaging.destination.name") == running.prefix + topic
         )
 
     wanted = {
@@ -331,7 +352,7 @@ async def test_one_trace_from_the_share_request_through_every_service(running: R
         "distribution published share.requested": lambda s: (
             s.service == "chorus-distribution"
             and s.kind == 4  # PRODUCER
-            and s.attributes.get("messaging.destination.name") == "share.requested"
+            and s.attributes.get("messaging.destination.name") == running.prefix + "share.requested"
         ),
         "distribution posted from share.requested": consumed("distribution", "share.requested"),
         "engagement minted the tracked link": lambda s: (
@@ -383,3 +404,149 @@ async def test_the_demo_seed_is_complete_and_a_second_run_changes_nothing(
         headers=platform.auth("carol", "curator"),
     )
     assert len(live.json()["items"]) == len(ITEMS)
+
+
+# The bound on a control event's effect while bulk events queue (issue #16).
+CONTROL_BOUND_SECONDS = 2.0
+BACKLOG_RECORDS = 100_000
+
+
+async def produce_backlog(kafka: str, prefix: str, records: int) -> None:
+    """Shares and clicks of another tenant, as fast as the broker takes them:
+    a backlog for content, engagement and the scoring engine."""
+    encoder = Encoder("/test/backlog")
+    producer = EventProducer(
+        kafka, source="/test", metrics=Metrics(), client_id="backlog", topic_prefix=prefix
+    )
+    await producer.start()
+    try:
+        for start in range(0, records, 10_000):
+            batch = []
+            for n in range(start, min(records, start + 10_000)):
+                advocate = f"bulk-{n % 5000}"
+                if n % 2:
+                    event: Any = EngagementObserved(
+                        tenant="bulk", advocate=advocate, share_id=f"s{n % 20_000}", kind=1, delta=1
+                    )
+                    topic = ENGAGEMENT_OBSERVED
+                else:
+                    event = SharePerformed(
+                        tenant="bulk",
+                        advocate=advocate,
+                        share_id=f"s{n}",
+                        network=1,
+                        mode=SHARE_MODE_API,
+                    )
+                    event.performed_at.GetCurrentTime()
+                    topic = SHARE_PERFORMED
+                batch.append(encoder.encode(topic, f"bulk:{advocate}", event))
+            await producer.send_all(batch)
+    finally:
+        await producer.stop()
+
+
+async def behind(kafka: str, prefix: str, group: str, topic: str) -> int:
+    """How many records of `topic` the group has not committed yet."""
+    ends = await end_offsets(kafka, prefix + topic)
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka)
+    await admin.start()
+    try:
+        partitions = [TopicPartition(prefix + topic, p) for p in ends]
+        done = await admin.list_consumer_group_offsets(prefix + group, partitions=partitions)
+    finally:
+        await admin.close()
+    committed = {tp.partition: max(0, meta.offset) for tp, meta in done.items()}
+    return sum(end - committed.get(partition, 0) for partition, end in ends.items())
+
+
+async def seconds_until(
+    check: Callable[[], Awaitable[bool]], bound: float, started: float
+) -> float:
+    """Seconds from `started` until `check` holds, polled every 50 ms; fails
+    past twice the bound."""
+    while not await check():
+        if time.monotonic() - started > 2 * bound:
+            pytest.fail(f"not in effect after {2 * bound:.0f} s")
+        await asyncio.sleep(0.05)
+    return time.monotonic() - started
+
+
+async def test_a_retraction_and_an_opt_out_take_effect_within_2_s_behind_a_bulk_backlog(
+    running: Running,
+) -> None:
+    platform, advocate, leaver = running.platform, "erin", "fay"
+    item = await platform.approved_item("carol", "alice", ITEMS[1], key=unique("item"))
+    await enrolled_with_linkedin(platform, advocate, item["id"])
+    await enrolled_with_linkedin(platform, leaver, item["id"])
+    share = await share_once_known(platform, advocate, item["id"], ["linkedin"])
+    linkedin = await network_status(platform, advocate, share["share_id"], "linkedin")
+    assert linkedin["status"] == "posted"
+    tracked = linkedin["tracked_url"]
+    assert (await platform.http.get(tracked, headers=BROWSER)).status_code == 302
+    await share_once_known(platform, leaver, item["id"], ["linkedin"])
+
+    async def leaver_on_the_board() -> bool:
+        board = await platform.leaderboard(advocate)
+        return any(entry["advocate"] == leaver for entry in board["entries"])
+
+    await eventually(leaver_on_the_board, timeout=30, interval=0.3)
+
+    await produce_backlog(running.kafka, running.prefix, BACKLOG_RECORDS)
+
+    # The retraction: link withdrawn (engagement), post deleted (distribution),
+    # out of the feed (content) — each timed from the curator's request.
+    started = time.monotonic()
+    await platform.retract("carol", item["id"], "superseded")
+
+    async def link_withdrawn() -> bool:
+        return (await platform.http.get(tracked, headers=BROWSER)).status_code == 410
+
+    async def post_deleted() -> bool:
+        posts = await platform.posts_at_platform(advocate)
+        return bool(posts) and all(post["deleted"] for post in posts)
+
+    async def out_of_the_feed() -> bool:
+        return item["id"] not in [entry["item"]["id"] for entry in await platform.feed(advocate)]
+
+    retraction = await asyncio.gather(
+        *(
+            seconds_until(c, CONTROL_BOUND_SECONDS, started)
+            for c in (link_withdrawn, post_deleted, out_of_the_feed)
+        )
+    )
+
+    # The opt-out: sharing refused (distribution), off the leaderboard (gamification).
+    started = time.monotonic()
+    await platform.opt_out(leaver)
+
+    async def sharing_refused() -> bool:
+        response = await platform.http.post(
+            f"{platform.endpoints.distribution}/v1/shares",
+            json={"content_id": "anything", "targets": [{"network": "linkedin"}]},
+            headers={**platform.auth(leaver, "advocate"), "Idempotency-Key": unique("k")},
+        )
+        return response.status_code == 409 and response.json().get("reason") == "not_enrolled"
+
+    async def off_the_board() -> bool:
+        return not await leaver_on_the_board()
+
+    opt_out = await asyncio.gather(
+        *(
+            seconds_until(c, CONTROL_BOUND_SECONDS, started)
+            for c in (sharing_refused, off_the_board)
+        )
+    )
+
+    # All of it while the bulk consumers were still working the backlog off.
+    backlog_left = {
+        group: await behind(running.kafka, running.prefix, group, topic)
+        for group, topic in (
+            ("engagement", ENGAGEMENT_OBSERVED.name),
+            ("content", SHARE_PERFORMED.name),
+        )
+    }
+    rounded = [[round(s, 2) for s in found] for found in (retraction, opt_out)]
+    print(f"retraction {rounded[0]} s, opt-out {rounded[1]} s, backlog left {backlog_left}")
+    assert max(retraction) <= CONTROL_BOUND_SECONDS, retraction
+    assert max(opt_out) <= CONTROL_BOUND_SECONDS, opt_out
+    assert backlog_left["engagement"] > 0, "the backlog was gone before the control events"

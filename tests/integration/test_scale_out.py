@@ -44,6 +44,7 @@ from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer
 from chorus.kit.topics import ALL_TOPICS, CONTENT_APPROVED, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
 from chorus_testing import (
+    SERVICE_GROUPS,
     bearer,
     drop_database,
     end_offsets,
@@ -63,7 +64,7 @@ async def no_backlog_left(kafka_bootstrap: str) -> AsyncIterator[None]:
     """These tests publish thousands of events on the shared topics; the services'
     groups move past them afterwards so later tests do not wade through them."""
     yield
-    for group in ("content", "distribution", "engagement"):
+    for group in SERVICE_GROUPS:
 
         async def moved(group: str = group) -> bool:
             try:

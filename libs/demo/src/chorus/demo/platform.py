@@ -117,6 +117,10 @@ class Platform:
             await self.http.put(url, json=body, headers=self.auth(advocate, "advocate")), 200
         )
 
+    async def opt_out(self, advocate: str) -> dict[str, Any]:
+        url = f"{self.endpoints.content}/v1/enrollment"
+        return expect(await self.http.delete(url, headers=self.auth(advocate, "advocate")), 200)
+
     async def feed(self, advocate: str, groups: tuple[str, ...] = ()) -> list[dict[str, Any]]:
         url = f"{self.endpoints.content}/v1/feed"
         page = expect(

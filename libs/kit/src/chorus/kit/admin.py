@@ -23,10 +23,14 @@ class TopicSpec:
     compacted: bool = False
 
 
-def topic_specs() -> list[TopicSpec]:
-    specs = [TopicSpec(t.name, t.partitions, t.retention_ms, t.compacted) for t in ALL_TOPICS]
+def topic_specs(prefix: str = "") -> list[TopicSpec]:
+    """Every topic of the registry and every group's dead-letter topic, named
+    in the namespace `prefix` (see ServiceSettings.topic_prefix)."""
+    specs = [
+        TopicSpec(prefix + t.name, t.partitions, t.retention_ms, t.compacted) for t in ALL_TOPICS
+    ]
     specs += [
-        TopicSpec(dead_letter_topic(group), 1, DEAD_LETTER_RETENTION_MS)
+        TopicSpec(prefix + dead_letter_topic(group), 1, DEAD_LETTER_RETENTION_MS)
         for group in CONSUMER_GROUPS
     ]
     return specs
@@ -90,5 +94,23 @@ async def ensure_topics(
             if code == 0:
                 created.append(name)
         return created
+    finally:
+        await admin.close()
+
+
+async def delete_namespace(bootstrap: str, prefix: str) -> list[str]:
+    """Delete every topic named in the namespace `prefix` (never an unprefixed
+    one); returns the topics deleted. The namespace's consumer groups stay
+    (aiokafka's admin client cannot delete groups): with their topics gone
+    they have nothing to read, and the broker expires their offsets."""
+    if not prefix:
+        raise ValueError("refusing to delete the topics outside any namespace")
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="chorus-admin")
+    await admin.start()
+    try:
+        topics = sorted(name for name in await admin.list_topics() if name.startswith(prefix))
+        if topics:
+            await admin.delete_topics(topics)
+        return topics
     finally:
         await admin.close()

@@ -1,7 +1,7 @@
 """The `chorus` command: mint development tokens, manage topics and dead letters.
 
 chorus token --tenant acme --sub alice --role advocate --group sales
-chorus topics create|list|manifests
+chorus topics create|list|manifests|delete [--prefix bench-1.]
 chorus dlq list|replay <group> [--dry-run] [--limit N]
 """
 
@@ -12,7 +12,7 @@ import asyncio
 import os
 import sys
 
-from chorus.kit.admin import ensure_topics, kafka_topic_manifests, topic_specs
+from chorus.kit.admin import delete_namespace, ensure_topics, kafka_topic_manifests, topic_specs
 from chorus.kit.auth import Role, mint_token
 from chorus.kit.devkey import DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
 from chorus.kit.dlq import read_dead_letters
@@ -43,13 +43,21 @@ def _token(args: argparse.Namespace) -> int:
 
 def _topics(args: argparse.Namespace) -> int:
     if args.action == "list":
-        for spec in topic_specs():
+        for spec in topic_specs(args.prefix):
             print(f"{spec.name}\tpartitions={spec.partitions}\tretention_ms={spec.retention_ms}")
         return 0
     if args.action == "manifests":
         print(kafka_topic_manifests(args.replication, args.cluster), end="")
         return 0
-    created = asyncio.run(ensure_topics(args.bootstrap, replication_factor=args.replication))
+    if args.action == "delete":
+        if not args.prefix:
+            print("chorus topics delete: needs --prefix (a namespace)", file=sys.stderr)
+            return 1
+        deleted = asyncio.run(delete_namespace(args.bootstrap, args.prefix))
+        print(f"deleted {len(deleted)} topic(s) of the namespace {args.prefix!r}")
+        return 0
+    specs = topic_specs(args.prefix)
+    created = asyncio.run(ensure_topics(args.bootstrap, specs, replication_factor=args.replication))
     print(f"created {len(created)} topic(s)" + (f": {', '.join(created)}" if created else ""))
     return 0
 
@@ -97,7 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     topics = sub.add_parser(
         "topics", help="list or create the Kafka topics, or print them as Strimzi KafkaTopics"
     )
-    topics.add_argument("action", choices=["create", "list", "manifests"])
+    topics.add_argument("action", choices=["create", "list", "manifests", "delete"])
+    topics.add_argument(
+        "--prefix",
+        default=os.environ.get("CHORUS_TOPIC_PREFIX", ""),
+        help="the namespace every name starts with (create, list, delete)",
+    )
     topics.add_argument(
         "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
     )

@@ -10,7 +10,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -175,3 +176,21 @@ def timestamp(moment: datetime) -> Timestamp:
     Not Timestamp.FromDatetime: that is pure Python, a few µs per event."""
     since = (moment if moment.tzinfo else moment.replace(tzinfo=UTC)) - _EPOCH
     return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
+
+
+def utc_moment(stamp: Timestamp) -> datetime:
+    """The Timestamp's instant as an aware UTC datetime. Not
+    Timestamp.ToDatetime: that is pure Python, a few µs per event."""
+    return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
+
+
+M = TypeVar("M", bound=Message)
+
+
+def messages(events: Sequence[Envelope], message_type: type[M]) -> list[M]:
+    """The events' messages, checked to be of `message_type` (a batch handler's input)."""
+    found = [event.message for event in events]
+    for message in found:
+        if not isinstance(message, message_type):
+            raise TypeError(f"expected {message_type.__name__}, got {type(message).__name__}")
+    return found  # type: ignore[return-value]

@@ -23,10 +23,22 @@ if TYPE_CHECKING:  # the type create_batch() returns
 
 
 class EventProducer:
-    """Publishes events and returns only once Kafka acknowledged them (acks=all)."""
+    """Publishes events and returns only once Kafka acknowledged them (acks=all).
 
-    def __init__(self, bootstrap: str, *, source: str, metrics: Metrics, client_id: str) -> None:
+    Records name registry topics; the producer sends them in the namespace
+    `topic_prefix` (see ServiceSettings.topic_prefix)."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        *,
+        source: str,
+        metrics: Metrics,
+        client_id: str,
+        topic_prefix: str = "",
+    ) -> None:
         self.source = source
+        self.topic_prefix = topic_prefix
         self._metrics = metrics
         self._kafka = AIOKafkaProducer(
             bootstrap_servers=bootstrap,
@@ -61,7 +73,7 @@ class EventProducer:
         attributes = {
             "messaging.system": "kafka",
             "messaging.operation.type": "send",
-            "messaging.destination.name": topic.name,
+            "messaging.destination.name": self.topic_prefix + topic.name,
             "messaging.kafka.message.key": key,
         }
         with tracer().start_as_current_span(
@@ -95,20 +107,17 @@ class EventProducer:
         batches: dict[tuple[str, int], BatchBuilder] = {}
         partitioner = _Partitioner(self._kafka)
         for record in records:
+            topic = self.topic_prefix + record.topic
             partition = record.partition
             if partition is None:
-                partition = await partitioner.partition(record.topic, record.key)
-            batch = batches.get((record.topic, partition))
+                partition = await partitioner.partition(topic, record.key)
+            batch = batches.get((topic, partition))
             if batch is None or not _append(batch, record):
                 if batch is not None:  # full: send it, go on in a new one
-                    pending.append(
-                        await self._kafka.send_batch(batch, record.topic, partition=partition)
-                    )
-                batch = batches[(record.topic, partition)] = self._kafka.create_batch()
+                    pending.append(await self._kafka.send_batch(batch, topic, partition=partition))
+                batch = batches[(topic, partition)] = self._kafka.create_batch()
                 if not _append(batch, record):
-                    raise ValueError(
-                        f"a record for {record.topic} exceeds the producer's batch size"
-                    )
+                    raise ValueError(f"a record for {topic} exceeds the producer's batch size")
         for (topic, partition), batch in batches.items():
             pending.append(await self._kafka.send_batch(batch, topic, partition=partition))
         await asyncio.gather(*pending)
@@ -118,7 +127,9 @@ class EventProducer:
     async def send_raw(
         self, topic: str, key: bytes | None, value: bytes | None, headers: Headers
     ) -> None:
-        await self._kafka.send_and_wait(topic, value=value, key=key, headers=headers)
+        await self._kafka.send_and_wait(
+            self.topic_prefix + topic, value=value, key=key, headers=headers
+        )
         self._metrics.events_published.labels(topic).inc()
 
 

@@ -19,7 +19,7 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.kit.auth import TokenVerifier
-from chorus.kit.consumer import EventConsumer, Handler
+from chorus.kit.consumer import Batched, EventConsumer, Handler
 from chorus.kit.dedupe import MongoDeduplicator
 from chorus.kit.grpc_server import GrpcServer, Registration
 from chorus.kit.health import Health, kafka_check, mongo_check
@@ -32,7 +32,7 @@ from chorus.kit.retry import RetryPolicy
 from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.supervisor import Supervisor, Worker
-from chorus.kit.topics import Topic
+from chorus.kit.topics import Topic, control_group
 from chorus.kit.tracing import configure_tracing
 
 
@@ -60,6 +60,7 @@ class Infrastructure:
             source=f"/chorus/{settings.service_name}",
             metrics=metrics,
             client_id=f"chorus-{settings.service_name}",
+            topic_prefix=settings.topic_prefix,
         )
         health = Health(metrics)
         health.add("kafka", kafka_check(producer.kafka))
@@ -76,23 +77,27 @@ class Infrastructure:
 
     def consumer(
         self,
-        handlers: Mapping[Topic, Handler],
+        handlers: Mapping[Topic, Handler | Batched],
         *,
+        control: bool = False,
         retry: RetryPolicy | None = None,
         concurrency: int = 1,
         dedupe: bool = True,
     ) -> EventConsumer:
-        """A consumer in this service's group, deduping by event id in MongoDB
+        """A consumer in this service's group, or with `control` in its control
+        group (see topics.CONTROL_TOPICS), deduping by event id in MongoDB
         (`dedupe=False` only where every handler is idempotent by itself)."""
+        service = self.settings.service_name
         consumer = EventConsumer(
             bootstrap=self.settings.kafka_bootstrap,
-            group=self.settings.service_name,
+            group=control_group(service) if control else service,
             handlers=handlers,
             producer=self.producer,
             metrics=self.metrics,
             dedupe=MongoDeduplicator(self.db) if dedupe else None,
             retry=retry,
             concurrency=concurrency,
+            topic_prefix=self.settings.topic_prefix,
         )
         self.consumers.append(self.supervised(f"consumer:{consumer.group}", consumer))
         return consumer

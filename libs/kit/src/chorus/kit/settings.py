@@ -34,6 +34,10 @@ class ServiceSettings(BaseSettings):
     gc_young_threshold: int = Field(default=50_000, ge=700)
 
     kafka_bootstrap: str = "127.0.0.1:9092"
+    # Prepended to every topic and consumer group name: a benchmark or a second
+    # stack on the same broker runs in a namespace of its own (e.g. "bench-3f2a.")
+    # and leaves no backlog in the services' real topics.
+    topic_prefix: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,40}\.)?$")
     mongo_url: str = "mongodb://127.0.0.1:27017"
     mongo_database: str = ""
 

@@ -120,8 +120,27 @@ ALL_TOPICS: tuple[Topic, ...] = (
     ENGAGEMENT_JOURNAL_CHECKPOINTS,
 )
 
-# Consumer groups, one per consuming service; each has its own dead-letter topic.
-CONSUMER_GROUPS: tuple[str, ...] = ("content", "distribution", "engagement", "gamification")
+# Control events change what people may see or do at once: a retraction, an
+# opt-out or erasure, the programme's settings. Each service consumes them in a
+# group of its own (`<service>-control`), so they never queue behind a backlog
+# of bulk events (shares, engagement) in the service's main group.
+CONTROL_TOPICS: tuple[Topic, ...] = (CONTENT_RETRACTED, ADVOCATE_LIFECYCLE, PROGRAM_CHANGED)
+
+
+def control_group(service: str) -> str:
+    return f"{service}-control"
+
+
+# Consumer groups; each has its own dead-letter topic.
+CONSUMER_GROUPS: tuple[str, ...] = (
+    "content",
+    "distribution",
+    control_group("distribution"),
+    "engagement",
+    control_group("engagement"),
+    "gamification",
+    control_group("gamification"),
+)
 DEAD_LETTER_RETENTION_MS = 4 * WEEK_MS
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic_settings import SettingsConfigDict
 
 from chorus.content.adapters.store import ContentStore
@@ -9,7 +11,8 @@ from chorus.content.api import grpc as grpc_api
 from chorus.content.api import rest
 from chorus.content.app.content import ContentApp
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
-from chorus.kit.envelope import Envelope
+from chorus.kit.consumer import Batched
+from chorus.kit.envelope import Envelope, messages
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
@@ -31,13 +34,12 @@ def build(settings: ContentSettings) -> ServiceRuntime:
     relay = OutboxRelay(infra.producer, store.outbox_collections)
     app = ContentApp(store, relay)
 
-    async def on_share_performed(event: Envelope) -> None:
-        assert isinstance(event.message, SharePerformed)
-        await app.on_share_performed(event.message)
+    async def on_shares_performed(events: Sequence[Envelope]) -> None:
+        await app.on_shares_performed(messages(events, SharePerformed))
 
     # The handler is idempotent by itself (one document per share and network,
     # inserted once): a dedupe record per event would cost a write and save nothing.
-    infra.consumer({SHARE_PERFORMED: on_share_performed}, dedupe=False)
+    infra.consumer({SHARE_PERFORMED: Batched(on_shares_performed)}, dedupe=False)
     return infra.runtime(
         title="Chorus content",
         description="Program, voluntary enrollment, curation and approval, compliance, feed.",

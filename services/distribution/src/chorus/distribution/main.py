@@ -17,6 +17,7 @@ from chorus.distribution.app.accounts import Accounts
 from chorus.distribution.app.catalog import Catalog
 from chorus.distribution.app.sharing import Sharing, Timeouts
 from chorus.distribution.domain.rate_limit import Budget, Limiter
+from chorus.kit.consumer import Batched
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
@@ -130,17 +131,25 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
         timeouts=Timeouts(settle_seconds=settings.reconcile_settle_seconds),
         retry=RetryPolicy(max_attempts=settings.posting_max_attempts, base_delay=0.5, max_delay=30),
     )
+    # Every handler is idempotent by itself (status compare-and-set, upserts,
+    # deterministic auto-share ids): a dedupe lookup per record would only cost.
     infra.consumer(
         {
             CONTENT_APPROVED: sharing.on_content_approved,
-            CONTENT_RETRACTED: sharing.on_content_retracted,
-            ADVOCATE_LIFECYCLE: sharing.on_lifecycle,
-            PROGRAM_CHANGED: sharing.on_program_changed,
             SHARE_REQUESTED: sharing.on_share_requested,
         },
         concurrency=settings.posting_concurrency,
-        # Every handler is idempotent by itself (status compare-and-set, upserts,
-        # deterministic auto-share ids): a dedupe lookup per record would only cost.
+        dedupe=False,
+    )
+    # Retractions, opt-outs and programme changes never wait behind posting work.
+    infra.consumer(
+        {
+            CONTENT_RETRACTED: sharing.on_content_retracted,
+            ADVOCATE_LIFECYCLE: Batched(sharing.on_lifecycle),
+            PROGRAM_CHANGED: sharing.on_program_changed,
+        },
+        control=True,
+        concurrency=8,
         dedupe=False,
     )
     return infra.runtime(

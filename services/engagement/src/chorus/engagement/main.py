@@ -15,6 +15,7 @@ from chorus.engagement.adapters.store import EngagementStore
 from chorus.engagement.api import grpc as grpc_api
 from chorus.engagement.api import rest
 from chorus.engagement.app.engagement import EngagementApp
+from chorus.kit.consumer import Batched
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
@@ -77,18 +78,20 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
         source="/chorus/engagement",
         is_unique=app.is_unique,
         metrics=infra.metrics,
+        topic_prefix=settings.topic_prefix,
     )
+    # Every handler is idempotent by itself (totals record the event ids they
+    # counted, poll targets are inserted once, retraction is a plain set): a
+    # dedupe record per event would cost a write and save nothing.
     infra.consumer(
         {
-            ENGAGEMENT_OBSERVED: app.on_engagement_observed,
-            SHARE_PERFORMED: app.on_share_performed,
-            CONTENT_RETRACTED: app.on_content_retracted,
+            ENGAGEMENT_OBSERVED: Batched(app.on_engagement_observed),
+            SHARE_PERFORMED: Batched(app.on_shares_performed),
         },
-        # Every handler is idempotent by itself (totals record the event ids they
-        # counted, poll targets are inserted once, retraction is a plain set): a
-        # dedupe record per event would cost a write and save nothing.
         dedupe=False,
     )
+    # A retraction withdraws the links at once, whatever the backlog above.
+    infra.consumer({CONTENT_RETRACTED: app.on_content_retracted}, control=True, dedupe=False)
     return infra.runtime(
         title="Chorus engagement",
         description="Tracked links and redirects, metric polling and signed webhooks.",

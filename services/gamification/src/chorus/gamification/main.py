@@ -29,6 +29,7 @@ from chorus.kit.periodic import PeriodicTask
 from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
+from chorus.kit.topics import ADVOCATE_LIFECYCLE
 
 
 class Role(StrEnum):
@@ -78,6 +79,7 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
                 app_id=settings.engine_app_id,
                 batch_size=settings.engine_batch_size,
                 offset_reset=settings.engine_offset_reset,
+                topic_prefix=settings.topic_prefix,
             ),
             rules=RulesCache(rules),
             states=EngineStates(infra.db),
@@ -87,6 +89,10 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
         )
         components.append(infra.supervised("engine", engine))
     app = GamificationApp(rules, standings, rewards, closed, relay)
+    if settings.role in (Role.ALL, Role.API):
+        # Hides a departing advocate within a second, whatever the engine's
+        # backlog; idempotent (a plain set), so no dedupe record.
+        infra.consumer({ADVOCATE_LIFECYCLE: app.on_lifecycle}, control=True, dedupe=False)
     return infra.runtime(
         title="Chorus gamification",
         description="Points, badges, leaderboards and rewards.",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, InsertOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -23,6 +23,8 @@ from chorus.content.adapters.documents import (
 )
 from chorus.content.domain.model import Enrollment, Item, Profile, Program, State
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from chorus.kit.envelope import utc_moment
+from chorus.kit.mongo import bulk_write_new
 from chorus.kit.networks import network_name
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
 
@@ -277,18 +279,24 @@ class ContentStore:
         return [doc_to_item(doc) async for doc in cursor]
 
     # What advocates shared (from share.performed) --------------------------
-    async def record_share(self, share: SharePerformed) -> None:
-        with contextlib.suppress(DuplicateKeyError):  # a redelivered share
-            await self._shares.insert_one(
-                {
-                    "_id": f"{share.tenant}:{share.share_id}:{share.network}",
-                    "tenant": share.tenant,
-                    "advocate": share.advocate,
-                    "content_id": share.content_id,
-                    "network": network_name(share.network),
-                    "performed_at": share.performed_at.ToDatetime(tzinfo=UTC),
-                }
-            )
+    async def record_shares(self, shares: Sequence[SharePerformed]) -> None:
+        """One unordered bulk insert; a share already there (redelivered) stays."""
+        await bulk_write_new(
+            self._shares,
+            [
+                InsertOne(
+                    {
+                        "_id": f"{share.tenant}:{share.share_id}:{share.network}",
+                        "tenant": share.tenant,
+                        "advocate": share.advocate,
+                        "content_id": share.content_id,
+                        "network": network_name(share.network),
+                        "performed_at": utc_moment(share.performed_at),
+                    }
+                )
+                for share in shares
+            ],
+        )
 
     async def shares_of(self, tenant: str, advocate: str) -> list[tuple[str, str, datetime]]:
         """(content id, network, performed at) of every share the advocate made."""

@@ -401,9 +401,9 @@ class ContentApp:
             policy_acknowledged=enrollment is not None and enrollment.may_share_under(program),
         )
 
-    async def on_share_performed(self, share: SharePerformed) -> None:
-        """Feed read model: remember what the advocate shared (idempotent)."""
-        await self._store.record_share(share)
+    async def on_shares_performed(self, shares: Sequence[SharePerformed]) -> None:
+        """Feed read model: remember what the advocates shared (idempotent)."""
+        await self._store.record_shares(shares)
 
     @staticmethod
     def _frequency(program: Program, shared_at: list[datetime], now: datetime) -> FrequencyStatus:

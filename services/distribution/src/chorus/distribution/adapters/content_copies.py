@@ -22,9 +22,10 @@ class ContentCopies:
         )
 
     async def save_approved(self, item: ContentApproved, event_time: datetime) -> None:
-        # Events of one item share a key, hence a partition: they arrive in order,
-        # and a redelivered batch replays in order too, so a plain upsert converges.
-        # Retraction is final: a replayed approval never clears it.
+        # Approvals of one item share a key, hence a partition: they arrive in
+        # order, and a redelivered batch replays in order too, so a plain upsert
+        # converges. Retraction (consumed apart, often first) is final: an
+        # approval, replayed or late, never clears it.
         await self._items.update_one(
             {"tenant": item.tenant, "content_id": item.content_id},
             {

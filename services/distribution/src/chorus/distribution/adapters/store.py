@@ -4,10 +4,11 @@ compare-and-set on the expected status."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pymongo import ASCENDING, InsertOne
+from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -39,16 +40,27 @@ class DistributionStore:
         await self.shares.create_index([("scheduled", ASCENDING)])
 
     # Read models from content's events -------------------------------------------
-    async def save_advocate(self, tenant: str, advocate: str, fields: Document) -> None:
-        await self.advocates.update_one(
-            {"_id": f"{tenant}:{advocate}"},
-            {"$set": {"tenant": tenant, "advocate": advocate, **fields}},
-            upsert=True,
+    async def save_advocates(self, advocates: Mapping[tuple[str, str], Document]) -> None:
+        """One unordered bulk upsert: each advocate once."""
+        await bulk_write_new(
+            self.advocates,
+            [
+                UpdateOne(
+                    {"_id": f"{tenant}:{advocate}"},
+                    {"$set": {"tenant": tenant, "advocate": advocate, **fields}},
+                    upsert=True,
+                )
+                for (tenant, advocate), fields in advocates.items()
+            ],
         )
 
-    async def erase_advocate(self, tenant: str, advocate: str) -> None:
-        await self.advocates.delete_one({"_id": f"{tenant}:{advocate}"})
-        await self.accounts.delete_many({"tenant": tenant, "advocate": advocate})
+    async def erase_advocates(self, advocates: Sequence[tuple[str, str]]) -> None:
+        if not advocates:
+            return
+        await self.advocates.delete_many({"_id": {"$in": [f"{t}:{a}" for t, a in advocates]}})
+        await self.accounts.delete_many(
+            {"$or": [{"tenant": tenant, "advocate": advocate} for tenant, advocate in advocates]}
+        )
 
     async def advocate(self, tenant: str, advocate: str) -> Document | None:
         return await self.advocates.find_one({"_id": f"{tenant}:{advocate}"})

@@ -7,7 +7,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,7 +40,7 @@ from chorus.distribution.domain.sharing import (
     classify,
 )
 from chorus.kit.auth import Principal, Role
-from chorus.kit.envelope import Envelope, timestamp
+from chorus.kit.envelope import Envelope, messages, timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.metrics import Metrics
 from chorus.kit.networks import network_name, network_pb
@@ -121,24 +121,33 @@ class Sharing:
         return program
 
     # Read models from content's events ------------------------------------------
-    async def on_lifecycle(self, event: Envelope) -> None:
-        change = event.message
-        assert isinstance(change, AdvocateLifecycle)
-        if change.change == LIFECYCLE.CHANGE_ERASED:
-            await self._store.erase_advocate(change.tenant, change.advocate)
-            return
-        await self._store.save_advocate(
-            change.tenant,
-            change.advocate,
+    async def on_lifecycle(self, events: Sequence[Envelope]) -> None:
+        """The advocates' read model. A chunk holds each advocate's changes in
+        order: erase whoever was erased in it, then keep each advocate's last
+        change after that — two bulk writes, whatever the chunk's size."""
+        erased: set[tuple[str, str]] = set()
+        latest: dict[tuple[str, str], AdvocateLifecycle] = {}
+        for change in messages(events, AdvocateLifecycle):
+            who = (change.tenant, change.advocate)
+            if change.change == LIFECYCLE.CHANGE_ERASED:
+                erased.add(who)
+                latest.pop(who, None)
+            else:
+                latest[who] = change
+        await self._store.erase_advocates(sorted(erased))
+        await self._store.save_advocates(
             {
-                "enrolled": change.change == LIFECYCLE.CHANGE_ENROLLED,
-                "policy_version": change.policy_version,
-                "auto_share": change.auto_share,
-                "groups": list(change.groups),
-                "department": change.department,
-                "location": change.location,
-                "languages": list(change.languages),
-            },
+                who: {
+                    "enrolled": change.change == LIFECYCLE.CHANGE_ENROLLED,
+                    "policy_version": change.policy_version,
+                    "auto_share": change.auto_share,
+                    "groups": list(change.groups),
+                    "department": change.department,
+                    "location": change.location,
+                    "languages": list(change.languages),
+                }
+                for who, change in latest.items()
+            }
         )
 
     async def on_program_changed(self, event: Envelope) -> None:
@@ -591,6 +600,9 @@ class Sharing:
         content = event.message
         assert isinstance(content, ContentApproved)
         await self._copies.save_approved(content, event.time)
+        found = await self._copies.get(content.tenant, content.content_id)
+        if found is not None and found[1]:
+            return  # retracted already (the control consumer runs ahead): no fan-out
         audience = Audience(
             tuple(content.audience.groups),
             tuple(content.audience.departments),

@@ -83,8 +83,10 @@ class JournalRelay:
         source: str,
         is_unique: IsUnique,
         metrics: Metrics,
+        topic_prefix: str = "",
     ) -> None:
         self._journal = journal
+        self._prefix = topic_prefix
         self._bootstrap = bootstrap
         self._instance = instance
         self._source = source
@@ -128,7 +130,7 @@ class JournalRelay:
 
     async def _last_checkpoint(self) -> int:
         """The offset of the last committed checkpoint of this instance (0 if none)."""
-        topic = ENGAGEMENT_JOURNAL_CHECKPOINTS.name
+        topic = self._prefix + ENGAGEMENT_JOURNAL_CHECKPOINTS.name
         consumer = AIOKafkaConsumer(
             bootstrap_servers=self._bootstrap,
             enable_auto_commit=False,
@@ -173,7 +175,7 @@ class JournalRelay:
             attributes={
                 "messaging.system": "kafka",
                 "messaging.operation.type": "send",
-                "messaging.destination.name": ENGAGEMENT_OBSERVED.name,
+                "messaging.destination.name": self._prefix + ENGAGEMENT_OBSERVED.name,
                 "messaging.batch.message_count": len(records),
             },
         ):
@@ -191,13 +193,15 @@ class JournalRelay:
                             extra_headers=trace_headers,
                         )
                         await self._producer.send(
-                            out.topic, out.value, key=out.key, headers=out.headers
+                            self._prefix + out.topic, out.value, key=out.key, headers=out.headers
                         )
                         self._metrics.events_published.labels(out.topic).inc()
                 checkpoint = JournalCheckpoint(instance=self._instance, offset=records[-1].offset)
                 out = encode(
                     ENGAGEMENT_JOURNAL_CHECKPOINTS, self._instance, checkpoint, source=self._source
                 )
-                await self._producer.send(out.topic, out.value, key=out.key, headers=out.headers)
+                await self._producer.send(
+                    self._prefix + out.topic, out.value, key=out.key, headers=out.headers
+                )
         self.offset = records[-1].offset
         self.published.set()

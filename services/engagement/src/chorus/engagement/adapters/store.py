@@ -3,13 +3,16 @@ index below; counters are atomic `$inc`s."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -18,6 +21,20 @@ from chorus.kit.mongo import bulk_write_new
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
 
 Document = dict[str, Any]
+
+# The ids of counted engagement events are kept longer than any record can be
+# delivered again: the topics keep a week, the dead-letter topics four.
+COUNTED_IDS_KEPT_SECONDS = 29 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Count:
+    """One engagement event's contribution to each of its totals."""
+
+    event_id: str
+    keys: tuple[str, ...]
+    kind: str
+    delta: int
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,7 @@ class EngagementStore:
         self._salts: AsyncCollection[Document] = db["visitor_salts"]
         self._visitors: AsyncCollection[Document] = db["visitors"]
         self._totals: AsyncCollection[Document] = db["totals"]
+        self._counted: AsyncCollection[Document] = db["counted_events"]
         self.poll_targets: AsyncCollection[Document] = db["poll_targets"]
         self._tenants: AsyncCollection[Document] = db["tenant_settings"]
         self.webhook_events: AsyncCollection[Document] = db["webhook_events"]
@@ -63,6 +81,7 @@ class EngagementStore:
         await self.links.create_index([("key", ASCENDING)], unique=True)
         await self.links.create_index([("tenant", ASCENDING), ("content_id", ASCENDING)])
         await self.poll_targets.create_index([("due", ASCENDING), ("next_poll_at", ASCENDING)])
+        await self._counted.create_index("at", expireAfterSeconds=COUNTED_IDS_KEPT_SECONDS)
 
     # Links -----------------------------------------------------------------
     async def create_link(self, link: Link) -> Link:
@@ -146,36 +165,59 @@ class EngagementStore:
         return True
 
     # Totals read model (fed by engagement.observed) ---------------------------
-    async def add_to_totals(self, keys: list[str], event_id: str, kind: str, delta: int) -> None:
-        """Idempotent per event and total: the event id is recorded in the same
-        update. Two bulk writes for all the event's totals: create the missing
-        ones, then count the event in each that has not counted it yet. (One
-        upsert filtered on `events` would not do: two events creating the same
-        total at once collide on `_id`, and MongoDB retries only upserts whose
-        filter is plain equality.)"""
-        await bulk_write_new(
-            self._totals, [InsertOne({"_id": key, "counts": {}, "events": []}) for key in keys]
+    async def add_to_totals(self, counts: Sequence[Count]) -> None:
+        """Count each event once in each of its totals, however often it is
+        delivered: the ids of the events counted and the increments are written
+        in one transaction, and ids counted before are skipped (one query).
+        A chunk costs four round trips whatever its size; before, each event
+        was recorded inside each total it counted in, which grew every total by
+        an id per event and made each update scan them."""
+        ids = list({count.event_id for count in counts})
+        if not ids:
+            return
+        cursor = self._counted.find({"_id": {"$in": ids}}, {"_id": 1})
+        already = {doc["_id"] async for doc in cursor}
+        fresh = {c.event_id: c for c in counts if c.event_id not in already}
+        if not fresh:
+            return
+        increments: dict[str, collections.Counter[str]] = collections.defaultdict(
+            collections.Counter
         )
-        if keys:
+        for count in fresh.values():
+            for key in count.keys:
+                increments[key][count.kind] += count.delta
+        now = datetime.now(UTC)
+
+        async def write(session: AsyncClientSession) -> None:
+            # Another replica counting the same event (a rebalance) collides
+            # on its id: the transaction aborts and the chunk is retried.
+            await self._counted.insert_many(
+                [{"_id": event_id, "at": now} for event_id in fresh], session=session
+            )
             await self._totals.bulk_write(
                 [
                     UpdateOne(
-                        {"_id": key, "events": {"$ne": event_id}},
-                        {"$inc": {f"counts.{kind}": delta}, "$push": {"events": event_id}},
+                        {"_id": key},
+                        {"$inc": {f"counts.{kind}": n for kind, n in kinds.items()}},
+                        upsert=True,
                     )
-                    for key in keys
+                    for key, kinds in increments.items()
                 ],
                 ordered=False,
+                session=session,
             )
+
+        async with self._totals.database.client.start_session() as session:
+            await session.with_transaction(write)
 
     async def totals(self, key: str) -> dict[str, int]:
         doc = await self._totals.find_one({"_id": key}, {"counts": 1})
         return {k: int(v) for k, v in (doc or {}).get("counts", {}).items()}
 
     # Poll targets ------------------------------------------------------------
-    async def add_poll_target(self, target: Document) -> None:
-        with contextlib.suppress(DuplicateKeyError):  # a redelivered share.performed
-            await self.poll_targets.insert_one(target)
+    async def add_poll_targets(self, targets: Sequence[Document]) -> None:
+        """One unordered bulk insert; a target already there (redelivered) stays."""
+        await bulk_write_new(self.poll_targets, [InsertOne(target) for target in targets])
 
     async def due_poll_targets(self, now: datetime, limit: int = 100) -> list[Document]:
         cursor = (

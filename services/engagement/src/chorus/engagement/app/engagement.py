@@ -6,7 +6,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
@@ -19,10 +19,10 @@ from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1 import events_pb2 as ev
 from chorus.engagement.adapters.journal import ClickJournal
 from chorus.engagement.adapters.platforms import MetricsReader, PostGone, RateLimited
-from chorus.engagement.adapters.store import EngagementStore, Link
+from chorus.engagement.adapters.store import Count, EngagementStore, Link
 from chorus.engagement.domain import clicks, links, polling, webhooks
 from chorus.kit.auth import Principal, Role
-from chorus.kit.envelope import Envelope, timestamp
+from chorus.kit.envelope import Envelope, messages, timestamp, utc_moment
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.networks import network_name, network_pb
 from chorus.kit.outbox import OutboxRelay, outbox_entry
@@ -224,44 +224,49 @@ class EngagementApp:
         )
 
     # Consumers -----------------------------------------------------------------
-    async def on_engagement_observed(self, event: Envelope) -> None:
+    async def on_engagement_observed(self, events: Sequence[Envelope]) -> None:
         """Totals per share, content item and advocate (the query read model)."""
-        message = event.message
-        assert isinstance(message, ev.EngagementObserved)
-        kind = KIND_NAMES.get(message.kind, "unspecified")
-        keys = [
-            f"share:{message.tenant}:{message.share_id}",
-            f"content:{message.tenant}:{message.content_id}",
-            f"advocate:{message.tenant}:{message.advocate}",
-        ]
-        await self._store.add_to_totals(keys, event.id, kind, message.delta)
+        counts = []
+        for event in events:
+            message = event.message
+            assert isinstance(message, ev.EngagementObserved)
+            tenant = message.tenant
+            keys = (
+                f"share:{tenant}:{message.share_id}",
+                f"content:{tenant}:{message.content_id}",
+                f"advocate:{tenant}:{message.advocate}",
+            )
+            kind = KIND_NAMES.get(message.kind, "unspecified")
+            counts.append(Count(event.id, keys, kind, message.delta))
+        await self._store.add_to_totals(counts)
 
-    async def on_share_performed(self, event: Envelope) -> None:
+    async def on_shares_performed(self, events: Sequence[Envelope]) -> None:
         """API-made posts get their metrics polled on a decaying schedule."""
-        share = event.message
-        assert isinstance(share, SharePerformed)
-        network = network_name(share.network)
-        if share.mode != SHARE_MODE_API or not share.post_ref:
-            return
-        performed_at = share.performed_at.ToDatetime(tzinfo=UTC)
-        first = polling.next_poll_at(performed_at, 0)
-        assert first is not None
-        await self._store.add_poll_target(
-            {
-                "_id": f"{share.tenant}:{share.share_id}:{network}",
-                "tenant": share.tenant,
-                "advocate": share.advocate,
-                "share_id": share.share_id,
-                "content_id": share.content_id,
-                "network": network,
-                "post_ref": share.post_ref,
-                "performed_at": performed_at,
-                "polls_done": 0,
-                "counted": {},
-                "next_poll_at": first,
-                "due": True,
-            }
-        )
+        targets = []
+        for share in messages(events, SharePerformed):
+            if share.mode != SHARE_MODE_API or not share.post_ref:
+                continue
+            network = network_name(share.network)
+            performed_at = utc_moment(share.performed_at)
+            first = polling.next_poll_at(performed_at, 0)
+            assert first is not None
+            targets.append(
+                {
+                    "_id": f"{share.tenant}:{share.share_id}:{network}",
+                    "tenant": share.tenant,
+                    "advocate": share.advocate,
+                    "share_id": share.share_id,
+                    "content_id": share.content_id,
+                    "network": network,
+                    "post_ref": share.post_ref,
+                    "performed_at": performed_at,
+                    "polls_done": 0,
+                    "counted": {},
+                    "next_poll_at": first,
+                    "due": True,
+                }
+            )
+        await self._store.add_poll_targets(targets)
 
     async def on_content_retracted(self, event: Envelope) -> None:
         message = event.message

@@ -11,6 +11,10 @@ duplicate). Writes are guarded by the state's version: a newer document
 already stored (a faster worker after a rebalance) stays, as its upsert
 collides on _id. No worker keeps state between batches, so a partition
 changes owner with nothing to recover or hand over.
+
+Writes set the engine's fields and leave the others: `withdrawn` belongs to
+the control consumer, which hides an advocate who left the moment they leave,
+however far behind the engine is (Standings.withdraw).
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pymongo import ReplaceOne
+from pymongo import UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.gamification.domain.scoring import AdvocateState
@@ -47,9 +51,9 @@ class EngineStates:
         await bulk_write_new(
             self._states,
             [
-                ReplaceOne(
+                UpdateOne(
                     {"_id": f"{tenant}:{advocate}", "version": {"$lt": state.version}},
-                    _document(tenant, advocate, state),
+                    {"$set": _document(tenant, advocate, state)},
                     upsert=True,
                 )
                 for (tenant, advocate), state in states.items()
@@ -59,7 +63,7 @@ class EngineStates:
 
 def _document(tenant: str, advocate: str, state: AdvocateState) -> dict[str, Any]:
     fields = state.to_json()
-    doc = {"_id": f"{tenant}:{advocate}", "tenant": tenant, "advocate": advocate}
+    doc = {"tenant": tenant, "advocate": advocate}
     doc |= {name: fields.pop(name) for name in READ_MODEL}
     return doc | {"version": state.version, "engine": fields}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -13,7 +13,7 @@ from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, EngagementObserved
 from chorus.gamification.domain.rules import Action
 from chorus.gamification.domain.scoring import Activity
-from chorus.kit.envelope import Envelope, UndecodableEvent, decode
+from chorus.kit.envelope import Envelope, UndecodableEvent, decode, utc_moment
 from chorus.kit.networks import network_name
 from chorus.kit.topics import ADVOCATE_LIFECYCLE, ENGAGEMENT_OBSERVED, SHARE_PERFORMED, by_name
 
@@ -26,9 +26,6 @@ _ACTIONS = {
     EngagementKind.ENGAGEMENT_KIND_COMMENT: Action.COMMENT,
     EngagementKind.ENGAGEMENT_KIND_RESHARE: Action.RESHARE,
 }
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -56,8 +53,7 @@ def _utc(stamp: Timestamp, fallback: datetime) -> datetime:
     """The stamp's instant in UTC (the event's own time), else the envelope's."""
     if not stamp.seconds:
         return fallback.astimezone(UTC)
-    # Not Timestamp.ToDatetime: that is pure Python, a few µs per event.
-    return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
+    return utc_moment(stamp)
 
 
 def incoming(

@@ -5,6 +5,10 @@ A tenant's leaderboard spans every partition, so no single worker holds it;
 the API reads MongoDB, scales apart from the workers and stays up while they
 rebalance. Advocates who left keep a document (the moment they left, so late
 events cannot bring points back) marked inactive, which no read returns.
+
+An opt-out or erasure also hides the advocate at once (`withdrawn`, set by the
+control consumer): the engine may be a backlog behind, and nobody may still
+appear on a leaderboard they left. The engine catches up and empties the state.
 """
 
 from __future__ import annotations
@@ -36,6 +40,9 @@ class Standing:
         return self.periods.get(f"{kind}:{period}", 0)
 
 
+# What a read may return: advocates the engine counts as members, and whom no
+# departure has hidden ahead of it.
+_VISIBLE = {"active": True, "withdrawn": {"$ne": True}}
 # The read model only: never the engine's part of the document.
 _PROJECTION = {"advocate": 1, "groups": 1, "lifetime": 1, "periods": 1, "badges": 1}
 
@@ -72,7 +79,7 @@ class Standings:
 
     async def of(self, tenant: str, advocate: str) -> Standing | None:
         doc = await self._standings.find_one(
-            {"_id": f"{tenant}:{advocate}", "active": True}, _PROJECTION
+            {"_id": f"{tenant}:{advocate}", **_VISIBLE}, _PROJECTION
         )
         return _standing(doc) if doc else None
 
@@ -87,7 +94,7 @@ class Standings:
         ahead = await self._standings.count_documents(
             {
                 "tenant": tenant,
-                "active": True,
+                **_VISIBLE,
                 "$or": [
                     {field: {"$gt": points}},
                     {field: points, "advocate": {"$lt": standing.advocate}},
@@ -106,10 +113,25 @@ class Standings:
             cached = self._cache.get(tenant)
             if cached and time.monotonic() - cached[0] < self._cache_seconds:
                 return cached[1]
-            active = {"tenant": tenant, "active": True}
-            standings = [_standing(doc) async for doc in self._standings.find(active, _PROJECTION)]
+            visible = {"tenant": tenant, **_VISIBLE}
+            standings = [_standing(doc) async for doc in self._standings.find(visible, _PROJECTION)]
             self._cache[tenant] = (time.monotonic(), standings)
             return standings
 
     async def tenants(self) -> list[str]:
-        return sorted(await self._standings.distinct("tenant", {"active": True}))
+        return sorted(await self._standings.distinct("tenant", _VISIBLE))
+
+    async def withdraw(self, tenant: str, advocate: str, withdrawn: bool) -> None:
+        """Hide (or, on re-enrolment, stop hiding) an advocate on every board.
+        A document is created if the engine has none yet (version 0: any state
+        the engine writes is newer), so shares still in its backlog cannot
+        show the advocate either."""
+        await self._standings.update_one(
+            {"_id": f"{tenant}:{advocate}"},
+            {
+                "$set": {"withdrawn": withdrawn},
+                "$setOnInsert": {"tenant": tenant, "advocate": advocate, "version": 0},
+            },
+            upsert=True,
+        )
+        self._cache.pop(tenant, None)

@@ -74,6 +74,8 @@ class EngineConfig:
     batch_size: int = 10_000
     # Where a new consumer group starts: "earliest" scores the retained history.
     offset_reset: str = "earliest"
+    # The namespace of the topics and the group (ServiceSettings.topic_prefix).
+    topic_prefix: str = ""
 
 
 class EngineMetrics:
@@ -158,8 +160,8 @@ class ScoringEngine:
         self._metrics = EngineMetrics(metrics)
         self._member = GroupMember(
             bootstrap=config.bootstrap,
-            group=config.app_id,
-            topics=[topic.name for topic in INPUT_TOPICS],
+            group=config.topic_prefix + config.app_id,
+            topics=[config.topic_prefix + topic.name for topic in INPUT_TOPICS],
             handle=self._process,
             metrics=metrics,
             max_batch=config.batch_size,
@@ -180,7 +182,8 @@ class ScoringEngine:
         """All or nothing: a failure (MongoDB, Kafka) retries the whole batch."""
         started = time.time_ns()
         records = [record for records in batch.values() for record in records]
-        decoded = [(record, _decode(record)) for record in records]
+        prefix = len(self._config.topic_prefix)
+        decoded = [(record, _decode(record, record.topic[prefix:])) for record in records]
         items = [item for _, item in decoded if isinstance(item, Incoming)]
         work = _Batch(
             await self._states.load(item.key for item in items),
@@ -354,9 +357,9 @@ def _trace(decoded: Sequence[tuple[Record, Incoming | str]], started: int) -> No
             span.end()
 
 
-def _decode(record: Record) -> Incoming | str:
-    """The record for scoring, or why it is poison."""
+def _decode(record: Record, topic: str) -> Incoming | str:
+    """The record (from the registry's `topic`) for scoring, or why it is poison."""
     try:
-        return incoming(record.topic, record.key, record.value, list(record.headers or ()))
+        return incoming(topic, record.key, record.value, list(record.headers or ()))
     except UndecodableEvent as exc:
         return f"undecodable: {exc}"

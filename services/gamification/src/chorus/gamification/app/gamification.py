@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle
 from chorus.gamification.adapters.closed_periods import ClosedPeriods
 from chorus.gamification.adapters.rewards import Redemption, RedemptionStatus, Reward, Rewards
 from chorus.gamification.adapters.rules_store import RulesStore
@@ -15,6 +16,7 @@ from chorus.gamification.domain.leaderboard import Entry, ranked
 from chorus.gamification.domain.periods import PeriodKind, period_of
 from chorus.gamification.domain.rules import RuleSet
 from chorus.kit.auth import Principal, Role
+from chorus.kit.envelope import Envelope
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.outbox import OutboxRelay
 
@@ -73,6 +75,16 @@ class GamificationApp:
         self._rewards = rewards
         self._closed = closed
         self._relay = relay
+
+    async def on_lifecycle(self, event: Envelope) -> None:
+        """The control consumer's part of a departure: off every board at once
+        (the engine erases the points when it gets there in its own stream)."""
+        change = event.message
+        assert isinstance(change, AdvocateLifecycle)
+        if change.change == AdvocateLifecycle.CHANGE_UNSPECIFIED:
+            return
+        withdrawn = change.change != AdvocateLifecycle.CHANGE_ENROLLED
+        await self._standings.withdraw(change.tenant, change.advocate, withdrawn)
 
     # -- rules ------------------------------------------------------------------
 
