@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import sys
 import tempfile
 import time
@@ -26,6 +27,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _load import free_port, python, start_process, stop_process, wait_http
+from _namespace import topic_namespace
 
 from chorus.contracts.common.v1.common_pb2 import NETWORK_LINKEDIN, Commentary
 from chorus.contracts.content.v1.events_pb2 import ContentApproved
@@ -35,6 +37,8 @@ from chorus.kit.mongo import mongo_client
 from chorus.kit.producer import EventProducer
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import CONTENT_APPROVED
+
+BOOTSTRAP = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 
 
 def rss_mib(pid: int) -> float:
@@ -121,7 +125,11 @@ async def main() -> None:
     parser.add_argument("--limit", type=int, default=50, help="app-wide posts per second")
     parser.add_argument("--timeout", type=float, default=1800)
     args = parser.parse_args()
+    async with topic_namespace(BOOTSTRAP, "distribution") as prefix:
+        await run(args, prefix)
 
+
+async def run(args: argparse.Namespace, prefix: str) -> None:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     databases = {
         name: f"bench_{name}_{uuid.uuid4().hex[:8]}" for name in ("distribution", "engagement")
@@ -134,6 +142,7 @@ async def main() -> None:
     engagement = start_process(
         [str(Path(python()).with_name("chorus-engagement"))],
         {
+            "CHORUS_TOPIC_PREFIX": prefix,
             "CHORUS_MONGO_DATABASE": databases["engagement"],
             "CHORUS_HTTP_PORT": str(free_port()),
             "CHORUS_GRPC_PORT": str(engagement_grpc),
@@ -155,6 +164,7 @@ async def main() -> None:
             distribution = start_process(
                 [str(Path(python()).with_name("chorus-distribution"))],
                 {
+                    "CHORUS_TOPIC_PREFIX": prefix,
                     "CHORUS_MONGO_DATABASE": databases["distribution"],
                     "CHORUS_HTTP_PORT": str(dist_port),
                     "CHORUS_GRPC_PORT": str(free_port()),
@@ -168,7 +178,11 @@ async def main() -> None:
             await wait_http(f"http://127.0.0.1:{dist_port}/readyz")
             await asyncio.sleep(3)  # the consumer joins its group
             producer = EventProducer(
-                "127.0.0.1:9092", source="/bench", metrics=Metrics(), client_id="bench"
+                BOOTSTRAP,
+                source="/bench",
+                metrics=Metrics(),
+                client_id="bench",
+                topic_prefix=prefix,
             )
             await producer.start()
             stamp_now = datetime.now(UTC) - timedelta(minutes=1)

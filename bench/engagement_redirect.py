@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -27,6 +28,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _load import figures, free_port, load, python, start_process, stop_process, wait_http
+from _namespace import topic_namespace
 
 from chorus.contracts.engagement.v1.events_pb2 import ENGAGEMENT_KIND_CLICK, EngagementObserved
 from chorus.kit.auth import mint_token
@@ -35,22 +37,23 @@ from chorus.kit.mongo import mongo_client
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import ENGAGEMENT_OBSERVED
 
+BOOTSTRAP = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
 
 
-async def lag_ms(base: str, code: str, key: bytes, count: int, rate: float) -> list[float]:
+async def lag_ms(
+    base: str, prefix: str, code: str, key: bytes, count: int, rate: float
+) -> list[float]:
     """Send `count` redirects at `rate`/s; the time from each 302 to its event."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers="127.0.0.1:9092",
+        bootstrap_servers=BOOTSTRAP,
         enable_auto_commit=False,
         isolation_level="read_committed",
     )
     await consumer.start()
-    while not consumer.partitions_for_topic(ENGAGEMENT_OBSERVED.name):
-        await consumer._client.force_metadata_update()
     partitions = [
-        TopicPartition(ENGAGEMENT_OBSERVED.name, p)
-        for p in consumer.partitions_for_topic(ENGAGEMENT_OBSERVED.name) or []
+        TopicPartition(prefix + ENGAGEMENT_OBSERVED.name, p)
+        for p in range(ENGAGEMENT_OBSERVED.partitions)
     ]
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
@@ -94,7 +97,11 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=100)
     parser.add_argument("--lag-samples", type=int, default=300)
     args = parser.parse_args()
+    async with topic_namespace(BOOTSTRAP, "engagement") as prefix:
+        await run(args, prefix)
 
+
+async def run(args: argparse.Namespace, prefix: str) -> None:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     database = f"bench_engagement_{uuid.uuid4().hex[:8]}"
     port, bare_port = free_port(), free_port()
@@ -102,6 +109,7 @@ async def main() -> None:
     service = start_process(
         [str(Path(python()).with_name("chorus-engagement"))],
         {
+            "CHORUS_TOPIC_PREFIX": prefix,
             "CHORUS_MONGO_DATABASE": database,
             "CHORUS_HTTP_PORT": str(port),
             "CHORUS_GRPC_PORT": str(free_port()),
@@ -164,7 +172,9 @@ async def main() -> None:
         )
         await asyncio.sleep(3)  # let the relay drain the throughput phase
         lags = sorted(
-            await lag_ms(base, link["code"], f"{tenant}:bob".encode(), args.lag_samples, args.rate)
+            await lag_ms(
+                base, prefix, link["code"], f"{tenant}:bob".encode(), args.lag_samples, args.rate
+            )
         )
     finally:
         stop_process(service)

@@ -39,9 +39,11 @@ from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).parent))
 from _load import free_port, python, start_process, stop_process, wait_http
+from _namespace import topic_namespace
 from _profile import Profile, cpu_seconds
 from kafka_baseline import create_topic, delete_topic
 
@@ -85,22 +87,46 @@ def workload(tenant: str, events: int, advocates: int) -> list[OutgoingRecord]:
     ]
 
 
-async def end_offsets(bootstrap: str) -> dict[TopicPartition, int]:
+class Broker:
+    """A raw aiokafka producer sending to the benchmark's topic namespace."""
+
+    def __init__(self, bootstrap: str, prefix: str) -> None:
+        self.prefix = prefix
+        self._kafka = AIOKafkaProducer(
+            bootstrap_servers=bootstrap, acks="all", enable_idempotence=True, linger_ms=5
+        )
+
+    async def start(self) -> None:
+        await self._kafka.start()
+
+    async def stop(self) -> None:
+        await self._kafka.stop()
+
+    async def send(self, record: OutgoingRecord) -> asyncio.Future[object]:
+        topic = self.prefix + record.topic
+        future: asyncio.Future[object] = await self._kafka.send(
+            topic, record.value, key=record.key, headers=record.headers
+        )
+        return future
+
+
+async def end_offsets(bootstrap: str, prefix: str) -> dict[TopicPartition, int]:
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
-        tps = [TopicPartition(topic.name, p) for topic in TOPICS for p in range(topic.partitions)]
+        tps = [
+            TopicPartition(prefix + topic.name, p)
+            for topic in TOPICS
+            for p in range(topic.partitions)
+        ]
         return dict(await consumer.end_offsets(tps))
     finally:
         await consumer.stop()
 
 
-async def send(producer: AIOKafkaProducer, records: list[OutgoingRecord]) -> None:
+async def send(producer: Broker, records: list[OutgoingRecord]) -> None:
     for start in range(0, len(records), 5000):
-        futures = [
-            await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
-            for r in records[start : start + 5000]
-        ]
+        futures = [await producer.send(r) for r in records[start : start + 5000]]
         await asyncio.gather(*futures)
 
 
@@ -225,7 +251,7 @@ async def wait_consumed(client: httpx.AsyncClient, target: float, timeout: float
 
 async def latency_at_rate(
     api: httpx.AsyncClient,
-    producer: AIOKafkaProducer,
+    producer: Broker,
     tenant: str,
     *,
     rate: int,
@@ -243,7 +269,7 @@ async def latency_at_rate(
         while time.monotonic() < stop:
             for _ in range(rate // 10):
                 r = click(tenant, f"bg-{random.randrange(advocates)}", datetime.now(UTC))
-                await producer.send(r.topic, r.value, key=r.key, headers=r.headers)
+                await producer.send(r)
             tick += 1
             await asyncio.sleep(max(0.0, began + tick / 10 - time.monotonic()))
 
@@ -260,9 +286,7 @@ async def latency_at_rate(
         headers = {"Authorization": f"Bearer {token}"}
         record = share(tenant, advocate)
         sent = time.perf_counter()
-        await (
-            await producer.send(record.topic, record.value, key=record.key, headers=record.headers)
-        )
+        await (await producer.send(record))
         while True:
             standing = (await api.get("/v1/me/standing", headers=headers)).json()
             if standing["lifetime_points"] > 0:
@@ -302,11 +326,15 @@ async def main() -> None:
     )
     args = parser.parse_args()
     tenant, app_id = f"bench-{uuid.uuid4().hex[:6]}", f"bench-gamification-{uuid.uuid4().hex[:6]}"
-    producer = AIOKafkaProducer(
-        bootstrap_servers=args.bootstrap, acks="all", enable_idempotence=True, linger_ms=5
-    )
+    async with topic_namespace(args.bootstrap, "gamification") as prefix:
+        figures = await run(args, tenant, app_id, prefix)
+    print(json.dumps(figures))
+
+
+async def run(args: argparse.Namespace, tenant: str, app_id: str, prefix: str) -> dict[str, object]:
+    producer = Broker(args.bootstrap, prefix)
     await producer.start()
-    start = await end_offsets(args.bootstrap)
+    start = await end_offsets(args.bootstrap, prefix)
     await send(producer, workload(tenant, args.events, args.advocates))
     raw = await consume_rate(args.bootstrap, start, args.events)
     scratch = await create_topic(args.bootstrap, ADVOCATE_PARTITIONS)
@@ -317,9 +345,10 @@ async def main() -> None:
         )
     finally:
         await delete_topic(args.bootstrap, scratch)
-    await commit_start(args.bootstrap, app_id, start)
+    await commit_start(args.bootstrap, prefix + app_id, start)
 
     env = {
+        "CHORUS_TOPIC_PREFIX": prefix,
         "CHORUS_ENGINE_APP_ID": app_id,
         "CHORUS_MONGO_DATABASE": app_id.replace("-", "_"),
         "CHORUS_KAFKA_BOOTSTRAP": args.bootstrap,
@@ -382,7 +411,10 @@ async def main() -> None:
             if process is not None:
                 await process.stop()
         await producer.stop()
-    print(json.dumps(figures))
+        mongo: AsyncMongoClient[dict[str, object]] = AsyncMongoClient(args.mongo)
+        await mongo.drop_database(env["CHORUS_MONGO_DATABASE"])
+        await mongo.close()
+    return figures
 
 
 if __name__ == "__main__":
