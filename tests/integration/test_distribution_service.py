@@ -12,11 +12,11 @@ import pytest
 import pytest_asyncio
 
 from chorus.contracts.common.v1.common_pb2 import NETWORK_LINKEDIN
-from chorus.contracts.content.v1.events_pb2 import ContentRetracted
+from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle, ContentRetracted
 from chorus.contracts.distribution.v1 import distribution_service_pb2 as pb
 from chorus.contracts.distribution.v1 import distribution_service_pb2_grpc as pb_grpc
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
-from chorus.kit.topics import CONTENT_RETRACTED, SHARE_PERFORMED
+from chorus.kit.topics import ADVOCATE_LIFECYCLE, CONTENT_RETRACTED, SHARE_PERFORMED
 from chorus_testing import (
     bearer,
     end_offsets,
@@ -25,7 +25,15 @@ from chorus_testing import (
     read_topic,
     unique,
 )
-from distribution_support import Stack, connect, distribution_stack, posted, seed, share_status
+from distribution_support import (
+    Stack,
+    connect,
+    control_caught_up,
+    distribution_stack,
+    posted,
+    seed,
+    share_status,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -194,3 +202,40 @@ async def test_retraction_deletes_api_posts_at_the_platform(stack: Stack) -> Non
         if p["user_id"] == f"{tenant}-bob"
     ]
     assert [p["deleted"] for p in posts] == [True]
+
+
+def lifecycle(tenant: str, advocate: str, change: Any) -> tuple[Any, str, Any]:
+    message = AdvocateLifecycle(tenant=tenant, advocate=advocate, change=change, policy_version=1)
+    return (ADVOCATE_LIFECYCLE, f"{tenant}:{advocate}", message)
+
+
+async def test_lifecycle_changes_apply_in_order_erasure_removes_accounts(stack: Stack) -> None:
+    """Lifecycle events arrive in chunks: each advocate's last change wins, and
+    an erasure inside a chunk still removes their accounts."""
+    tenant, erased, leaver = unique("acme"), "eve", "finn"
+    await seed(stack.kafka, stack.http, tenant, [erased, leaver], ["c1"])
+    await connect(stack.http, stack.sim, tenant, erased, "linkedin")
+    await publish(
+        stack.kafka,
+        [
+            lifecycle(tenant, erased, AdvocateLifecycle.CHANGE_ERASED),
+            lifecycle(tenant, erased, AdvocateLifecycle.CHANGE_ENROLLED),
+            lifecycle(tenant, leaver, AdvocateLifecycle.CHANGE_OPTED_OUT),
+        ],
+    )
+    await control_caught_up(stack.kafka)
+
+    accounts = await stack.http.get("/v1/accounts", headers=bearer(tenant, erased, "advocate"))
+    assert accounts.status_code == 200 and accounts.json() == []
+
+    async def share_as(advocate: str) -> httpx.Response:
+        return await stack.http.post(
+            "/v1/shares",
+            json={"content_id": "c1", "targets": [{"network": "facebook"}]},
+            headers={**bearer(tenant, advocate, "advocate"), "Idempotency-Key": unique("k")},
+        )
+
+    refused = await share_as(leaver)
+    assert refused.status_code == 409 and refused.json()["reason"] == "not_enrolled"
+    # Enrolled again after the erasure: a Facebook intent needs no account.
+    assert (await share_as(erased)).status_code == 201

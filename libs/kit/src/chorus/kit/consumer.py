@@ -47,7 +47,8 @@ CHUNK_RECORDS = 128
 @dataclass(frozen=True)
 class Batched:
     """A topic's handler that takes a chunk of events at once, in offset order
-    per partition. It must be idempotent: a chunk can be redelivered whole."""
+    per partition. It must be idempotent by itself: a chunk can be redelivered
+    whole, and the consumer's dedupe hook does not apply to it."""
 
     handle: Callable[[Sequence[Envelope]], Awaitable[None]]
 
