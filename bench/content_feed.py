@@ -33,6 +33,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).parent))
 
 from _load import figures, free_port, load, python, start_process, stop_process, wait_http
+from _namespace import topic_namespace
 
 from chorus.content.adapters.documents import doc_to_item, item_to_doc
 from chorus.content.adapters.store import ContentStore, feed_query_fields
@@ -135,7 +136,12 @@ async def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args()
+    bootstrap = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    async with topic_namespace(bootstrap, "content") as prefix:
+        await run(args, prefix)
 
+
+async def run(args: argparse.Namespace, prefix: str) -> None:
     tenant = f"bench-{uuid.uuid4().hex[:8]}"
     database = f"bench_content_{uuid.uuid4().hex[:8]}"
     settings = ServiceSettings(service_name="content", mongo_database=database)
@@ -155,6 +161,7 @@ async def main() -> None:
     service = start_process(
         [str(Path(python()).with_name("chorus-content"))],
         {
+            "CHORUS_TOPIC_PREFIX": prefix,
             "CHORUS_MONGO_DATABASE": database,
             "CHORUS_HTTP_PORT": str(port),
             "CHORUS_GRPC_PORT": str(grpc_port),

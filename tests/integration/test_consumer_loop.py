@@ -18,7 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.contracts.content.v1.events_pb2 import ContentApproved
-from chorus.kit.admin import TopicSpec, delete_namespace, ensure_topics
+from chorus.kit.admin import delete_namespace, ensure_topics, topic_specs
 from chorus.kit.consumer import CHUNK_RECORDS, Batched, EventConsumer, PermanentError
 from chorus.kit.dedupe import MongoDeduplicator
 from chorus.kit.envelope import Envelope
@@ -285,15 +285,8 @@ async def test_a_batched_handler_gets_chunks_and_only_the_poison_event_is_dead_l
 async def test_a_topic_prefix_keeps_producer_consumer_and_dead_letters_in_their_namespace(
     kafka_bootstrap: str,
 ) -> None:
-    prefix = f"{unique('ns')}."
-    group = unique("test-namespace")
-    await ensure_topics(
-        kafka_bootstrap,
-        [
-            TopicSpec(prefix + CONTENT_APPROVED.name, 1, 3_600_000),
-            TopicSpec(prefix + dead_letter_topic(group), 1, 3_600_000),
-        ],
-    )
+    prefix, group = f"{unique('ns')}.", "content"  # the group too is the namespace's
+    await ensure_topics(kafka_bootstrap, topic_specs(prefix))
     metrics = Metrics()
     producer = EventProducer(
         kafka_bootstrap, source="/test", metrics=metrics, client_id="test", topic_prefix=prefix
@@ -326,9 +319,7 @@ async def test_a_topic_prefix_keeps_producer_consumer_and_dead_letters_in_their_
         await producer.stop()
         deleted = await delete_namespace(kafka_bootstrap, prefix)
     assert dead[0].value == item("bad").SerializeToString()
-    assert sorted(deleted) == sorted(
-        [prefix + CONTENT_APPROVED.name, prefix + dead_letter_topic(group)]
-    )
+    assert sorted(deleted) == sorted(spec.name for spec in topic_specs(prefix))
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
     try:

@@ -4,6 +4,7 @@ tracked links over gRPC) and the platform simulator."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
@@ -239,3 +240,27 @@ async def test_lifecycle_changes_apply_in_order_erasure_removes_accounts(stack: 
     assert refused.status_code == 409 and refused.json()["reason"] == "not_enrolled"
     # Enrolled again after the erasure: a Facebook intent needs no account.
     assert (await share_as(erased)).status_code == 201
+
+
+async def test_a_share_queued_before_an_opt_out_is_never_posted(stack: Stack) -> None:
+    tenant, advocate = unique("acme"), "gail"
+    await seed(stack.kafka, stack.http, tenant, [advocate], ["c1"])
+    await connect(stack.http, stack.sim, tenant, advocate, "linkedin")
+    when = (datetime.now(UTC) + timedelta(seconds=5)).isoformat()
+    created = await stack.http.post(
+        "/v1/shares",
+        json={"content_id": "c1", "targets": [{"network": "linkedin"}], "scheduled_at": when},
+        headers={**bearer(tenant, advocate, "advocate"), "Idempotency-Key": "later"},
+    )
+    assert created.status_code == 201, created.text
+    share_id = created.json()["share_id"]
+    assert (await share_status(stack, tenant, advocate, share_id, "linkedin"))["status"] == (
+        "scheduled"
+    )
+    await publish(stack.kafka, [lifecycle(tenant, advocate, AdvocateLifecycle.CHANGE_OPTED_OUT)])
+    await control_caught_up(stack.kafka)
+
+    status = await posted(stack, tenant, advocate, share_id, "linkedin")
+    assert status["status"] == "failed" and status["failure"].startswith("not_enrolled")
+    posts = (await stack.sim.get("/_sim/posts")).json()["posts"]
+    assert [p for p in posts if p["user_id"] == f"{tenant}-{advocate}"] == []

@@ -1,8 +1,13 @@
+import asyncio
 import importlib
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
+
 import chorus.contracts
-from chorus.kit.admin import topic_specs
+from chorus.kit.admin import delete_namespace, topic_specs
+from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import (
     ALL_TOPICS,
     CONSUMER_GROUPS,
@@ -51,3 +56,21 @@ def test_each_consumer_group_has_a_dead_letter_topic_that_gets_created() -> None
         assert dead_letter_topic(group) == f"dlq.{group}"
         assert dead_letter_topic(group) in created
     assert {t.name for t in ALL_TOPICS} <= created
+
+
+def test_a_namespace_names_every_topic_and_dead_letter_topic_with_its_prefix() -> None:
+    plain = {spec.name for spec in topic_specs()}
+    spaced = {spec.name for spec in topic_specs("bench-1.")}
+    assert spaced == {f"bench-1.{name}" for name in plain}
+
+
+@pytest.mark.parametrize("prefix", ["", "bench-1", "Bench.", "a.b.", "."])
+def test_deleting_refuses_anything_but_a_namespace(prefix: str) -> None:
+    with pytest.raises(ValueError, match="not a namespace"):
+        asyncio.run(delete_namespace("127.0.0.1:1", prefix))
+
+
+def test_the_settings_refuse_a_prefix_that_is_not_a_namespace() -> None:
+    assert ServiceSettings(topic_prefix="bench-1.").topic_prefix == "bench-1."
+    with pytest.raises(ValidationError):
+        ServiceSettings(topic_prefix="share")

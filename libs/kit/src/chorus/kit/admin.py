@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from chorus.kit.settings import TOPIC_PREFIX_PATTERN
 from chorus.kit.topics import (
     ALL_TOPICS,
     CONSUMER_GROUPS,
@@ -99,16 +101,18 @@ async def ensure_topics(
 
 
 async def delete_namespace(bootstrap: str, prefix: str) -> list[str]:
-    """Delete every topic named in the namespace `prefix` (never an unprefixed
-    one); returns the topics deleted. The namespace's consumer groups stay
-    (aiokafka's admin client cannot delete groups): with their topics gone
-    they have nothing to read, and the broker expires their offsets."""
-    if not prefix:
-        raise ValueError("refusing to delete the topics outside any namespace")
+    """Delete the registry's topics in the namespace `prefix` (a name and a
+    dot; never the unprefixed ones); returns the topics deleted. The
+    namespace's consumer groups stay (aiokafka's admin client cannot delete
+    groups): with their topics gone they have nothing to read, and the broker
+    expires their offsets."""
+    if not prefix or not re.fullmatch(TOPIC_PREFIX_PATTERN, prefix):
+        raise ValueError(f"{prefix!r} is not a namespace (a name and a dot, e.g. 'bench-1.')")
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, client_id="chorus-admin")
     await admin.start()
     try:
-        topics = sorted(name for name in await admin.list_topics() if name.startswith(prefix))
+        ours = {spec.name for spec in topic_specs(prefix)}
+        topics = sorted(name for name in await admin.list_topics() if name in ours)
         if topics:
             await admin.delete_topics(topics)
         return topics

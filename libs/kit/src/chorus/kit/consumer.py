@@ -9,8 +9,9 @@ handlers make the redelivery harmless.
 A topic whose handler is `Batched` gets its records in chunks instead, one call
 per chunk, so that it can write them in one bulk write: a round trip per record
 bounds a consumer to a few hundred records a second. When a chunk fails for
-good, its records are tried one at a time, so only the poison ones are
-dead-lettered.
+good, each of its records is tried once on its own, so only the poison ones are
+dead-lettered (the chunk has had its retries: a record does not get them again,
+which would hold the partition for minutes through an outage).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ Handler = Callable[[Envelope], Awaitable[None]]
 # Records per call of a batched handler: also the span's links (OpenTelemetry
 # keeps 128 links per span by default).
 CHUNK_RECORDS = 128
+_ONCE = RetryPolicy(max_attempts=1)
 
 
 @dataclass(frozen=True)
@@ -111,7 +113,10 @@ class EventConsumer:
     ) -> None:
         if not handlers:
             raise ValueError("a consumer needs at least one topic handler")
-        self.group = group
+        if dedupe and any(isinstance(h, Batched) for h in handlers.values()):
+            raise ValueError("batched handlers are idempotent by themselves: no dedupe hook")
+        # The group's name on the broker, in metrics, spans and dead letters.
+        self.group = topic_prefix + group
         # Sent through the producer, which adds the prefix.
         self.dead_letter_topic = dead_letter_topic(group)
         # Records arrive with the names of the namespace.
@@ -133,7 +138,7 @@ class EventConsumer:
         self._concurrency = max(1, concurrency)
         self._member = GroupMember(
             bootstrap=bootstrap,
-            group=topic_prefix + group,
+            group=self.group,
             topics=list(self._topics),
             handle=self._run_batch,
             metrics=metrics,
@@ -214,11 +219,11 @@ class EventConsumer:
                 elif len(decoded) == 1:
                     span.set_status(Status(StatusCode.ERROR, reason))
                     await self._dead_letter(decoded[0][0], reason)
-                else:  # find the poison records: each one alone
+                else:  # find the poison records: each one alone, once
                     span.set_status(Status(StatusCode.ERROR, reason))
                     for record, envelope in decoded:
                         alone = await self._with_retries(
-                            topic_name, envelope.id, handler.handle, [envelope]
+                            topic_name, envelope.id, handler.handle, [envelope], _ONCE
                         )
                         if alone is None:
                             self._count(record, "processed")
@@ -295,10 +300,16 @@ class EventConsumer:
             self._count(record, "processed")
 
     async def _with_retries(
-        self, topic: str, events: str, handler: Callable[[Any], Awaitable[None]], argument: Any
+        self,
+        topic: str,
+        events: str,
+        handler: Callable[[Any], Awaitable[None]],
+        argument: Any,
+        retry: RetryPolicy | None = None,
     ) -> str | None:
         """Run the handler on `argument` (an event, or a chunk of them); None on
         success, else why its events go to the dead-letter topic."""
+        retry = retry or self._retry
         attempt = 0
         while True:
             attempt += 1
@@ -309,7 +320,7 @@ class EventConsumer:
             except PermanentError as exc:
                 return f"rejected: {exc}"
             except Exception as exc:
-                if not self._retry.should_retry(attempt):
+                if not retry.should_retry(attempt):
                     return f"failed after {attempt} attempts: {type(exc).__name__}: {exc}"
                 self._metrics.handler_retries.labels(topic, self.group).inc()
                 log.warning(
@@ -323,7 +334,7 @@ class EventConsumer:
                 )
                 with contextlib.suppress(TimeoutError):
                     interrupted = self._member.interrupted
-                    await asyncio.wait_for(interrupted.wait(), self._retry.delay(attempt))
+                    await asyncio.wait_for(interrupted.wait(), retry.delay(attempt))
                 if self._member.interrupted.is_set():
                     raise Interrupted() from exc
             finally:

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TypeVar, cast
 
 from google.protobuf.message import DecodeError, Message
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -193,4 +193,4 @@ def messages(events: Sequence[Envelope], message_type: type[M]) -> list[M]:
     for message in found:
         if not isinstance(message, message_type):
             raise TypeError(f"expected {message_type.__name__}, got {type(message).__name__}")
-    return found  # type: ignore[return-value]
+    return cast(list[M], found)

@@ -30,17 +30,19 @@ DUPLICATE_KEY = 11000
 async def bulk_write_new(
     collection: AsyncCollection[Document],
     operations: Sequence[InsertOne[Document] | ReplaceOne[Document] | UpdateOne],
-) -> None:
+) -> list[int]:
     """One unordered bulk write in which an `_id` collision means "already
     there" (a redelivery, or a newer version guarded by the filter) and is not
-    an error; every other failure is raised."""
+    an error; every other failure is raised. Returns the indexes of the
+    operations that collided."""
     if not operations:
-        return
+        return []
     try:
         await collection.bulk_write(list(operations), ordered=False)
     except BulkWriteError as error:
         details = error.details
-        if details.get("writeConcernErrors") or any(
-            e["code"] != DUPLICATE_KEY for e in details.get("writeErrors", [])
-        ):
+        errors = details.get("writeErrors", [])
+        if details.get("writeConcernErrors") or any(e["code"] != DUPLICATE_KEY for e in errors):
             raise
+        return [int(e["index"]) for e in errors]
+    return []

@@ -9,6 +9,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chorus.kit.devkey import DEV_PUBLIC_KEY_PEM
 
+# A topic namespace: empty, or a name and a dot ("bench-3f2a.").
+TOPIC_PREFIX_PATTERN = r"^([a-z0-9][a-z0-9-]{0,40}\.)?$"
+
 
 class Environment(StrEnum):
     DEVELOPMENT = "development"
@@ -37,7 +40,7 @@ class ServiceSettings(BaseSettings):
     # Prepended to every topic and consumer group name: a benchmark or a second
     # stack on the same broker runs in a namespace of its own (e.g. "bench-3f2a.")
     # and leaves no backlog in the services' real topics.
-    topic_prefix: str = Field(default="", pattern=r"^([a-z0-9][a-z0-9-]{0,40}\.)?$")
+    topic_prefix: str = Field(default="", pattern=TOPIC_PREFIX_PATTERN)
     mongo_url: str = "mongodb://127.0.0.1:27017"
     mongo_database: str = ""
 

@@ -24,6 +24,7 @@ from chorus.gamification.api import grpc as grpc_api
 from chorus.gamification.api import rest
 from chorus.gamification.app.engine import EngineConfig, ScoringEngine
 from chorus.gamification.app.gamification import GamificationApp
+from chorus.kit.consumer import Batched
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
 from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
@@ -92,7 +93,8 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
     if settings.role in (Role.ALL, Role.API):
         # Hides a departing advocate within a second, whatever the engine's
         # backlog; idempotent (a plain set), so no dedupe record.
-        infra.consumer({ADVOCATE_LIFECYCLE: app.on_lifecycle}, control=True, dedupe=False)
+        hide = Batched(app.on_lifecycle)
+        infra.consumer({ADVOCATE_LIFECYCLE: hide}, control=True, dedupe=False)
     return infra.runtime(
         title="Chorus gamification",
         description="Points, badges, leaderboards and rewards.",

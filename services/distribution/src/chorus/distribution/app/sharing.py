@@ -453,6 +453,13 @@ class Sharing:
         if found is None or found[1]:
             await self._fail(share, network, status, "content_retracted", "the item was withdrawn")
             return
+        member = await self._store.advocate(tenant, advocate)
+        if member is None or not member.get("enrolled"):
+            # Opted out (or erased) after the share was queued: never post for them.
+            await self._fail(
+                share, network, status, "not_enrolled", "the advocate left the program"
+            )
+            return
         content = found[0]
         try:
             account = await self._accounts.usable(tenant, advocate, network)

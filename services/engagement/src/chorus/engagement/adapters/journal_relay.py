@@ -105,7 +105,8 @@ class JournalRelay:
             bootstrap_servers=self._bootstrap,
             acks="all",
             enable_idempotence=True,
-            transactional_id=f"chorus-engagement-journal-{self._instance}",
+            # The namespace's too: two stacks on one broker never fence each other.
+            transactional_id=f"{self._prefix}chorus-engagement-journal-{self._instance}",
             client_id=f"engagement-journal-{self._instance}",
         )
         await self._producer.start()

@@ -227,9 +227,7 @@ class EngagementApp:
     async def on_engagement_observed(self, events: Sequence[Envelope]) -> None:
         """Totals per share, content item and advocate (the query read model)."""
         counts = []
-        for event in events:
-            message = event.message
-            assert isinstance(message, ev.EngagementObserved)
+        for event, message in zip(events, messages(events, ev.EngagementObserved), strict=True):
             tenant = message.tenant
             keys = (
                 f"share:{tenant}:{message.share_id}",

@@ -47,18 +47,21 @@ class EngineStates:
         return {key: found.get(key) or AdvocateState() for key in wanted}
 
     async def save(self, states: Mapping[tuple[str, str], AdvocateState]) -> None:
-        """One unordered bulk write of every changed state."""
-        await bulk_write_new(
-            self._states,
-            [
-                UpdateOne(
-                    {"_id": f"{tenant}:{advocate}", "version": {"$lt": state.version}},
-                    {"$set": _document(tenant, advocate, state)},
-                    upsert=True,
-                )
-                for (tenant, advocate), state in states.items()
-            ],
-        )
+        """One unordered bulk write of every changed state. An upsert whose
+        insert collided is tried once more: the control consumer may have
+        created the document (version 0) in between, and MongoDB retries only
+        upserts filtered by equality alone. A second collision means a newer
+        version is stored."""
+        writes = [
+            UpdateOne(
+                {"_id": f"{tenant}:{advocate}", "version": {"$lt": state.version}},
+                {"$set": _document(tenant, advocate, state)},
+                upsert=True,
+            )
+            for (tenant, advocate), state in states.items()
+        ]
+        collided = await bulk_write_new(self._states, writes)
+        await bulk_write_new(self._states, [writes[index] for index in collided])
 
 
 def _document(tenant: str, advocate: str, state: AdvocateState) -> dict[str, Any]:

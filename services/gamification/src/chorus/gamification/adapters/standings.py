@@ -19,11 +19,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.gamification.adapters.engine_states import COLLECTION
 from chorus.gamification.domain.periods import PeriodKind
+from chorus.kit.mongo import bulk_write_new
 
 
 @dataclass(frozen=True)
@@ -121,17 +122,24 @@ class Standings:
     async def tenants(self) -> list[str]:
         return sorted(await self._standings.distinct("tenant", _VISIBLE))
 
-    async def withdraw(self, tenant: str, advocate: str, withdrawn: bool) -> None:
-        """Hide (or, on re-enrolment, stop hiding) an advocate on every board.
-        A document is created if the engine has none yet (version 0: any state
-        the engine writes is newer), so shares still in its backlog cannot
-        show the advocate either."""
-        await self._standings.update_one(
-            {"_id": f"{tenant}:{advocate}"},
-            {
-                "$set": {"withdrawn": withdrawn},
-                "$setOnInsert": {"tenant": tenant, "advocate": advocate, "version": 0},
-            },
-            upsert=True,
+    async def withdraw(self, changes: Mapping[tuple[str, str], bool]) -> None:
+        """Hide (True) or, on re-enrolment, stop hiding (False) advocates on
+        every board: one bulk write. Hiding creates the document if the engine
+        has none yet (version 0: any state the engine writes is newer), so
+        shares still in its backlog cannot show the advocate either."""
+        await bulk_write_new(
+            self._standings,
+            [
+                UpdateOne(
+                    {"_id": f"{tenant}:{advocate}"},
+                    {
+                        "$set": {"withdrawn": withdrawn},
+                        "$setOnInsert": {"tenant": tenant, "advocate": advocate, "version": 0},
+                    },
+                    upsert=withdrawn,
+                )
+                for (tenant, advocate), withdrawn in changes.items()
+            ],
         )
-        self._cache.pop(tenant, None)
+        for tenant in {tenant for tenant, _ in changes}:
+            self._cache.pop(tenant, None)

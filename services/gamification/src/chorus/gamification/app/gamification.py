@@ -3,6 +3,7 @@ standings, rewards. Every call is scoped to the caller's tenant."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,7 +17,7 @@ from chorus.gamification.domain.leaderboard import Entry, ranked
 from chorus.gamification.domain.periods import PeriodKind, period_of
 from chorus.gamification.domain.rules import RuleSet
 from chorus.kit.auth import Principal, Role
-from chorus.kit.envelope import Envelope
+from chorus.kit.envelope import Envelope, messages
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.outbox import OutboxRelay
 
@@ -76,15 +77,16 @@ class GamificationApp:
         self._closed = closed
         self._relay = relay
 
-    async def on_lifecycle(self, event: Envelope) -> None:
+    async def on_lifecycle(self, events: Sequence[Envelope]) -> None:
         """The control consumer's part of a departure: off every board at once
-        (the engine erases the points when it gets there in its own stream)."""
-        change = event.message
-        assert isinstance(change, AdvocateLifecycle)
-        if change.change == AdvocateLifecycle.CHANGE_UNSPECIFIED:
-            return
-        withdrawn = change.change != AdvocateLifecycle.CHANGE_ENROLLED
-        await self._standings.withdraw(change.tenant, change.advocate, withdrawn)
+        (the engine erases the points when it gets there in its own stream).
+        Each advocate's last change in the chunk decides."""
+        latest: dict[tuple[str, str], bool] = {}
+        for change in messages(events, AdvocateLifecycle):
+            if change.change != AdvocateLifecycle.CHANGE_UNSPECIFIED:
+                withdrawn = change.change != AdvocateLifecycle.CHANGE_ENROLLED
+                latest[(change.tenant, change.advocate)] = withdrawn
+        await self._standings.withdraw(latest)
 
     # -- rules ------------------------------------------------------------------
 
