@@ -36,10 +36,16 @@ test-unit: install ## unit tests only (no infrastructure)
 test-integration: install stack-up ## integration tests against the local stack
 	@$(PY) -m pytest tests
 
-lint: install ## ruff (lint + format check) and mypy
+DISTRIBUTIONS := libs/kit libs/demo libs/simulator services/content services/distribution services/engagement services/gamification
+
+lint: install ## ruff (lint + format check), mypy, and every distribution declares what it imports (deptry)
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check --quiet .
 	@$(VENV)/bin/mypy
+	@for d in $(DISTRIBUTIONS); do \
+	  out=$$(cd $$d && $(CURDIR)/$(VENV)/bin/deptry --no-ansi src 2>&1) || { echo "deptry $$d:"; echo "$$out"; exit 1; }; \
+	done
+	@$(PY) tools/check_namespace_imports.py
 
 format: install ## apply ruff's fixes and formatting
 	@$(VENV)/bin/ruff check --fix --quiet .

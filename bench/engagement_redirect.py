@@ -30,12 +30,15 @@ sys.path.insert(0, str(Path(__file__).parent))
 from _load import figures, free_port, load, python, start_process, stop_process, wait_http
 from _namespace import topic_namespace
 
+from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from chorus.contracts.engagement.v1.events_pb2 import ENGAGEMENT_KIND_CLICK, EngagementObserved
 from chorus.kit.auth import mint_token
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
+from chorus.kit.metrics import Metrics
 from chorus.kit.mongo import mongo_client
+from chorus.kit.producer import EventProducer
 from chorus.kit.settings import ServiceSettings
-from chorus.kit.topics import ENGAGEMENT_OBSERVED
+from chorus.kit.topics import CONTENT_APPROVED, ENGAGEMENT_OBSERVED
 
 BOOTSTRAP = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
@@ -90,6 +93,28 @@ async def lag_ms(
     return lags
 
 
+async def tracked_link(base: str, prefix: str, tenant: str, token: str) -> dict[str, str]:
+    """The item is approved on content.approved (links go only to a live
+    item's URL), then its link is asked for until engagement knows it."""
+    producer = EventProducer(
+        BOOTSTRAP, source="/bench", metrics=Metrics(), client_id="bench", topic_prefix=prefix
+    )
+    await producer.start()
+    item = ContentApproved(tenant=tenant, content_id="c-1", url="https://acme.example/a")
+    await producer.publish(CONTENT_APPROVED, f"{tenant}:c-1", item)
+    await producer.stop()
+    body = {"share_id": "s-1", "network": "linkedin", "content_id": "c-1", "url": item.url}
+    async with httpx.AsyncClient(base_url=base) as client:
+        for _ in range(100):
+            response = await client.post(
+                "/v1/links", headers={"Authorization": f"Bearer {token}"}, json=body
+            )
+            if response.status_code == 201:
+                return dict(response.json())
+            await asyncio.sleep(0.2)
+    raise TimeoutError(f"no tracked link: {response.status_code} {response.text}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=float, default=10)
@@ -139,19 +164,7 @@ async def run(args: argparse.Namespace, prefix: str) -> None:
             issuer="chorus-dev",
             audience="chorus",
         )
-        async with httpx.AsyncClient(base_url=base) as client:
-            link = (
-                await client.post(
-                    "/v1/links",
-                    headers={"Authorization": f"Bearer {token}"},
-                    json={
-                        "share_id": "s-1",
-                        "network": "linkedin",
-                        "content_id": "c-1",
-                        "url": "https://acme.example/a",
-                    },
-                )
-            ).json()
+        link = await tracked_link(base, prefix, tenant, token)
         url = f"{base}/r/{link['code']}"
         await load(
             url, seconds=2, concurrency=args.concurrency, headers=BROWSER, expect_status=302

@@ -169,6 +169,50 @@ async def publish(bootstrap: str, events: list[tuple[Any, str, Any]]) -> None:
         await producer.stop()
 
 
+async def mint_link(
+    http: Any,
+    kafka: str,
+    tenant: str,
+    *,
+    content_id: str = "c-1",
+    url: str = "https://acme.example/a",
+    share_id: str = "s-1",
+    network: str = "linkedin",
+    advocate: str = "bob",
+    topic_prefix: str = "",
+) -> dict[str, Any]:
+    """A tracked link for a share of a live item: the item's approval goes on
+    content.approved as content would publish it (engagement mints links only
+    to a live item's own URL), then the link is asked for until engagement
+    knows the item."""
+    from chorus.contracts.content.v1.events_pb2 import ContentApproved
+    from chorus.kit.metrics import Metrics
+    from chorus.kit.producer import EventProducer
+    from chorus.kit.topics import CONTENT_APPROVED
+
+    producer = EventProducer(
+        kafka, source="/test", metrics=Metrics(), client_id="test", topic_prefix=topic_prefix
+    )
+    await producer.start()
+    try:
+        item = ContentApproved(tenant=tenant, content_id=content_id, title=content_id, url=url)
+        await producer.publish(CONTENT_APPROVED, f"{tenant}:{content_id}", item)
+    finally:
+        await producer.stop()
+    body = {"share_id": share_id, "network": network, "content_id": content_id, "url": url}
+
+    async def created() -> dict[str, Any] | None:
+        response = await http.post(
+            "/v1/links", json=body, headers=bearer(tenant, advocate, "advocate")
+        )
+        if response.status_code == 409:  # not live for engagement yet
+            return None
+        assert response.status_code == 201, response.text
+        return dict(response.json())
+
+    return await eventually(created, timeout=30, interval=0.2)
+
+
 async def start_service(
     executable: str, env: dict[str, str], http_port: int, timeout: float = 60
 ) -> asyncio.subprocess.Process:

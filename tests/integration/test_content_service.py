@@ -209,6 +209,23 @@ async def test_every_error_path_answers_problem_json(content: Content) -> None:
     )
     assert body["rules"] == ["banned_term", "domain_not_allowed", "too_long"]
     assert len(body["violations"]) == 3
+    # No item, not even a draft, links anywhere but to an http(s) page.
+    for url in ("javascript:alert(document.cookie)", "data:text/html,hi", "https://"):
+        body = problem(
+            await http.post("/v1/items", json=item_body(url=url), headers=curator),
+            422,
+            "validation_failed",
+        )
+        assert [v["field"] for v in body["violations"]] == ["url"], url
+    problem(
+        await http.put(
+            f"/v1/items/{item_id}",
+            json=item_body(url="javascript:alert(1)"),
+            headers={**curator, "If-Match": '"1"'},
+        ),
+        422,
+        "validation_failed",
+    )
 
     assert (await http.post(f"/v1/items/{item_id}/submit", headers=curator)).status_code == 200
     body = problem(

@@ -51,6 +51,7 @@ from chorus_testing import (
     drop_database,
     end_offsets,
     eventually,
+    mint_link,
     read_topic,
     running,
     unique,
@@ -123,18 +124,27 @@ async def engagement(
 async def make_link(
     e: Engagement, tenant: str, share_id: str, network: str = "linkedin", advocate: str = "bob"
 ) -> dict[str, Any]:
-    response = await e.http.post(
-        "/v1/links",
-        headers=bearer(tenant, advocate, "advocate"),
-        json={
-            "share_id": share_id,
-            "network": network,
-            "content_id": "c-1",
-            "url": "https://acme.example/news?id=7",
-        },
+    return await mint_link(
+        e.http,
+        e.kafka,
+        tenant,
+        url="https://acme.example/news?id=7",
+        share_id=share_id,
+        network=network,
+        advocate=advocate,
     )
-    assert response.status_code == 201, response.text
-    return dict(response.json())
+
+
+async def link_over_grpc(e: Engagement, tenant: str, share_id: str, url: str) -> Any:
+    """CreateTrackedLink as distribution calls it, for bob's share of c-1."""
+    service_token = bearer(tenant, "distribution", "service")["Authorization"]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{e.grpc_port}") as channel:
+        return await pb_grpc.EngagementServiceStub(channel).CreateTrackedLink(
+            pb.CreateTrackedLinkRequest(
+                share_id=share_id, network=1, content_id="c-1", advocate="bob", url=url
+            ),
+            metadata=[("authorization", service_token)],
+        )
 
 
 def events_of(records: list[Any]) -> list[EngagementObserved]:
@@ -150,18 +160,7 @@ async def test_links_are_idempotent_and_carry_utm(engagement: Engagement) -> Non
     assert first["target_url"] == (
         "https://acme.example/news?id=7&utm_source=linkedin&utm_medium=advocacy&utm_campaign=c-1"
     )
-    service_token = bearer(tenant, "distribution", "service")["Authorization"]
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{engagement.grpc_port}") as channel:
-        reply = await pb_grpc.EngagementServiceStub(channel).CreateTrackedLink(
-            pb.CreateTrackedLinkRequest(
-                share_id="s-1",
-                network=1,
-                content_id="c-1",
-                advocate="bob",
-                url="https://acme.example/news?id=7",
-            ),
-            metadata=[("authorization", service_token)],
-        )
+    reply = await link_over_grpc(engagement, tenant, "s-1", "https://acme.example/news?id=7")
     assert reply.link.code == first["code"]
     refused = await engagement.http.post(
         "/v1/links",
@@ -169,6 +168,51 @@ async def test_links_are_idempotent_and_carry_utm(engagement: Engagement) -> Non
         json={"share_id": "s", "network": "myspace", "content_id": "c", "url": "https://a.example"},
     )
     assert refused.status_code == 422
+
+
+async def test_no_link_goes_anywhere_but_to_a_live_items_own_url(engagement: Engagement) -> None:
+    """No open redirect: a company short link to an attacker's page is refused,
+    as is one for an item that is unknown or retracted, on REST and gRPC."""
+    tenant = unique("acme")
+    await make_link(engagement, tenant, "s-1")  # c-1 is live at https://acme.example/news?id=7
+
+    async def asked(content_id: str, url: str) -> httpx.Response:
+        body = {"share_id": "s-9", "network": "x", "content_id": content_id, "url": url}
+        return await engagement.http.post(
+            "/v1/links", json=body, headers=bearer(tenant, "mallory", "advocate")
+        )
+
+    phish = await asked("c-1", "https://evil.example/phish")
+    assert phish.status_code == 422, phish.text
+    assert phish.json()["violations"][0]["field"] == "url"
+    unknown = await asked("c-404", "https://acme.example/news?id=7")
+    assert unknown.status_code == 409 and unknown.json()["reason"] == "content_not_live"
+    own = await asked("c-1", "https://acme.example/news?id=7")  # the item's own URL
+    assert own.status_code == 201
+    other = await engagement.http.post(  # the same item id in another tenant: unknown there
+        "/v1/links",
+        json={
+            "share_id": "s",
+            "network": "x",
+            "content_id": "c-1",
+            "url": "https://acme.example/news?id=7",
+        },
+        headers=bearer(unique("globex"), "mallory", "advocate"),
+    )
+    assert other.status_code == 409
+
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await link_over_grpc(engagement, tenant, "s-8", "https://evil.example/phish")
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+    await engagement.publish(
+        CONTENT_RETRACTED, f"{tenant}:c-1", ContentRetracted(tenant=tenant, content_id="c-1")
+    )
+
+    async def withdrawn() -> bool:
+        return (await asked("c-1", "https://acme.example/news?id=7")).status_code == 409
+
+    await eventually(withdrawn, timeout=30, interval=0.2)
 
 
 async def test_clicks_bots_and_unique_visitors(engagement: Engagement) -> None:

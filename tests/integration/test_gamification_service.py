@@ -209,6 +209,24 @@ async def test_rule_changes_apply_to_later_events_only_and_are_announced(
     assert bad_request.field_violations[0].field.startswith("daily_caps")
 
 
+async def test_a_period_that_does_not_exist_is_refused(service: Gamification) -> None:
+    auth = bearer(unique("acme"), "erin", "advocate")
+    for kind, period in (("week", "2026-W99"), ("month", "2026-13"), ("quarter", "2026-Q5")):
+        board = await service.http.get(
+            f"/v1/leaderboards/{kind}", params={"period": period}, headers=auth
+        )
+        assert board.status_code == 422, board.text
+        assert board.json()["violations"][0]["field"] == "period"
+    standing = await service.http.get(
+        "/v1/me/standing", params={"period_kind": "week", "period": "2026-W1"}, headers=auth
+    )
+    assert standing.status_code == 422
+    ok = await service.http.get(
+        "/v1/leaderboards/week", params={"period": "2026-W53"}, headers=auth
+    )
+    assert ok.status_code == 200
+
+
 async def test_opting_out_leaves_every_board_and_erases_the_state(service: Gamification) -> None:
     tenant, now = unique("acme"), datetime.now(UTC)
     await send_records(service.kafka, [share(tenant, "dave", now), share(tenant, "erin", now)])

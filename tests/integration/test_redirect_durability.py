@@ -15,10 +15,10 @@ import httpx
 from chorus.contracts.engagement.v1.events_pb2 import ENGAGEMENT_KIND_CLICK, EngagementObserved
 from chorus.kit.topics import ENGAGEMENT_OBSERVED
 from chorus_testing import (
-    bearer,
     drop_database,
     end_offsets,
     free_port,
+    mint_link,
     read_topic,
     start_service,
     unique,
@@ -54,18 +54,7 @@ async def test_answered_clicks_survive_sigkill_exactly_once(
     base = f"http://127.0.0.1:{http_port}"
     limits = httpx.Limits(max_connections=50)
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=10) as client:
-        link = (
-            await client.post(
-                "/v1/links",
-                headers=bearer(tenant, "bob", "advocate"),
-                json={
-                    "share_id": "s-1",
-                    "network": "linkedin",
-                    "content_id": "c-1",
-                    "url": "https://acme.example/a",
-                },
-            )
-        ).json()
+        link = await mint_link(client, kafka_bootstrap, tenant)
 
         answered_so_far = 0
 

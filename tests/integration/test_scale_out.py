@@ -49,6 +49,7 @@ from chorus_testing import (
     drop_database,
     end_offsets,
     eventually,
+    mint_link,
     publish,
     read_topic,
     running,
@@ -239,18 +240,8 @@ async def test_engagement_replicas_come_and_go_and_every_answered_click_counts_o
     async with replicas("engagement", env, per_replica=per_replica) as group:
         first = await group.start("first")
         async with httpx.AsyncClient(base_url=first.base_url, timeout=15) as http:
-            created = await http.post(
-                "/v1/links",
-                headers=bearer(tenant, "bob", "advocate"),
-                json={
-                    "share_id": "s-1",
-                    "network": "linkedin",
-                    "content_id": "c-1",
-                    "url": "https://acme.example/a",
-                },
-            )
-            assert created.status_code == 201, created.text
-            path = f"/r/{created.json()['code']}"
+            created = await mint_link(http, kafka_bootstrap, tenant)
+            path = f"/r/{created['code']}"
             stop_clicking = asyncio.Event()
 
             async def click_through(replica: Replica, client: httpx.AsyncClient) -> None:

@@ -21,7 +21,12 @@ from chorus.kit.periodic import PeriodicTask
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
-from chorus.kit.topics import CONTENT_RETRACTED, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
+from chorus.kit.topics import (
+    CONTENT_APPROVED,
+    CONTENT_RETRACTED,
+    ENGAGEMENT_OBSERVED,
+    SHARE_PERFORMED,
+)
 
 
 class EngagementSettings(ServiceSettings):
@@ -90,8 +95,16 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
         },
         dedupe=False,
     )
-    # A retraction withdraws the links at once, whatever the backlog above.
-    infra.consumer({CONTENT_RETRACTED: app.on_content_retracted}, control=True, dedupe=False)
+    # A retraction withdraws the links at once, whatever the backlog above; an
+    # approval says what links may point at (distribution mints them right away).
+    infra.consumer(
+        {
+            CONTENT_RETRACTED: app.on_content_retracted,
+            CONTENT_APPROVED: Batched(app.on_content_approved),
+        },
+        control=True,
+        dedupe=False,
+    )
     return infra.runtime(
         title="Chorus engagement",
         description="Tracked links and redirects, metric polling and signed webhooks.",

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from chorus.content.adapters.store import ContentStore, FeedPosition
 from chorus.content.app import events
 from chorus.content.domain import workflow
-from chorus.content.domain.compliance import check_item
+from chorus.content.domain.compliance import check_item, valid_url
 from chorus.content.domain.model import (
     Audience,
     Commentary,
@@ -117,6 +117,17 @@ def _conflict_on_transition(error: workflow.InvalidTransition) -> ProblemError:
         str(error),
         extra={"current_state": error.current.value, "action": error.action.value},
     )
+
+
+def _require_link(fields: ItemFields) -> None:
+    """What no item may hold, draft or not, whatever the programme's rules: a
+    link that is not http(s) (a `javascript:` link would run in a reader's page)."""
+    if not valid_url(fields.url):
+        raise ProblemError(
+            ErrorCode.VALIDATION_FAILED,
+            "the item's link is not valid",
+            [Violation("url", "an http or https URL with a host")],
+        )
 
 
 def _compliance_error(item: Item, program: Program) -> ProblemError | None:
@@ -238,6 +249,7 @@ class ContentApp:
     ) -> ItemView:
         """Curators create drafts; advocates suggest work moments, which enter review at once."""
         principal.require_role(Role.CURATOR, Role.ADVOCATE)
+        _require_link(fields)
         suggestion = not principal.has_role(Role.CURATOR)
         item = Item(
             tenant=principal.tenant,
@@ -271,6 +283,7 @@ class ContentApp:
         self, principal: Principal, item_id: str, fields: ItemFields, if_match: int | None
     ) -> ItemView:
         principal.require_role(Role.CURATOR, Role.ADVOCATE)
+        _require_link(fields)
         current = await self._editable(principal, item_id, if_match)
         try:
             workflow.check(current, workflow.Action.EDIT, self._now())

@@ -1,8 +1,13 @@
 """Tracked links come from the engagement service over gRPC (idempotent per
-share and network), called with a short-lived service token for the tenant."""
+share and network), called with a short-lived service token for the tenant.
+
+Engagement mints a link only to the URL of an item it knows to be live, from
+the same content.approved that distribution learned the item from: it may be
+a moment behind, so a refusal for that reason is asked again for a few seconds."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 
@@ -11,6 +16,7 @@ import grpc
 from chorus.contracts.engagement.v1 import engagement_service_pb2 as pb
 from chorus.contracts.engagement.v1 import engagement_service_pb2_grpc as pb_grpc
 from chorus.kit.auth import Role, mint_token
+from chorus.kit.errors import ErrorCode, ProblemError
 from chorus.kit.tracing import inject_headers
 
 
@@ -20,6 +26,10 @@ class ServiceIdentity:
     issuer: str
     audience: str
     subject: str = "distribution"
+
+
+# How long engagement may lag behind distribution on content.approved.
+NOT_YET_LIVE_RETRY_SECONDS = (0.2, 0.4, 0.8, 1.6, 3.2)
 
 
 class TrackedLinks:
@@ -59,15 +69,25 @@ class TrackedLinks:
         assert self._channel is not None, "not started"
         stub = pb_grpc.EngagementServiceStub(self._channel)
         metadata = [("authorization", f"Bearer {self._token(tenant)}"), *inject_headers().items()]
-        reply = await stub.CreateTrackedLink(
-            pb.CreateTrackedLinkRequest(
-                share_id=share_id,
-                network=network,  # type: ignore[arg-type]
-                content_id=content_id,
-                advocate=advocate,
-                url=url,
-            ),
-            metadata=metadata,
-            timeout=10,
+        request = pb.CreateTrackedLinkRequest(
+            share_id=share_id,
+            network=network,  # type: ignore[arg-type]
+            content_id=content_id,
+            advocate=advocate,
+            url=url,
         )
-        return str(reply.link.short_url)
+        for attempt in range(len(NOT_YET_LIVE_RETRY_SECONDS) + 1):
+            try:
+                reply = await stub.CreateTrackedLink(request, metadata=metadata, timeout=10)
+                return str(reply.link.short_url)
+            except grpc.aio.AioRpcError as error:
+                if error.code() is not grpc.StatusCode.FAILED_PRECONDITION:
+                    raise
+                if attempt == len(NOT_YET_LIVE_RETRY_SECONDS):
+                    raise ProblemError(
+                        ErrorCode.INVALID_STATE,
+                        "no tracked link: the item is not live for engagement",
+                        extra={"reason": "content_not_live"},
+                    ) from error
+            await asyncio.sleep(NOT_YET_LIVE_RETRY_SECONDS[attempt])
+        raise AssertionError("the loop returns or raises")

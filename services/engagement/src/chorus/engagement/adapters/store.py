@@ -28,6 +28,16 @@ COUNTED_IDS_KEPT_SECONDS = 29 * 24 * 3600
 
 
 @dataclass(frozen=True)
+class ContentLink:
+    """Where an approved item links to: the only target its tracked links may have."""
+
+    tenant: str
+    content_id: str
+    url: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Count:
     """One engagement event's contribution to each of its totals."""
 
@@ -69,6 +79,7 @@ class EngagementStore:
         self._visitors: AsyncCollection[Document] = db["visitors"]
         self._totals: AsyncCollection[Document] = db["totals"]
         self._counted: AsyncCollection[Document] = db["counted_events"]
+        self._content: AsyncCollection[Document] = db["content_links"]
         self.poll_targets: AsyncCollection[Document] = db["poll_targets"]
         self._tenants: AsyncCollection[Document] = db["tenant_settings"]
         self.webhook_events: AsyncCollection[Document] = db["webhook_events"]
@@ -122,10 +133,41 @@ class EngagementStore:
         return _link(doc) if doc else None
 
     async def retract_content(self, tenant: str, content_id: str) -> int:
+        await self._content.update_one(
+            {"_id": f"{tenant}:{content_id}"}, {"$set": {"retracted": True}}, upsert=True
+        )
         result = await self.links.update_many(
             {"tenant": tenant, "content_id": content_id}, {"$set": {"retracted": True}}
         )
         return result.modified_count
+
+    # Content links: what a tracked link may point at ------------------------------
+    async def save_content_links(self, items: Sequence[ContentLink]) -> None:
+        """The link of each approved item (one bulk write). A retraction is
+        final: a later or replayed approval never clears it."""
+        await bulk_write_new(
+            self._content,
+            [
+                UpdateOne(
+                    {"_id": f"{item.tenant}:{item.content_id}"},
+                    {
+                        "$set": {"url": item.url, "expires_at": item.expires_at},
+                        "$setOnInsert": {"retracted": False},
+                    },
+                    upsert=True,
+                )
+                for item in items
+            ],
+        )
+
+    async def live_content_url(self, tenant: str, content_id: str, now: datetime) -> str | None:
+        """The URL of the tenant's item while it is live (approved, neither
+        retracted nor expired), else None."""
+        doc = await self._content.find_one({"_id": f"{tenant}:{content_id}", "retracted": False})
+        if doc is None or "url" not in doc:
+            return None
+        expires_at = doc.get("expires_at")
+        return None if expires_at is not None and expires_at <= now else str(doc["url"])
 
     # Tenant settings ---------------------------------------------------------
     async def tenant_settings(self, tenant: str) -> Document:

@@ -14,12 +14,12 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from chorus.contracts.common.v1.common_pb2 import SHARE_MODE_API
-from chorus.contracts.content.v1.events_pb2 import ContentRetracted
+from chorus.contracts.content.v1.events_pb2 import ContentApproved, ContentRetracted
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1 import events_pb2 as ev
 from chorus.engagement.adapters.journal import ClickJournal
 from chorus.engagement.adapters.platforms import MetricsReader, PostGone, RateLimited
-from chorus.engagement.adapters.store import Count, EngagementStore, Link
+from chorus.engagement.adapters.store import ContentLink, Count, EngagementStore, Link
 from chorus.engagement.domain import clicks, links, polling, webhooks
 from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages, timestamp, utc_moment
@@ -143,6 +143,20 @@ class EngagementApp:
             raise ProblemError(
                 ErrorCode.VALIDATION_FAILED, "the link request is not valid", problems
             )
+        # Never an open redirect: a company short link goes to its item's own page.
+        live_url = await self._store.live_content_url(principal.tenant, content_id, self._now())
+        if live_url is None:
+            raise ProblemError(
+                ErrorCode.INVALID_STATE,
+                f"no live content item {content_id!r} in this tenant",
+                extra={"reason": "content_not_live"},
+            )
+        if url != live_url:
+            raise ProblemError(
+                ErrorCode.VALIDATION_FAILED,
+                "a tracked link points at its content item's URL",
+                [Violation("url", f"must be the item's URL, {live_url!r}")],
+            )
         settings = await self._store.tenant_settings(principal.tenant)
         target = links.tracked_target(
             url, network=network, content_id=content_id, extras=settings.get("utm_extras", {})
@@ -265,6 +279,20 @@ class EngagementApp:
                 }
             )
         await self._store.add_poll_targets(targets)
+
+    async def on_content_approved(self, events: Sequence[Envelope]) -> None:
+        """What tracked links may point at: each approved item's own URL."""
+        await self._store.save_content_links(
+            [
+                ContentLink(
+                    item.tenant,
+                    item.content_id,
+                    item.url,
+                    utc_moment(item.expires_at) if item.HasField("expires_at") else None,
+                )
+                for item in messages(events, ContentApproved)
+            ]
+        )
 
     async def on_content_retracted(self, event: Envelope) -> None:
         message = event.message

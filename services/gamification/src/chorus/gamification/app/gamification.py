@@ -14,7 +14,7 @@ from chorus.gamification.adapters.rules_store import RulesStore
 from chorus.gamification.adapters.standings import Standings
 from chorus.gamification.domain.badges import EarnedBadge
 from chorus.gamification.domain.leaderboard import Entry, ranked
-from chorus.gamification.domain.periods import PeriodKind, period_of
+from chorus.gamification.domain.periods import PeriodKind, is_period, period_of
 from chorus.gamification.domain.rules import RuleSet
 from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages
@@ -59,7 +59,17 @@ def parse_kind(value: str) -> PeriodKind:
 
 
 def _period(kind: PeriodKind, period: str, now: datetime) -> str:
-    return period or period_of(kind, now)
+    """The period asked for (now's when none), refused when it names no period."""
+    if not period:
+        return period_of(kind, now)
+    if not is_period(kind, period):
+        example = period_of(kind, now)
+        raise ProblemError(
+            ErrorCode.VALIDATION_FAILED,
+            f"{period!r} is not a {kind} period",
+            [Violation("period", f"a {kind} period such as {example!r}")],
+        )
+    return period
 
 
 class GamificationApp:

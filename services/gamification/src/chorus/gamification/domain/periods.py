@@ -5,7 +5,8 @@ An event counts in the periods its own time falls in, whenever it arrives.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 
@@ -34,6 +35,32 @@ def period_of(kind: PeriodKind, moment: datetime) -> str:
     if kind is PeriodKind.QUARTER:
         return f"{when.year}-Q{(when.month - 1) // 3 + 1}"
     return "all"
+
+
+_PERIOD_NAMES = {
+    # [0-9], not \d: Python's \d matches every script's digits.
+    PeriodKind.WEEK: re.compile(r"([0-9]{4})-W([0-9]{2})"),
+    PeriodKind.MONTH: re.compile(r"([0-9]{4})-([0-9]{2})"),
+    PeriodKind.QUARTER: re.compile(r"([0-9]{4})-Q([0-9])"),
+}
+
+
+def is_period(kind: PeriodKind, name: str) -> bool:
+    """Is `name` a period of that kind as period_of names them ("2026-W48":
+    an ISO week that exists; "2026-11"; "2026-Q4"; "all")?"""
+    if kind is PeriodKind.ALL_TIME:
+        return name == "all"
+    found = _PERIOD_NAMES[kind].fullmatch(name)
+    if found is None:
+        return False
+    year, number = int(found[1]), int(found[2])
+    if kind is PeriodKind.WEEK:
+        try:
+            date.fromisocalendar(year, number, 1)
+        except ValueError:
+            return False
+        return True
+    return 1 <= number <= (12 if kind is PeriodKind.MONTH else 4)
 
 
 def period_start(kind: PeriodKind, moment: datetime) -> datetime:
