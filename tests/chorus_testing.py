@@ -7,7 +7,7 @@ import contextlib
 import socket
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, TypeVar
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
@@ -19,6 +19,11 @@ from chorus.kit.runtime import ServiceRuntime
 from chorus.kit.topics import CONSUMER_GROUPS, dead_letter_topic
 
 T = TypeVar("T")
+
+# ASGI's callables, for the small servers tests run (a span receiver, a JWKS).
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
 # The services' kit consumer groups, bulk and control, under their real names
 # (the scoring engine's group is its app id, "chorus-gamification" by default).

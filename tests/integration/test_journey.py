@@ -13,7 +13,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,9 @@ from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer
 from chorus.kit.topics import ENGAGEMENT_OBSERVED, SHARE_PERFORMED
 from chorus_testing import (
+    Receive,
+    Scope,
+    Send,
     drop_database,
     end_offsets,
     eventually,
@@ -74,12 +77,7 @@ class SpanReceiver:
 
     spans: list[CollectedSpan] = field(default_factory=list)
 
-    async def __call__(
-        self,
-        scope: MutableMapping[str, Any],
-        receive: Callable[[], Awaitable[MutableMapping[str, Any]]],
-        send: Callable[[MutableMapping[str, Any]], Awaitable[None]],
-    ) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             return
         body, more = b"", True

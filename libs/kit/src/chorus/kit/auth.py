@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, rsa
 
 from chorus.kit.errors import ErrorCode, ProblemError
+from chorus.kit.jwks import JwksKeys
 from chorus.kit.settings import ServiceSettings
 
 ALGORITHMS = ["EdDSA", "RS256"]
@@ -52,15 +53,25 @@ class Principal:
 
 
 class TokenVerifier:
+    """Verifies tokens with a PEM public key, or with the keys of a JWKS URL
+    (JwksKeys: cached, refetched on a new key id); with both, a token whose key
+    id the JWKS lacks is tried with the PEM key (the development key beside a
+    real provider)."""
+
     def __init__(
-        self, *, issuer: str, audience: str, public_key_pem: str = "", jwks_url: str = ""
+        self,
+        *,
+        issuer: str,
+        audience: str,
+        public_key_pem: str = "",
+        jwks: JwksKeys | None = None,
     ) -> None:
-        if not public_key_pem and not jwks_url:
+        if not public_key_pem and jwks is None:
             raise ValueError("a verifier needs a public key or a JWKS URL")
         self._issuer = issuer
         self._audience = audience
         self._key = public_key_pem
-        self._jwks = jwt.PyJWKClient(jwks_url, cache_keys=True) if jwks_url else None
+        self._jwks = jwks
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
@@ -68,18 +79,36 @@ class TokenVerifier:
             issuer=settings.jwt_issuer,
             audience=settings.jwt_audience,
             public_key_pem=settings.verification_key_pem,
-            jwks_url=settings.jwt_jwks_url,
+            jwks=JwksKeys(settings.jwt_jwks_url, ttl_seconds=settings.jwt_jwks_cache_seconds)
+            if settings.jwt_jwks_url
+            else None,
         )
 
+    async def authenticate(self, authorization: str | None) -> Principal:
+        """The caller of an `Authorization: Bearer <token>` header."""
+        token = _bearer(authorization)
+        if self._jwks is None:
+            return self.verify(token)
+        try:
+            key = await self._jwks.key_for(token)
+        except ProblemError:
+            if not self._key:
+                raise
+            key = self._key
+        return self._verified(token, key)
+
     def verify_header(self, authorization: str | None) -> Principal:
-        scheme, _, token = (authorization or "").partition(" ")
-        if scheme.lower() != "bearer" or not token.strip():
-            raise ProblemError(ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <token>'")
-        return self.verify(token.strip())
+        """Like authenticate, for a verifier with a PEM key only."""
+        return self.verify(_bearer(authorization))
 
     def verify(self, token: str) -> Principal:
+        """A token checked with the PEM key (see authenticate for JWKS)."""
+        if not self._key:
+            raise ValueError("this verifier has only a JWKS URL: use authenticate()")
+        return self._verified(token, self._key)
+
+    def _verified(self, token: str, key: Any) -> Principal:
         try:
-            key: Any = self._jwks.get_signing_key_from_jwt(token).key if self._jwks else self._key
             claims = jwt.decode(
                 token,
                 key,
@@ -100,6 +129,13 @@ class TokenVerifier:
         if not _strings(roles) or not _strings(groups):
             raise ProblemError(ErrorCode.INVALID_TOKEN, "roles and groups must be lists of strings")
         return Principal(str(claims["sub"]), tenant, frozenset(roles), tuple(groups))
+
+
+def _bearer(authorization: str | None) -> str:
+    scheme, _, token = (authorization or "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ProblemError(ErrorCode.UNAUTHENTICATED, "send 'Authorization: Bearer <token>'")
+    return token.strip()
 
 
 def _strings(value: object) -> bool:

@@ -86,10 +86,10 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         )
 
 
-def principal_from(context: grpc.aio.ServicerContext, verifier: TokenVerifier) -> Principal:
+async def principal_from(context: grpc.aio.ServicerContext, verifier: TokenVerifier) -> Principal:
     metadata = dict(context.invocation_metadata() or ())
     value = metadata.get("authorization")
-    return verifier.verify_header(value if isinstance(value, str) else None)
+    return await verifier.authenticate(value if isinstance(value, str) else None)
 
 
 class GrpcServer:

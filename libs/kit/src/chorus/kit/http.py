@@ -212,7 +212,7 @@ async def current_principal(request: Request) -> Principal:
     # async although it never awaits: FastAPI runs a plain `def` dependency in a
     # worker thread, a thread hop per request (13% of the feed's CPU, profiled).
     verifier: TokenVerifier = request.app.state.verifier
-    return verifier.verify_header(request.headers.get("authorization"))
+    return await verifier.authenticate(request.headers.get("authorization"))
 
 
 Authenticated = Annotated[Principal, Depends(current_principal)]

@@ -52,6 +52,9 @@ class ServiceSettings(BaseSettings):
     # bundled, publicly known development key (see chorus.kit.devkey).
     jwt_public_key_pem: str = ""
     jwt_jwks_url: str = ""
+    # How long the JWKS's keys are kept before they are fetched again (a new
+    # key id is fetched at once; a removed key stops verifying after this).
+    jwt_jwks_cache_seconds: float = Field(default=300.0, gt=0)
     jwt_issuer: str = "chorus-dev"
     jwt_audience: str = "chorus"
 

@@ -143,12 +143,12 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
         self._app = app
         self._verifier = verifier
 
-    def _who(self, context: Context) -> Principal:
-        return principal_from(context, self._verifier)
+    async def _who(self, context: Context) -> Principal:
+        return await principal_from(context, self._verifier)
 
     async def GetProgram(self, request: pb.GetProgramRequest, context: Context) -> Any:
         return pb.GetProgramResponse(
-            program=program_pb(await self._app.program(self._who(context)))
+            program=program_pb(await self._app.program(await self._who(context)))
         )
 
     async def SetProgram(self, request: pb.SetProgramRequest, context: Context) -> Any:
@@ -169,12 +169,12 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
             },
         )
         program = await self._app.set_program(
-            self._who(context), body.to_change(), _if_match(request.if_match)
+            await self._who(context), body.to_change(), _if_match(request.if_match)
         )
         return pb.SetProgramResponse(program=program_pb(program))
 
     async def GetEnrollment(self, request: pb.GetEnrollmentRequest, context: Context) -> Any:
-        enrollment = await self._app.enrollment(self._who(context))
+        enrollment = await self._app.enrollment(await self._who(context))
         if enrollment is None:
             raise not_found("enrollment")
         return pb.GetEnrollmentResponse(enrollment=enrollment_pb(enrollment))
@@ -192,28 +192,30 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
             },
         )
         enrollment = await self._app.enroll(
-            self._who(context), body.policy_version, body.profile(), body.auto_share
+            await self._who(context), body.policy_version, body.profile(), body.auto_share
         )
         return pb.EnrollResponse(enrollment=enrollment_pb(enrollment))
 
     async def OptOut(self, request: pb.OptOutRequest, context: Context) -> Any:
         return pb.OptOutResponse(
-            enrollment=enrollment_pb(await self._app.opt_out(self._who(context)))
+            enrollment=enrollment_pb(await self._app.opt_out(await self._who(context)))
         )
 
     async def EraseAdvocate(self, request: pb.EraseAdvocateRequest, context: Context) -> Any:
-        await self._app.erase(self._who(context), request.advocate)
+        await self._app.erase(await self._who(context), request.advocate)
         return pb.EraseAdvocateResponse()
 
     async def CreateItem(self, request: pb.CreateItemRequest, context: Context) -> Any:
         view = await self._app.create_item(
-            self._who(context), item_in(request.fields).fields(), request.idempotency_key or None
+            await self._who(context),
+            item_in(request.fields).fields(),
+            request.idempotency_key or None,
         )
         return pb.CreateItemResponse(item=item_pb(view))
 
     async def GetItem(self, request: pb.GetItemRequest, context: Context) -> Any:
         return pb.GetItemResponse(
-            item=item_pb(await self._app.item(self._who(context), request.item_id))
+            item=item_pb(await self._app.item(await self._who(context), request.item_id))
         )
 
     async def UpdateItem(self, request: pb.UpdateItemRequest, context: Context) -> Any:
@@ -222,43 +224,46 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
                 ErrorCode.PRECONDITION_REQUIRED, "send if_match with the version read"
             )
         view = await self._app.update_item(
-            self._who(context), request.item_id, item_in(request.fields).fields(), request.if_match
+            await self._who(context),
+            request.item_id,
+            item_in(request.fields).fields(),
+            request.if_match,
         )
         return pb.UpdateItemResponse(item=item_pb(view))
 
     async def SubmitItem(self, request: pb.SubmitItemRequest, context: Context) -> Any:
         view = await self._app.submit(
-            self._who(context), request.item_id, _if_match(request.if_match)
+            await self._who(context), request.item_id, _if_match(request.if_match)
         )
         return pb.SubmitItemResponse(item=item_pb(view))
 
     async def ApproveItem(self, request: pb.ApproveItemRequest, context: Context) -> Any:
         view = await self._app.approve(
-            self._who(context), request.item_id, _if_match(request.if_match)
+            await self._who(context), request.item_id, _if_match(request.if_match)
         )
         return pb.ApproveItemResponse(item=item_pb(view))
 
     async def RejectItem(self, request: pb.RejectItemRequest, context: Context) -> Any:
         view = await self._app.reject(
-            self._who(context), request.item_id, request.reason, _if_match(request.if_match)
+            await self._who(context), request.item_id, request.reason, _if_match(request.if_match)
         )
         return pb.RejectItemResponse(item=item_pb(view))
 
     async def ReviseItem(self, request: pb.ReviseItemRequest, context: Context) -> Any:
         view = await self._app.revise(
-            self._who(context), request.item_id, _if_match(request.if_match)
+            await self._who(context), request.item_id, _if_match(request.if_match)
         )
         return pb.ReviseItemResponse(item=item_pb(view))
 
     async def RetractItem(self, request: pb.RetractItemRequest, context: Context) -> Any:
         view = await self._app.retract(
-            self._who(context), request.item_id, request.reason, _if_match(request.if_match)
+            await self._who(context), request.item_id, request.reason, _if_match(request.if_match)
         )
         return pb.RetractItemResponse(item=item_pb(view))
 
     async def ListItems(self, request: pb.ListItemsRequest, context: Context) -> Any:
         page = await self._app.list_items(
-            self._who(context),
+            await self._who(context),
             states=_states(request.states),
             tag=request.tag or None,
             author=request.author or None,
@@ -270,7 +275,9 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
         )
 
     async def GetFeed(self, request: pb.GetFeedRequest, context: Context) -> Any:
-        feed = await self._app.feed(self._who(context), request.cursor or None, request.limit or 20)
+        feed = await self._app.feed(
+            await self._who(context), request.cursor or None, request.limit or 20
+        )
         f = feed.frequency
         return pb.GetFeedResponse(
             entries=[

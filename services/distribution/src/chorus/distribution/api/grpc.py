@@ -69,31 +69,31 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
         self._sharing = sharing
         self._verifier = verifier
 
-    def _who(self, context: Context) -> Principal:
-        return principal_from(context, self._verifier)
+    async def _who(self, context: Context) -> Principal:
+        return await principal_from(context, self._verifier)
 
     async def GetSharableContent(
         self, request: pb.GetSharableContentRequest, context: Context
     ) -> Any:
-        found = await self._catalog.sharable_content(self._who(context), request.content_id)
+        found = await self._catalog.sharable_content(await self._who(context), request.content_id)
         return pb.GetSharableContentResponse(content=found.content, retracted=found.retracted)
 
     async def StartConnect(self, request: pb.StartConnectRequest, context: Context) -> Any:
         body = validated(ConnectIn, {"redirect_uri": request.redirect_uri})
         url, state = await self._accounts.start_connect(
-            self._who(context), network_name(request.network), body.redirect_uri
+            await self._who(context), network_name(request.network), body.redirect_uri
         )
         return pb.StartConnectResponse(authorization_url=url, state=state)
 
     async def CompleteConnect(self, request: pb.CompleteConnectRequest, context: Context) -> Any:
         body = validated(CallbackIn, {"code": request.code, "state": request.state})
         view = await self._accounts.complete_connect(
-            self._who(context), network_name(request.network), body.code, body.state
+            await self._who(context), network_name(request.network), body.code, body.state
         )
         return pb.CompleteConnectResponse(account=account_pb(view))
 
     async def ListAccounts(self, request: pb.ListAccountsRequest, context: Context) -> Any:
-        views = await self._accounts.list(self._who(context))
+        views = await self._accounts.list(await self._who(context))
         return pb.ListAccountsResponse(accounts=[account_pb(v) for v in views])
 
     async def RequestShare(self, request: pb.RequestShareRequest, context: Context) -> Any:
@@ -111,7 +111,7 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
             },
         )
         share = await self._sharing.request_share(
-            self._who(context),
+            await self._who(context),
             body.content_id,
             [ShareTarget(t.network, t.commentary) for t in body.targets],
             body.scheduled_at,
@@ -121,12 +121,12 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
 
     async def GetShare(self, request: pb.GetShareRequest, context: Context) -> Any:
         return pb.GetShareResponse(
-            share=share_pb(await self._sharing.share(self._who(context), request.share_id))
+            share=share_pb(await self._sharing.share(await self._who(context), request.share_id))
         )
 
     async def ConfirmIntent(self, request: pb.ConfirmIntentRequest, context: Context) -> Any:
         share = await self._sharing.confirm_intent(
-            self._who(context), request.share_id, network_name(request.network)
+            await self._who(context), request.share_id, network_name(request.network)
         )
         return pb.ConfirmIntentResponse(share=share_pb(share))
 

@@ -23,7 +23,7 @@ class EngagementServicer(pb_grpc.EngagementServiceServicer):
         self, request: pb.CreateTrackedLinkRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         link = await self._app.create_link(
-            principal_from(context, self._verifier),
+            await principal_from(context, self._verifier),
             share_id=request.share_id,
             network=network_name(request.network),
             content_id=request.content_id,
@@ -41,7 +41,7 @@ class EngagementServicer(pb_grpc.EngagementServiceServicer):
         )
 
     async def _totals(self, context: grpc.aio.ServicerContext, scope: str, key: str) -> Any:
-        counts = await self._app.totals(principal_from(context, self._verifier), scope, key)
+        counts = await self._app.totals(await principal_from(context, self._verifier), scope, key)
         return pb.EngagementTotals(counts=counts)
 
     async def GetShareEngagement(

@@ -116,11 +116,11 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
         self._verifier = verifier
 
     async def GetRules(self, request: pb.GetRulesRequest, context: grpc.aio.ServicerContext) -> Any:
-        rules = await self._app.current_rules(principal_from(context, self._verifier))
+        rules = await self._app.current_rules(await principal_from(context, self._verifier))
         return pb.GetRulesResponse(rules=rules_pb(rules))
 
     async def SetRules(self, request: pb.SetRulesRequest, context: grpc.aio.ServicerContext) -> Any:
-        principal = principal_from(context, self._verifier)
+        principal = await principal_from(context, self._verifier)
         rules = rules_from_pb(request.rules)
         saved = await self._app.save_rules(principal, rules, _time(request.effective_from))
         return pb.SetRulesResponse(rules=rules_pb(saved))
@@ -132,7 +132,7 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
         if not 1 <= limit <= 100:
             raise ProblemError(ErrorCode.VALIDATION_FAILED, "limit must be between 1 and 100")
         board = await self._app.leaderboard(
-            principal_from(context, self._verifier),
+            await principal_from(context, self._verifier),
             parse_kind(request.period_kind),
             request.period,
             request.group,
@@ -153,7 +153,7 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
         self, request: pb.GetStandingRequest, context: grpc.aio.ServicerContext
     ) -> Any:
         standing = await self._app.standing(
-            principal_from(context, self._verifier),
+            await principal_from(context, self._verifier),
             request.advocate,
             parse_kind(request.period_kind),
             request.period,
@@ -175,7 +175,7 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
     async def ListRewards(
         self, request: pb.ListRewardsRequest, context: grpc.aio.ServicerContext
     ) -> Any:
-        rewards = await self._app.catalogue(principal_from(context, self._verifier))
+        rewards = await self._app.catalogue(await principal_from(context, self._verifier))
         return pb.ListRewardsResponse(rewards=[reward_pb(r) for r in rewards])
 
     async def CreateReward(
@@ -186,7 +186,7 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
                 ErrorCode.VALIDATION_FAILED, "a reward needs a name, a cost >= 1 and a stock >= 0"
             )
         reward = await self._app.create_reward(
-            principal_from(context, self._verifier),
+            await principal_from(context, self._verifier),
             request.name,
             request.description,
             request.cost,
@@ -196,7 +196,9 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
 
     async def Redeem(self, request: pb.RedeemRequest, context: grpc.aio.ServicerContext) -> Any:
         redemption = await self._app.redeem(
-            principal_from(context, self._verifier), request.reward_id, request.idempotency_key
+            await principal_from(context, self._verifier),
+            request.reward_id,
+            request.idempotency_key,
         )
         return pb.RedeemResponse(redemption=redemption_pb(redemption))
 
