@@ -42,6 +42,7 @@ lint: install ## ruff (lint + format check), mypy, and every distribution declar
 	@$(VENV)/bin/ruff check .
 	@$(VENV)/bin/ruff format --check --quiet .
 	@$(VENV)/bin/mypy
+	@$(UV) lock --check --quiet || { echo "uv.lock is stale: run 'uv lock'"; exit 1; }
 	@for d in $(DISTRIBUTIONS); do \
 	  out=$$(cd $$d && $(CURDIR)/$(VENV)/bin/deptry --no-ansi src 2>&1) || { echo "deptry $$d:"; echo "$$out"; exit 1; }; \
 	done

@@ -236,7 +236,11 @@ async def distribution_stack(
         async with running(build_distribution(distribution_settings)) as service:
             base = f"http://127.0.0.1:{service.bound_http_port}"
             async with (
-                httpx.AsyncClient(base_url=base, timeout=15) as http,
+                # Idle connections are dropped before uvicorn's 5 s keep-alive
+                # closes them: reusing one the server is closing is a ReadError.
+                httpx.AsyncClient(
+                    base_url=base, timeout=15, limits=httpx.Limits(keepalive_expiry=2.0)
+                ) as http,
                 httpx.AsyncClient(base_url=simulator_url, timeout=15) as sim,
             ):
                 yield Stack(http, sim, kafka, service.grpc.port)
