@@ -330,9 +330,11 @@ async def test_distribution_replicas_come_and_go_and_a_fan_out_posts_each_share_
             first = await group.start("first")
             async with httpx.AsyncClient(base_url=first.base_url, timeout=15) as http:
                 await auto_sharers(http, sim, kafka_bootstrap, tenant, advocates)
+                # Slow enough (at most 10 posts/s per replica) that the fan-out
+                # cannot finish while replicas join and leave; fast again after.
                 await sim.post(
                     "/_sim/faults",
-                    json={"network": "linkedin", "kind": "slow", "ratio": 1.0, "seconds": 0.2},
+                    json={"network": "linkedin", "kind": "slow", "ratio": 1.0, "seconds": 1.0},
                 )
 
                 async def posts() -> list[dict[str, str]]:
@@ -346,6 +348,7 @@ async def test_distribution_replicas_come_and_go_and_a_fan_out_posts_each_share_
                         await eventually(lambda: _at_least(posts, 50), timeout=60)
                         await join_and_leave(group)
                         assert len(await posts()) < AUTO_SHARES, "done before the dance ended"
+                        await sim.post("/_sim/reset-faults")
 
                         async def all_posted() -> list[dict[str, str]] | None:
                             current = await posts()

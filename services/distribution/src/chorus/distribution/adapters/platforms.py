@@ -21,6 +21,11 @@ class PostAttempt:
     reset_at: float = 0.0  # for 429s
 
 
+class PlatformUnreachable(Exception):
+    """The platform did not answer, or answered with a server error: worth
+    trying again later, unlike a refusal."""
+
+
 @dataclass(frozen=True)
 class TokenGrant:
     access_token: str
@@ -124,10 +129,17 @@ class _OAuth:
         )
 
     async def _token(self, form: dict[str, str]) -> TokenGrant | None:
-        response = await self._http.post(
-            f"{self._base}{self._token_path}",
-            data={**form, "client_id": self._client_id, "client_secret": self._client_secret},
-        )
+        """The grant, None when the platform refuses (a 4xx); not retried,
+        because an authorization code is good for one exchange only."""
+        try:
+            response = await self._http.post(
+                f"{self._base}{self._token_path}",
+                data={**form, "client_id": self._client_id, "client_secret": self._client_secret},
+            )
+        except httpx.HTTPError as error:
+            raise PlatformUnreachable(f"{self.network}: {type(error).__name__}") from error
+        if response.status_code >= 500:
+            raise PlatformUnreachable(f"{self.network}: HTTP {response.status_code}")
         if not response.is_success:
             return None
         body = response.json()
@@ -150,6 +162,23 @@ class _OAuth:
 
     async def refresh(self, refresh_token: str) -> TokenGrant | None:
         return await self._token({"grant_type": "refresh_token", "refresh_token": refresh_token})
+
+    async def _identity(self, path: str, token: str) -> Any:
+        """GET the token owner's profile; asked twice on a transport error,
+        since a pooled connection the server has just closed fails a first try."""
+        request = self._http.build_request(
+            "GET", f"{self._base}{path}", headers={"Authorization": f"Bearer {token}"}
+        )
+        try:
+            response = await self._http.send(request)
+        except httpx.TransportError:
+            try:
+                response = await self._http.send(request)
+            except httpx.TransportError as error:
+                raise PlatformUnreachable(f"{self.network}: {type(error).__name__}") from error
+        if not response.is_success:
+            raise PlatformUnreachable(f"{self.network}: HTTP {response.status_code}")
+        return response.json()
 
 
 class LinkedIn(_OAuth):
@@ -177,11 +206,7 @@ class LinkedIn(_OAuth):
         }
 
     async def member_id(self, token: str) -> str:
-        response = await self._http.get(
-            f"{self._base}/v2/userinfo", headers={"Authorization": f"Bearer {token}"}
-        )
-        response.raise_for_status()
-        return str(response.json()["sub"])
+        return str((await self._identity("/v2/userinfo", token))["sub"])
 
     async def post(self, token: str, member: str, text: str, link: str, title: str) -> PostAttempt:
         body: dict[str, Any] = {
@@ -234,11 +259,7 @@ class X(_OAuth):
     _scopes = "tweet.read tweet.write users.read offline.access"
 
     async def member_id(self, token: str) -> str:
-        response = await self._http.get(
-            f"{self._base}/2/users/me", headers={"Authorization": f"Bearer {token}"}
-        )
-        response.raise_for_status()
-        return str(response.json()["data"]["id"])
+        return str((await self._identity("/2/users/me", token))["data"]["id"])
 
     async def post(self, token: str, member: str, text: str, link: str, title: str) -> PostAttempt:
         request = self._http.build_request(

@@ -15,7 +15,7 @@ from prometheus_client import Gauge
 
 from chorus.contracts.distribution.v1.events_pb2 import AccountHealthChanged
 from chorus.distribution.adapters.crypto import TokenCipher
-from chorus.distribution.adapters.platforms import Platform, TokenGrant
+from chorus.distribution.adapters.platforms import Platform, PlatformUnreachable, TokenGrant
 from chorus.distribution.adapters.store import DistributionStore
 from chorus.distribution.domain.accounts import Health, health, pkce_pair
 from chorus.kit.auth import Principal, Role
@@ -140,14 +140,19 @@ class Accounts:
                 [Violation("state", "start the connection again")],
             )
         platform = self._platform(network)
-        grant = await platform.exchange(code, pending["verifier"], pending["redirect_uri"])
-        if grant is None:
+        try:
+            grant = await platform.exchange(code, pending["verifier"], pending["redirect_uri"])
+            if grant is None:
+                raise ProblemError(
+                    ErrorCode.VALIDATION_FAILED,
+                    f"{network} refused the code",
+                    [Violation("code", "expired or already used")],
+                )
+            member = await platform.member_id(grant.access_token)
+        except PlatformUnreachable as error:
             raise ProblemError(
-                ErrorCode.VALIDATION_FAILED,
-                f"{network} refused the code",
-                [Violation("code", "expired or already used")],
-            )
-        member = await platform.member_id(grant.access_token)
+                ErrorCode.UNAVAILABLE, f"{error}; connect again in a moment"
+            ) from error
         await self._store_grant(principal.tenant, principal.subject, network, member, grant)
         views = [v for v in await self.list(principal) if v.network == network]
         return views[0]
@@ -260,7 +265,11 @@ class Accounts:
         for doc in await self._store.all_accounts():
             current = self._view(doc).health
             if current in (Health.EXPIRING, Health.EXPIRED) and doc.get("refresh"):
-                refreshed = await self.refresh(doc)
+                try:
+                    refreshed = await self.refresh(doc)
+                except PlatformUnreachable:
+                    log.warning("refresh failed; next pass retries", extra={"account": doc["_id"]})
+                    refreshed = None
                 if refreshed is not None:
                     counts[(doc["network"], Health.ACTIVE.value)] += 1
                     changed += 1
