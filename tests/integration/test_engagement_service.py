@@ -417,3 +417,50 @@ async def test_polling_emits_only_deltas_across_restarts(
         deltas[event.kind] = deltas.get(event.kind, 0) + event.delta
     assert deltas == {REACTION: 5, COMMENT: 1}
     assert len({dict(r.headers)["ce_id"] for r in after}) == len(after)
+
+
+async def test_public_routes_refuse_a_flooding_client_with_429_and_retry_after(
+    kafka_bootstrap: str, mongo_url: str, tmp_path: Path
+) -> None:
+    settings = EngagementSettings(
+        kafka_bootstrap=kafka_bootstrap,
+        mongo_url=mongo_url,
+        mongo_database=unique("test_engagement_limits").replace("-", "_"),
+        http_port=0,
+        grpc_port=0,
+        journal_dir=tmp_path,
+        instance_id=unique("engagement"),
+        public_rate_per_second=0.2,
+        public_rate_burst=3,
+        trusted_proxy_hops=1,  # behind one ingress
+    )
+
+    def via_ingress(client: str, claimed: str = "") -> dict[str, str]:
+        # The ingress appends the address it was called from; `claimed` is what
+        # the client wrote itself.
+        return {**BROWSER, "x-forwarded-for": ", ".join(filter(None, (claimed, client)))}
+
+    async with running(build(settings)) as service:
+        base = f"http://127.0.0.1:{service.bound_http_port}"
+        async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+            flood = [
+                await http.get("/r/AAAAAAAAAA", headers=via_ingress("203.0.113.9", f"10.0.0.{n}"))
+                for n in range(4)
+            ]
+            assert [r.status_code for r in flood] == [404, 404, 404, 429]
+            refused = flood[-1]
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert refused.json()["code"] == "rate_limited"
+            assert 1 <= int(refused.headers["retry-after"]) <= 5
+            # Someone else, and the same client on another public route, go on.
+            other = await http.get("/r/AAAAAAAAAA", headers=via_ingress("198.51.100.7"))
+            assert other.status_code == 404
+            webhook = await http.post(
+                f"/v1/webhooks/{unique('acme')}/engagement",
+                content=b"{}",
+                headers=via_ingress("203.0.113.9"),
+            )
+            assert webhook.status_code != 429
+            metrics = (await http.get("/metrics")).text
+            assert 'chorus_http_rate_limited_total{limit="redirect"} 1.0' in metrics
+    await drop_database(mongo_url, settings.database_name)

@@ -15,6 +15,7 @@ import httpx
 from chorus.contracts.engagement.v1.events_pb2 import ENGAGEMENT_KIND_CLICK, EngagementObserved
 from chorus.kit.topics import ENGAGEMENT_OBSERVED
 from chorus_testing import (
+    UNLIMITED_PUBLIC_ROUTES,
     drop_database,
     end_offsets,
     free_port,
@@ -42,6 +43,7 @@ async def test_answered_clicks_survive_sigkill_exactly_once(
         "CHORUS_JOURNAL_DIR": str(tmp_path),
         "CHORUS_INSTANCE_ID": unique("engagement"),
         "CHORUS_LOG_LEVEL": "WARNING",
+        **UNLIMITED_PUBLIC_ROUTES,
     }
     executable = str(Path(sys.executable).with_name("chorus-engagement"))
     tenant = unique("acme")

@@ -45,6 +45,7 @@ from chorus.kit.producer import EventProducer
 from chorus.kit.topics import ALL_TOPICS, CONTENT_APPROVED, ENGAGEMENT_OBSERVED, SHARE_PERFORMED
 from chorus_testing import (
     SERVICE_GROUPS,
+    UNLIMITED_PUBLIC_ROUTES,
     bearer,
     drop_database,
     end_offsets,
@@ -85,6 +86,8 @@ def base_env(kafka: str, mongo_url: str, database: str) -> dict[str, str]:
         "CHORUS_KAFKA_BOOTSTRAP": kafka,
         "CHORUS_MONGO_URL": mongo_url,
         "CHORUS_MONGO_DATABASE": database,
+        # The tests click from one address far faster than a person would.
+        **UNLIMITED_PUBLIC_ROUTES,
     }
 
 

@@ -35,7 +35,12 @@ def problem_response(error: ProblemError, request: Request) -> JSONResponse:
     ids = current_trace_ids()
     if ids:
         body["trace_id"] = ids[0]
-    return JSONResponse(body, status_code=error.code.http_status, media_type=PROBLEM_CONTENT_TYPE)
+    headers = None
+    if "retry_after_seconds" in error.extra:
+        headers = {"Retry-After": str(error.extra["retry_after_seconds"])}
+    return JSONResponse(
+        body, status_code=error.code.http_status, media_type=PROBLEM_CONTENT_TYPE, headers=headers
+    )
 
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
@@ -217,13 +222,20 @@ async def current_principal(request: Request) -> Principal:
 
 Authenticated = Annotated[Principal, Depends(current_principal)]
 
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    status: {"description": description, "content": {PROBLEM_CONTENT_TYPE: {}}}
-    for status, description in (
-        (400, "Malformed request"),
-        (401, "Missing, invalid or expired token"),
-        (403, "Missing role or wrong tenant"),
-        (404, "Not found"),
-        (422, "Validation failed"),
-    )
-}
+
+def _problems(*documented: tuple[int, str]) -> dict[int | str, dict[str, Any]]:
+    return {
+        status: {"description": description, "content": {PROBLEM_CONTENT_TYPE: {}}}
+        for status, description in documented
+    }
+
+
+PROBLEM_RESPONSES = _problems(
+    (400, "Malformed request"),
+    (401, "Missing, invalid or expired token"),
+    (403, "Missing role or wrong tenant"),
+    (404, "Not found"),
+    (422, "Validation failed"),
+)
+# Routes anyone may call: limited per client address (chorus.kit.ratelimit).
+PUBLIC_PROBLEM_RESPONSES = _problems((429, "Too many requests from this address; see Retry-After"))

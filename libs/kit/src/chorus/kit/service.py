@@ -28,6 +28,7 @@ from chorus.kit.logs import configure_logging
 from chorus.kit.metrics import Metrics
 from chorus.kit.mongo import Document, mongo_client
 from chorus.kit.producer import EventProducer
+from chorus.kit.ratelimit import PublicLimits
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.runtime import Component, Lifecycle, ServiceRuntime
 from chorus.kit.settings import ServiceSettings
@@ -101,6 +102,16 @@ class Infrastructure:
         )
         self.consumers.append(self.supervised(f"consumer:{consumer.group}", consumer))
         return consumer
+
+    def public_limits(self) -> PublicLimits:
+        """The per-client limits for this service's unauthenticated routes."""
+        s = self.settings
+        return PublicLimits(
+            rate=s.public_rate_per_second,
+            burst=s.public_rate_burst,
+            trusted_proxy_hops=s.trusted_proxy_hops,
+            registry=self.metrics.registry,
+        )
 
     def supervised(self, name: str, worker: Worker) -> Supervisor:
         """`worker` restarted in the process when it stops unexpectedly; readiness

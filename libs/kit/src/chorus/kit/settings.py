@@ -58,6 +58,14 @@ class ServiceSettings(BaseSettings):
     jwt_issuer: str = "chorus-dev"
     jwt_audience: str = "chorus"
 
+    # Per-client limits on the routes anyone may call (redirects, webhooks,
+    # OAuth callbacks): a burst, then a steady rate per second, per replica.
+    public_rate_per_second: float = Field(default=20.0, gt=0)
+    public_rate_burst: int = Field(default=100, ge=1)
+    # Proxies in front of the service that append the caller to X-Forwarded-For
+    # (1 behind one ingress). 0: the TCP peer is the client, the header is ignored.
+    trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
+
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
 
     @property

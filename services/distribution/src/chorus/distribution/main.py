@@ -155,7 +155,7 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     return infra.runtime(
         title="Chorus distribution",
         description="Connected accounts, share requests and posting to the social networks.",
-        routers=[rest.router(catalog, accounts, sharing)],
+        routers=[rest.router(catalog, accounts, sharing, infra.public_limits())],
         grpc_services=[
             grpc_api.registration(
                 grpc_api.DistributionServicer(catalog, accounts, sharing, infra.verifier)

@@ -41,7 +41,6 @@ class EngagementSettings(ServiceSettings):
     journal_dir: Path = Path(".local/data/engagement-journal")
     # Stable per replica (a StatefulSet pod name); names the journal's Kafka transactions.
     instance_id: str = ""
-    trust_forwarded_for: bool = False
     poll_interval_seconds: float = 30.0
     x_api_base_url: str = "https://api.x.com"
     x_app_bearer_token: str = ""
@@ -74,7 +73,6 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
         outbox,
         reader,
         public_base_url=settings.public_base_url,
-        trust_forwarded_for=settings.trust_forwarded_for,
     )
     journal_relay = JournalRelay(
         journal,
@@ -108,7 +106,7 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
     return infra.runtime(
         title="Chorus engagement",
         description="Tracked links and redirects, metric polling and signed webhooks.",
-        routers=[rest.router(app)],
+        routers=[rest.router(app, infra.public_limits())],
         grpc_services=[grpc_api.registration(grpc_api.EngagementServicer(app, infra.verifier))],
         components=[
             Lifecycle.on_start_only(store.ensure_indexes),

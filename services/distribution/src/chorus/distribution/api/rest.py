@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Depends, Header, Response
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
 from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
 from chorus.distribution.app.sharing import ShareTarget, Sharing
-from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
+from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated
+from chorus.kit.ratelimit import PublicLimits
 
 Network = Annotated[str, Field(pattern="^(linkedin|x|facebook)$")]
 
@@ -120,7 +121,9 @@ class XModeIn(BaseModel):
     )
 
 
-def router(catalog: Catalog, accounts: Accounts, sharing: Sharing) -> APIRouter:
+def router(
+    catalog: Catalog, accounts: Accounts, sharing: Sharing, limits: PublicLimits
+) -> APIRouter:
     api = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
     @api.get(
@@ -147,6 +150,9 @@ def router(catalog: Catalog, accounts: Accounts, sharing: Sharing) -> APIRouter:
     @api.post(
         "/accounts/{network}/callback",
         tags=["accounts"],
+        # Each call exchanges a code with the platform: limited per address.
+        dependencies=[Depends(limits.dependency("oauth_callback"))],
+        responses=PUBLIC_PROBLEM_RESPONSES,
         summary="Finish connecting with the code and state from the platform's redirect",
     )
     async def callback(network: str, body: CallbackIn, principal: Authenticated) -> AccountOut:

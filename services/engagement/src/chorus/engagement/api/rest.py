@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from chorus.engagement.adapters.store import Link
 from chorus.engagement.app.engagement import EngagementApp
-from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
+from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated
+from chorus.kit.ratelimit import PublicLimits, client_address
 
 NOT_FOUND_PAGE = "<!doctype html><title>Link not found</title><h1>This link does not exist.</h1>"
 WITHDRAWN_PAGE = (
@@ -70,25 +71,33 @@ def link_out(app: EngagementApp, link: Link) -> LinkOut:
     )
 
 
-def router(app: EngagementApp) -> APIRouter:
+def router(app: EngagementApp, limits: PublicLimits) -> APIRouter:
     api = APIRouter(responses=PROBLEM_RESPONSES)
+    redirect_limit = [Depends(limits.dependency("redirect"))]
 
-    @api.api_route(
-        "/r/{code}",
-        methods=["GET", "HEAD"],
-        tags=["redirect"],
-        summary="Follow a tracked link (302); counts human clicks",
-        response_model=None,
-    )
     async def follow(code: str, request: Request) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
-        client = request.client.host if request.client else ""
+        client = client_address(request, limits.trusted_proxy_hops)
         outcome = await app.redirect(code, request.method, headers, client)
         if outcome.target is not None:
             return RedirectResponse(outcome.target, status_code=302, headers=NO_STORE)
         if outcome.outcome == "retracted":
             return HTMLResponse(WITHDRAWN_PAGE, status_code=410, headers=NO_STORE)
         return HTMLResponse(NOT_FOUND_PAGE, status_code=404, headers=NO_STORE)
+
+    # GET and HEAD as two operations: one OpenAPI operation id each.
+    for method, operation_id in (("GET", "follow_link"), ("HEAD", "follow_link_head")):
+        api.add_api_route(
+            "/r/{code}",
+            follow,
+            methods=[method],
+            operation_id=operation_id,
+            tags=["redirect"],
+            summary="Follow a tracked link (302); counts human clicks",
+            response_model=None,
+            dependencies=redirect_limit,
+            responses=PUBLIC_PROBLEM_RESPONSES,
+        )
 
     @api.post(
         "/v1/links",
@@ -143,6 +152,8 @@ def router(app: EngagementApp) -> APIRouter:
         "/v1/webhooks/{tenant}/engagement",
         status_code=202,
         tags=["webhooks"],
+        dependencies=[Depends(limits.dependency("webhook"))],
+        responses=PUBLIC_PROBLEM_RESPONSES,
         summary="Report engagement, signed: X-Chorus-Signature = sha256=HMAC(secret, "
         "'<X-Chorus-Timestamp>.<body>')",
     )

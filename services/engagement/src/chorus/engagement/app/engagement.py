@@ -93,7 +93,6 @@ class EngagementApp:
         reader: MetricsReader,
         *,
         public_base_url: str,
-        trust_forwarded_for: bool = False,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._store = store
@@ -101,7 +100,6 @@ class EngagementApp:
         self._relay = relay
         self._reader = reader
         self._base = public_base_url.rstrip("/")
-        self._trust_forwarded_for = trust_forwarded_for
         self._now = clock
         self._links: dict[str, tuple[float, Link | None]] = {}
         self._salts: dict[date, bytes] = {}
@@ -205,13 +203,10 @@ class EngagementApp:
         if not clicks.counts_as_click(method, headers):
             return Redirect(link.target, "redirect")
         now = self._now()
-        address = client_address
-        if self._trust_forwarded_for and headers.get("x-forwarded-for"):
-            address = headers["x-forwarded-for"].split(",")[0].strip()
         agent = headers.get("user-agent", "")
         today = now.date()
         visitors = [
-            clicks.visitor_hash(await self._salt(day), address, agent)
+            clicks.visitor_hash(await self._salt(day), client_address, agent)
             for day in (today, today - timedelta(days=1))
         ]
         await self._journal.append(
