@@ -151,9 +151,40 @@ def test_text_that_cannot_be_stored_is_refused_before_the_handler() -> None:
     assert nul_key.status_code == 422, nul_key.text
 
 
-def test_nul_and_surrogate_pairs_in_values_reach_the_handler() -> None:
+def test_control_characters_anywhere_are_refused_before_the_handler() -> None:
     client, _ = app_with()
     headers = {**bearer("curator"), "content-type": "application/json"}
-    for body in (b'{"name": "a\\u0000b", "count": 1}', b'{"name": "\\ud83d\\ude00", "count": 1}'):
+    for body in (
+        b'{"name": "a\\u0000b", "count": 1}',
+        b'{"name": "a\\u001bb", "count": 1}',
+        b'{"name": "a\\bb", "count": 1}',
+        '{"name": "a\u0085b", "count": 1}'.encode(),
+    ):
         response = client.post("/things/a", content=body, headers=headers)
+        assert response.status_code == 422, body
+        assert response.json()["violations"] == [
+            {"field": "body.name", "message": "contains a control character"}
+        ]
+    body = {"name": "x", "count": 1}
+    for path, where in (
+        ("/things/a%00b", "path"),
+        ("/things/a%ffb", "path"),
+        ("/metrics?x=%1b", "query"),
+    ):
+        response = client.post(path, json=body, headers=headers)
+        assert response.status_code == 422, path
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["violations"][0]["field"] == where
+    assert client.get("/readyz?probe=%00").status_code == 422  # every method
+
+
+def test_text_with_newlines_tabs_and_emoji_reaches_the_handler() -> None:
+    client, _ = app_with()
+    headers = {**bearer("curator"), "content-type": "application/json"}
+    for body in (
+        b'{"name": "line\\none\\tand\\r\\ntwo", "count": 1}',
+        b'{"name": "\\ud83d\\ude00", "count": 1}',
+        '{"name": "caf\u00e9 \u2014 \u65e5\u672c", "count": 1}'.encode(),
+    ):
+        response = client.post("/things/caf%C3%A9?note=a+b%20c", content=body, headers=headers)
         assert response.status_code == 200, response.text

@@ -8,6 +8,7 @@ import json
 import logging
 import re
 import time
+import urllib.parse
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -19,11 +20,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chorus.kit.auth import Principal, TokenVerifier
-from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError
+from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError, Violation
 from chorus.kit.health import Health
 from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from chorus.kit.tracing import current_trace_ids, extract_context, tracer
-from chorus.kit.validation import text_violations, violations_from
+from chorus.kit.validation import text_problem, text_violations, violations_from
 
 log = logging.getLogger(__name__)
 
@@ -116,21 +117,52 @@ class ObservabilityMiddleware:
                 )
 
 
-# JSON escapes of NUL or of a UTF-16 surrogate: only bodies holding one are parsed twice.
-_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89a-fA-F][0-9a-fA-F]{2})")
+# What may hide a control character or a lone surrogate in a JSON body: its
+# escapes (\\u0000-\\u001f, \\u007f-\\u009f, \\ud800-\\udfff, \\b, \\f) or a raw
+# DEL or C1 character. Only bodies holding one are parsed a second time.
+_SUSPECT_JSON = re.compile(
+    rb"\\u(?:00[0189][0-9a-fA-F]|007[fF]|[dD][89a-fA-F][0-9a-fA-F]{2})|\\[bf]|\x7f|\xc2[\x80-\x9f]"
+)
+
+
+def _component_problem(raw: bytes, *, plus_is_space: bool = False) -> str | None:
+    """Why a raw path or query string does not decode to text, or None."""
+    if b"%" not in raw and raw.isascii() and b"\x7f" not in raw:
+        return None
+    decoded = urllib.parse.unquote_to_bytes(raw.replace(b"+", b" ") if plus_is_space else raw)
+    try:
+        text = decoded.decode("utf-8")
+    except UnicodeDecodeError:
+        return "is not UTF-8 text"
+    return text_problem(text)
 
 
 class TextGuardMiddleware:
-    """Pure ASGI: a JSON body holding a lone surrogate or a NUL in a field name
-    is refused with 422 problem+json before any handler runs (neither can be
-    stored in MongoDB or carried in a protobuf event), instead of failing
-    half-way through a use case with a 500."""
+    """Pure ASGI: a path, a query or a JSON body holding what is not text (a
+    control character, a lone surrogate, bytes that are not UTF-8) is refused
+    with 422 problem+json before any handler runs, on every route and method:
+    neither MongoDB nor a protobuf event can hold all of it, and no id, name or
+    title needs it."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        violations = [
+            Violation(where, problem)
+            for where, problem in (
+                ("path", _component_problem(scope.get("raw_path") or scope["path"].encode())),
+                ("query", _component_problem(scope.get("query_string", b""), plus_is_space=True)),
+            )
+            if problem
+        ]
+        if violations:
+            await self._refuse(violations, scope, receive, send)
+            return
+        if scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
         # FastAPI reads a body without a content type as JSON too.
@@ -149,23 +181,12 @@ class TextGuardMiddleware:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        violations = []
-        if _SUSPECT_ESCAPE.search(body):
+        if _SUSPECT_JSON.search(body):
             # Malformed JSON is left to the route's own parsing (400).
             with contextlib.suppress(ValueError):
                 violations = text_violations(json.loads(body))
         if violations:
-            error = ProblemError(
-                ErrorCode.VALIDATION_FAILED,
-                f"{len(violations)} problem(s) in the request",
-                violations,
-            )
-            response = JSONResponse(
-                error.to_problem(instance=scope.get("path")),
-                status_code=error.code.http_status,
-                media_type=PROBLEM_CONTENT_TYPE,
-            )
-            await response(scope, receive, send)
+            await self._refuse(violations, scope, receive, send)
             return
         replay = iter(messages)
 
@@ -173,6 +194,20 @@ class TextGuardMiddleware:
             return next(replay, None) or await receive()
 
         await self.app(scope, replayed, send)
+
+    @staticmethod
+    async def _refuse(
+        violations: list[Violation], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        error = ProblemError(
+            ErrorCode.VALIDATION_FAILED, f"{len(violations)} problem(s) in the request", violations
+        )
+        response = JSONResponse(
+            error.to_problem(instance=scope.get("path")),
+            status_code=error.code.http_status,
+            media_type=PROBLEM_CONTENT_TYPE,
+        )
+        await response(scope, receive, send)
 
 
 def build_http_app(

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from chorus.contracts.common.v1 import common_pb2
 
+
+class Network(StrEnum):
+    """The networks an advocate shares to; the value is the lower-case name."""
+
+    LINKEDIN = "linkedin"
+    X = "x"
+    FACEBOOK = "facebook"
+
+
 NAMES = {
-    "linkedin": common_pb2.NETWORK_LINKEDIN,
-    "x": common_pb2.NETWORK_X,
-    "facebook": common_pb2.NETWORK_FACEBOOK,
+    Network.LINKEDIN.value: common_pb2.NETWORK_LINKEDIN,
+    Network.X.value: common_pb2.NETWORK_X,
+    Network.FACEBOOK.value: common_pb2.NETWORK_FACEBOOK,
 }
 BY_NUMBER: dict[int, str] = {int(number): name for name, number in NAMES.items()}
 

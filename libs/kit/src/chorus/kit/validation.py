@@ -3,6 +3,7 @@ by the same pydantic models the REST API declares."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
 
@@ -20,29 +21,40 @@ def violations_from(errors: Iterable[Mapping[str, Any]]) -> list[Violation]:
     ]
 
 
-def text_violations(value: Any, location: str = "body") -> list[Violation]:
-    """Strings a database or an event cannot hold faithfully: a lone surrogate
-    (no UTF-8 form: JSON allows "\\ud800", BSON and protobuf do not) anywhere,
-    and a NUL in a field name (BSON names are NUL-terminated). A NUL inside a
-    string value is fine: it is stored and returned as sent."""
-    found: list[Violation] = []
+# Control characters other than tab, newline and carriage return (C0, DEL, C1):
+# never part of a title, a name or an id, and a NUL cannot be a BSON field name.
+CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
-    def unencodable(text: str) -> bool:
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            return True
-        return False
+
+def text_problem(text: str) -> str | None:
+    """Why `text` is not text a client may store, or None: a control character,
+    or a lone surrogate (no UTF-8 form: JSON allows "\\ud800", BSON and
+    protobuf do not)."""
+    if CONTROL_CHARACTER.search(text):
+        return "contains a control character"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains a lone surrogate, which is not text"
+    return None
+
+
+def text_violations(value: Any, location: str = "body") -> list[Violation]:
+    """Every string of a decoded JSON value, field names included, that
+    `text_problem` refuses."""
+    found: list[Violation] = []
 
     def walk(node: Any, where: str) -> None:
         if isinstance(node, str):
-            if unencodable(node):
-                found.append(Violation(where, "contains a lone surrogate, which is not text"))
+            problem = text_problem(node)
+            if problem:
+                found.append(Violation(where, problem))
         elif isinstance(node, Mapping):
             for key, child in node.items():
                 name = str(key)
-                if "\x00" in name or unencodable(name):
-                    found.append(Violation(where, "a field name contains NUL or a lone surrogate"))
+                problem = text_problem(name)
+                if problem:
+                    found.append(Violation(where, f"a field name {problem}"))
                     continue
                 walk(child, f"{where}.{name}")
         elif isinstance(node, list | tuple):

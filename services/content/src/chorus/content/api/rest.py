@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Query, Response
 
 from chorus.content.api.schemas import (
     EnrollIn,
@@ -20,10 +20,9 @@ from chorus.content.api.schemas import (
 from chorus.content.app.content import ContentApp, ItemView
 from chorus.content.domain.model import State
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
+from chorus.kit.fields import Cursor, IdempotencyKey, IfMatch, PathId, QueryId
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
 
-IfMatch = Annotated[str | None, Header(description='the ETag you read, e.g. "3"')]
-IdempotencyKey = Annotated[str | None, Header(max_length=200)]
 ERRORS = {
     **PROBLEM_RESPONSES,
     409: {"description": "Not allowed in the current state (body names it)"},
@@ -101,7 +100,7 @@ def router(app: ContentApp) -> APIRouter:
         tags=["enrollment"],
         summary="Erase an advocate's personal data (themselves, or an admin)",
     )
-    async def erase(advocate: str, principal: Authenticated) -> dict[str, str]:
+    async def erase(advocate: PathId, principal: Authenticated) -> dict[str, str]:
         await app.erase(principal, advocate)
         return {"status": "erasure requested", "advocate": advocate}
 
@@ -124,10 +123,10 @@ def router(app: ContentApp) -> APIRouter:
     @api.get("/items", tags=["items"], summary="List items by state, tag and author")
     async def list_items(
         principal: Authenticated,
-        state: Annotated[list[State], Query()] = [],  # noqa: B006 (FastAPI reads it)
-        tag: str | None = None,
-        author: str | None = None,
-        cursor: str | None = None,
+        state: Annotated[list[State], Query(max_length=len(State))] = [],  # noqa: B006 (FastAPI reads it)
+        tag: QueryId = None,
+        author: QueryId = None,
+        cursor: Cursor = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> ItemPage:
         return ItemPage.of(
@@ -137,7 +136,7 @@ def router(app: ContentApp) -> APIRouter:
         )
 
     @api.get("/items/{item_id}", tags=["items"], summary="One item, with its ETag")
-    async def get_item(item_id: str, principal: Authenticated, response: Response) -> ItemOut:
+    async def get_item(item_id: PathId, principal: Authenticated, response: Response) -> ItemOut:
         return _item(response, await app.item(principal, item_id))
 
     @api.put(
@@ -146,7 +145,7 @@ def router(app: ContentApp) -> APIRouter:
         summary="Edit a draft or rejected item (If-Match required against lost updates)",
     )
     async def update_item(
-        item_id: str,
+        item_id: PathId,
         body: ItemIn,
         principal: Authenticated,
         response: Response,
@@ -161,7 +160,7 @@ def router(app: ContentApp) -> APIRouter:
 
     @api.post("/items/{item_id}/submit", tags=["workflow"], summary="draft → in_review")
     async def submit(
-        item_id: str, principal: Authenticated, response: Response, if_match: IfMatch = None
+        item_id: PathId, principal: Authenticated, response: Response, if_match: IfMatch = None
     ) -> ItemOut:
         return _item(response, await app.submit(principal, item_id, parse_if_match(if_match)))
 
@@ -171,13 +170,13 @@ def router(app: ContentApp) -> APIRouter:
         summary="in_review → approved (approver; never the author)",
     )
     async def approve(
-        item_id: str, principal: Authenticated, response: Response, if_match: IfMatch = None
+        item_id: PathId, principal: Authenticated, response: Response, if_match: IfMatch = None
     ) -> ItemOut:
         return _item(response, await app.approve(principal, item_id, parse_if_match(if_match)))
 
     @api.post("/items/{item_id}/reject", tags=["workflow"], summary="in_review → rejected")
     async def reject(
-        item_id: str,
+        item_id: PathId,
         body: ReasonIn,
         principal: Authenticated,
         response: Response,
@@ -189,7 +188,7 @@ def router(app: ContentApp) -> APIRouter:
 
     @api.post("/items/{item_id}/revise", tags=["workflow"], summary="rejected → draft")
     async def revise(
-        item_id: str, principal: Authenticated, response: Response, if_match: IfMatch = None
+        item_id: PathId, principal: Authenticated, response: Response, if_match: IfMatch = None
     ) -> ItemOut:
         return _item(response, await app.revise(principal, item_id, parse_if_match(if_match)))
 
@@ -199,7 +198,7 @@ def router(app: ContentApp) -> APIRouter:
         summary="approved or live → retracted; shares of it are withdrawn",
     )
     async def retract(
-        item_id: str,
+        item_id: PathId,
         body: ReasonIn,
         principal: Authenticated,
         response: Response,
@@ -216,7 +215,7 @@ def router(app: ContentApp) -> APIRouter:
     )
     async def feed(
         principal: Authenticated,
-        cursor: str | None = None,
+        cursor: Cursor = None,
         limit: Annotated[int, Query(ge=1, le=100)] = 20,
     ) -> FeedOut:
         return FeedOut.of(await app.feed(principal, cursor, limit))

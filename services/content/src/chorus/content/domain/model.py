@@ -6,15 +6,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-# Targeting values are shared with distribution (auto-share): they live in the kit.
+# Networks and targeting values are shared with distribution: they live in the kit.
+from chorus.kit.networks import Network as Network
 from chorus.kit.targeting import Audience as Audience
 from chorus.kit.targeting import Profile as Profile
-
-
-class Network(StrEnum):
-    LINKEDIN = "linkedin"
-    X = "x"
-    FACEBOOK = "facebook"
 
 
 class State(StrEnum):

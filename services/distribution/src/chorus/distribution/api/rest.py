@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Response
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
 from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
 from chorus.distribution.app.sharing import ShareTarget, Sharing
+from chorus.kit.fields import IdempotencyKey, PathId
 from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated
+from chorus.kit.networks import Network
 from chorus.kit.ratelimit import PublicLimits
-
-Network = Annotated[str, Field(pattern="^(linkedin|x|facebook)$")]
+from chorus.kit.topics import advocate_key
 
 
 class ConnectIn(BaseModel):
@@ -115,8 +116,7 @@ class ShareOut(BaseModel):
 
 
 class XModeIn(BaseModel):
-    x_mode: str = Field(
-        pattern="^(api|intent)$",
+    x_mode: Literal["api", "intent"] = Field(
         description="intent: X shares go through the share dialog (no API cost)",
     )
 
@@ -131,7 +131,7 @@ def router(
         tags=["content"],
         summary="An approved item as distribution knows it",
     )
-    async def get_content(content_id: str, principal: Authenticated) -> dict[str, Any]:
+    async def get_content(content_id: PathId, principal: Authenticated) -> dict[str, Any]:
         found = await catalog.sharable_content(principal, content_id)
         return {
             "content": MessageToDict(found.content, preserving_proto_field_name=True),
@@ -143,19 +143,20 @@ def router(
         tags=["accounts"],
         summary="Start connecting a social account (OAuth 2.0 with PKCE)",
     )
-    async def connect(network: str, body: ConnectIn, principal: Authenticated) -> ConnectOut:
+    async def connect(network: Network, body: ConnectIn, principal: Authenticated) -> ConnectOut:
         url, state = await accounts.start_connect(principal, network, body.redirect_uri)
         return ConnectOut(authorization_url=url, state=state)
 
     @api.post(
         "/accounts/{network}/callback",
         tags=["accounts"],
-        # Each call exchanges a code with the platform: limited per address.
-        dependencies=[Depends(limits.dependency("oauth_callback"))],
         responses=PUBLIC_PROBLEM_RESPONSES,
         summary="Finish connecting with the code and state from the platform's redirect",
     )
-    async def callback(network: str, body: CallbackIn, principal: Authenticated) -> AccountOut:
+    async def callback(network: Network, body: CallbackIn, principal: Authenticated) -> AccountOut:
+        # Each call exchanges a code with the platform: limited per caller (not
+        # per address: a whole office may connect from one).
+        limits.check("oauth_callback", advocate_key(principal.tenant, principal.subject))
         return AccountOut.of(
             await accounts.complete_connect(principal, network, body.code, body.state)
         )
@@ -173,7 +174,7 @@ def router(
     async def request_share(
         body: ShareIn,
         principal: Authenticated,
-        idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+        idempotency_key: IdempotencyKey = None,
     ) -> ShareOut:
         share = await sharing.request_share(
             principal,
@@ -185,7 +186,7 @@ def router(
         return ShareOut.of(share)
 
     @api.get("/shares/{share_id}", tags=["shares"], summary="A share and each network's status")
-    async def get_share(share_id: str, principal: Authenticated) -> ShareOut:
+    async def get_share(share_id: PathId, principal: Authenticated) -> ShareOut:
         return ShareOut.of(await sharing.share(principal, share_id))
 
     @api.post(
@@ -193,7 +194,7 @@ def router(
         tags=["shares"],
         summary="The advocate posted through the share intent",
     )
-    async def confirm(share_id: str, network: str, principal: Authenticated) -> ShareOut:
+    async def confirm(share_id: PathId, network: Network, principal: Authenticated) -> ShareOut:
         return ShareOut.of(await sharing.confirm_intent(principal, share_id, network))
 
     @api.put(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
 from chorus.engagement.adapters.store import Link
 from chorus.engagement.app.engagement import EngagementApp
+from chorus.kit.fields import ID_MAX_LENGTH, PathId
 from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated
+from chorus.kit.networks import Network
 from chorus.kit.ratelimit import PublicLimits, client_address
 
 NOT_FOUND_PAGE = "<!doctype html><title>Link not found</title><h1>This link does not exist.</h1>"
@@ -35,7 +37,7 @@ class LinkIn(BaseModel):
         }
     }
     share_id: str = Field(min_length=1, max_length=200)
-    network: str = Field(pattern="^(linkedin|x|facebook)$")
+    network: Network
     content_id: str = Field(min_length=1, max_length=200)
     advocate: str = Field("", max_length=200, description="services only; advocates: themselves")
     url: str = Field(min_length=1, max_length=2000)
@@ -53,8 +55,14 @@ class SecretIn(BaseModel):
     secret: str = Field(min_length=32, max_length=200)
 
 
+# Not PathId: an empty or unknown code gets the public "not found" page.
+LinkCode = Annotated[str, Path(max_length=ID_MAX_LENGTH)]
+UtmName = Annotated[str, Field(min_length=1, max_length=40)]
+UtmValue = Annotated[str, Field(max_length=200)]
+
+
 class UtmIn(BaseModel):
-    extras: dict[str, str] = Field(default_factory=dict, max_length=10)
+    extras: dict[UtmName, UtmValue] = Field(default_factory=dict, max_length=10)
 
 
 class WebhookAccepted(BaseModel):
@@ -75,7 +83,9 @@ def router(app: EngagementApp, limits: PublicLimits) -> APIRouter:
     api = APIRouter(responses=PROBLEM_RESPONSES)
     redirect_limit = [Depends(limits.dependency("redirect"))]
 
-    async def follow(code: str, request: Request) -> Response:
+    async def follow(
+        code: Annotated[str, Path(max_length=ID_MAX_LENGTH)], request: Request
+    ) -> Response:
         headers = {k.lower(): v for k, v in request.headers.items()}
         client = client_address(request, limits.trusted_proxy_hops)
         outcome = await app.redirect(code, request.method, headers, client)
@@ -117,15 +127,15 @@ def router(app: EngagementApp, limits: PublicLimits) -> APIRouter:
         return link_out(app, link)
 
     @api.get("/v1/shares/{share_id}/engagement", tags=["queries"])
-    async def share_engagement(share_id: str, principal: Authenticated) -> dict[str, int]:
+    async def share_engagement(share_id: PathId, principal: Authenticated) -> dict[str, int]:
         return await app.totals(principal, "share", share_id)
 
     @api.get("/v1/content/{content_id}/engagement", tags=["queries"])
-    async def content_engagement(content_id: str, principal: Authenticated) -> dict[str, int]:
+    async def content_engagement(content_id: PathId, principal: Authenticated) -> dict[str, int]:
         return await app.totals(principal, "content", content_id)
 
     @api.get("/v1/advocates/{advocate}/engagement", tags=["queries"])
-    async def advocate_engagement(advocate: str, principal: Authenticated) -> dict[str, int]:
+    async def advocate_engagement(advocate: PathId, principal: Authenticated) -> dict[str, int]:
         return await app.totals(principal, "advocate", advocate)
 
     @api.put(
@@ -158,10 +168,10 @@ def router(app: EngagementApp, limits: PublicLimits) -> APIRouter:
         "'<X-Chorus-Timestamp>.<body>')",
     )
     async def webhook(
-        tenant: str,
+        tenant: PathId,
         request: Request,
-        x_chorus_timestamp: Annotated[str | None, Header()] = None,
-        x_chorus_signature: Annotated[str | None, Header()] = None,
+        x_chorus_timestamp: Annotated[str | None, Header(max_length=20)] = None,
+        x_chorus_signature: Annotated[str | None, Header(max_length=100)] = None,
     ) -> WebhookAccepted:
         body = await request.body()
         recorded = await app.webhook(tenant, x_chorus_timestamp, x_chorus_signature, body)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from chorus.gamification.adapters.rewards import Redemption, Reward
@@ -13,9 +13,10 @@ from chorus.gamification.app.gamification import (
     AdvocateStanding,
     Board,
     GamificationApp,
-    parse_kind,
 )
+from chorus.gamification.domain.periods import PeriodKind
 from chorus.gamification.domain.rules import RuleSet
+from chorus.kit.fields import IdempotencyKey, PathId
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
 
 PeriodQuery = Annotated[
@@ -183,13 +184,13 @@ def router(app: GamificationApp) -> APIRouter:
         summary="Ranks of a week, month, quarter or all time; optionally one group (team)",
     )
     async def leaderboard(
-        period_kind: str,
+        period_kind: PeriodKind,
         principal: Authenticated,
         period: PeriodQuery = "",
         group: Annotated[str, Query(max_length=200)] = "",
         limit: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> BoardOut:
-        board = await app.leaderboard(principal, parse_kind(period_kind), period, group, limit)
+        board = await app.leaderboard(principal, period_kind, period, group, limit)
         return board_out(board)
 
     @api.get(
@@ -198,9 +199,11 @@ def router(app: GamificationApp) -> APIRouter:
         summary="The caller's rank, points, balance and badges",
     )
     async def my_standing(
-        principal: Authenticated, period_kind: str = "week", period: PeriodQuery = ""
+        principal: Authenticated,
+        period_kind: PeriodKind = PeriodKind.WEEK,
+        period: PeriodQuery = "",
     ) -> StandingOut:
-        return standing_out(await app.standing(principal, "", parse_kind(period_kind), period))
+        return standing_out(await app.standing(principal, "", period_kind, period))
 
     @api.get(
         "/advocates/{advocate}/standing",
@@ -208,11 +211,12 @@ def router(app: GamificationApp) -> APIRouter:
         summary="An advocate's standing (admins and curators, or the advocate)",
     )
     async def advocate_standing(
-        advocate: str, principal: Authenticated, period_kind: str = "week", period: PeriodQuery = ""
+        advocate: PathId,
+        principal: Authenticated,
+        period_kind: PeriodKind = PeriodKind.WEEK,
+        period: PeriodQuery = "",
     ) -> StandingOut:
-        return standing_out(
-            await app.standing(principal, advocate, parse_kind(period_kind), period)
-        )
+        return standing_out(await app.standing(principal, advocate, period_kind, period))
 
     @api.get("/rewards", tags=["rewards"], summary="The tenant's rewards catalogue")
     async def rewards(principal: Authenticated) -> list[RewardOut]:
@@ -232,11 +236,11 @@ def router(app: GamificationApp) -> APIRouter:
         summary="Redeem a reward from the spendable balance; idempotent per Idempotency-Key",
     )
     async def redeem(
-        reward_id: str,
+        reward_id: PathId,
         principal: Authenticated,
-        idempotency_key: Annotated[str, Header(max_length=200)] = "",
+        idempotency_key: IdempotencyKey = None,
     ) -> RedemptionOut:
-        return redemption_out(await app.redeem(principal, reward_id, idempotency_key))
+        return redemption_out(await app.redeem(principal, reward_id, idempotency_key or ""))
 
     @api.get("/me/redemptions", tags=["rewards"], summary="The caller's redemptions")
     async def my_redemptions(principal: Authenticated) -> list[RedemptionOut]:

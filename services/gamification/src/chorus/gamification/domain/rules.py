@@ -28,6 +28,9 @@ class Action(StrEnum):
 
 
 Points = Annotated[int, Field(ge=0, le=1_000_000)]
+# A content id, a tag or a network name ("default": any network) in a rule.
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+PointsByNetwork = Annotated[dict[Name, Points], Field(max_length=20)]
 
 
 class Multiplier(BaseModel):
@@ -39,8 +42,8 @@ class Multiplier(BaseModel):
     factor: float = Field(gt=0, le=10)
     starts_at: datetime
     ends_at: datetime
-    content_ids: frozenset[str] = frozenset()
-    tags: frozenset[str] = frozenset()
+    content_ids: frozenset[Name] = Field(default=frozenset(), max_length=1000)
+    tags: frozenset[Name] = Field(default=frozenset(), max_length=100)
 
     @model_validator(mode="after")
     def _window_and_target(self) -> Self:
@@ -82,9 +85,12 @@ class RuleSet(BaseModel):
 
     version: int = Field(default=0, ge=0)
     effective_from: datetime = datetime(1970, 1, 1, tzinfo=UTC)
-    points: dict[Action, dict[str, Points]] = Field(default_factory=_default_points)
+    points: dict[Action, PointsByNetwork] = Field(
+        default_factory=_default_points, max_length=len(Action)
+    )
     daily_caps: dict[Action, Points] = Field(
-        default_factory=lambda: {Action.CLICK: 100, Action.UNIQUE_CLICK: 100}
+        default_factory=lambda: {Action.CLICK: 100, Action.UNIQUE_CLICK: 100},
+        max_length=len(Action),
     )
     multipliers: tuple[Multiplier, ...] = Field(default=(), max_length=100)
     badges: BadgeRules = BadgeRules()
