@@ -37,6 +37,18 @@ UNLIMITED_PUBLIC_ROUTES = {
 }
 
 
+def in_process(kafka: str, mongo_url: str, name: str) -> dict[str, Any]:
+    """Settings of a service started in the test's process: the local stack,
+    a database of its own, ports the system picks."""
+    return {
+        "kafka_bootstrap": kafka,
+        "mongo_url": mongo_url,
+        "mongo_database": unique(f"test_{name}").replace("-", "_"),
+        "http_port": 0,
+        "grpc_port": 0,
+    }
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

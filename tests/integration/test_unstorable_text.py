@@ -22,7 +22,7 @@ from chorus.gamification.main import GamificationSettings
 from chorus.gamification.main import build as build_gamification
 from chorus.kit.runtime import ServiceRuntime
 from chorus.kit.settings import ServiceSettings
-from chorus_testing import bearer, drop_database, running, unique
+from chorus_testing import bearer, drop_database, in_process, running, unique
 from distribution_support import distribution_stack
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -73,18 +73,8 @@ async def service(
     await drop_database(mongo_url, settings.database_name)
 
 
-def common(kafka_bootstrap: str, mongo_url: str, name: str) -> dict[str, Any]:
-    return {
-        "kafka_bootstrap": kafka_bootstrap,
-        "mongo_url": mongo_url,
-        "mongo_database": unique(f"test_text_{name}").replace("-", "_"),
-        "http_port": 0,
-        "grpc_port": 0,
-    }
-
-
 async def test_content(kafka_bootstrap: str, mongo_url: str) -> None:
-    settings = ContentSettings(**common(kafka_bootstrap, mongo_url, "content"))
+    settings = ContentSettings(**in_process(kafka_bootstrap, mongo_url, "text_content"))
     async with service(build_content, settings, mongo_url) as http:
         curator = bearer(TENANT, "carol", "curator")
         item = {"title": TEXT, "url": "https://acme.example/a", "summary": TEXT, "tags": ["t"]}
@@ -110,7 +100,7 @@ async def test_content(kafka_bootstrap: str, mongo_url: str) -> None:
 
 async def test_engagement(kafka_bootstrap: str, mongo_url: str, tmp_path: Path) -> None:
     settings = EngagementSettings(
-        **common(kafka_bootstrap, mongo_url, "engagement"),
+        **in_process(kafka_bootstrap, mongo_url, "text_engagement"),
         journal_dir=tmp_path,
         instance_id=unique("eng"),
     )
@@ -155,7 +145,7 @@ async def test_distribution(
 
 async def test_gamification(kafka_bootstrap: str, mongo_url: str, tmp_path: Path) -> None:
     settings = GamificationSettings(
-        **common(kafka_bootstrap, mongo_url, "gamification"),
+        **in_process(kafka_bootstrap, mongo_url, "text_gamification"),
         role="api",
     )
     async with service(build_gamification, settings, mongo_url) as http:

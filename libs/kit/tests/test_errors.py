@@ -37,3 +37,19 @@ def test_every_code_has_distinct_slug_and_a_client_or_server_status() -> None:
     slugs = [code.slug for code in ErrorCode]
     assert len(slugs) == len(set(slugs))
     assert all(400 <= code.http_status < 600 for code in ErrorCode)
+
+
+def test_rich_status_texts_stay_within_what_grpc_trailers_carry() -> None:
+    from chorus.kit.errors import MAX_DETAIL, MAX_VIOLATIONS
+
+    echoing = ProblemError(
+        ErrorCode.NOT_FOUND,
+        "item " + "x" * 100_000 + " not found",
+        [Violation("f" * 10_000, "m" * 10_000)] * 50,
+    )
+    status = echoing.to_rpc_status()
+    assert len(status.message) == MAX_DETAIL and status.message.startswith("item xxx")
+    assert len(status.SerializeToString()) < 8 * 1024 * 3 // 4  # base64 in an 8 KiB trailer
+    bad_request = error_details_pb2.BadRequest()
+    assert status.details[1].Unpack(bad_request)
+    assert len(bad_request.field_violations) == MAX_VIOLATIONS

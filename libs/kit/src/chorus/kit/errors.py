@@ -84,25 +84,36 @@ class ProblemError(Exception):
         return body
 
     def to_rpc_status(self) -> status_pb2.Status:
-        """google.rpc.Status with ErrorInfo (the stable code) and BadRequest (violations)."""
+        """google.rpc.Status with ErrorInfo (the stable code) and BadRequest
+        (violations). Texts are cut to MAX_DETAIL characters: a detail may echo
+        the request (an id) and gRPC refuses trailers beyond 8 KiB, which the
+        client would see as RESOURCE_EXHAUSTED instead of this error."""
         info = error_details_pb2.ErrorInfo(
             reason=self.code.name,
             domain=ERROR_DOMAIN,
-            metadata={k: str(v) for k, v in self.extra.items()},
+            metadata={k: _cut(str(v)) for k, v in self.extra.items()},
         )
         details = [_pack(info)]
         if self.violations:
             bad_request = error_details_pb2.BadRequest(
                 field_violations=[
                     error_details_pb2.BadRequest.FieldViolation(
-                        field=v.field, description=v.message
+                        field=_cut(v.field), description=_cut(v.message)
                     )
-                    for v in self.violations
+                    for v in self.violations[:MAX_VIOLATIONS]
                 ]
             )
             details.append(_pack(bad_request))
         grpc_code: int = self.code.grpc_status.value[0]
-        return status_pb2.Status(code=grpc_code, message=self.detail, details=details)
+        return status_pb2.Status(code=grpc_code, message=_cut(self.detail), details=details)
+
+
+MAX_DETAIL = 200
+MAX_VIOLATIONS = 8
+
+
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_DETAIL else text[: MAX_DETAIL - 1] + "…"
 
 
 def _pack(message: Any) -> any_pb2.Any:

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeAlias
 
 import grpc
+from google.protobuf.message import DecodeError, Message
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
@@ -19,10 +20,11 @@ from grpc_status import rpc_status
 from opentelemetry.trace import SpanKind
 
 from chorus.kit.auth import Principal, TokenVerifier
-from chorus.kit.errors import ErrorCode, ProblemError
+from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.health import Health
 from chorus.kit.metrics import Metrics
 from chorus.kit.tracing import extract_context, tracer
+from chorus.kit.validation import text_problem
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +50,11 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         inner = handler.unary_unary
         method: str = details.method
         metrics = self._metrics
+        # Decoded here rather than by grpc, which answers a request it cannot
+        # decode (e.g. a string field that is not UTF-8) with INTERNAL.
+        decode = handler.request_deserializer
 
-        async def observed(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def observed(payload: bytes, context: grpc.aio.ServicerContext) -> Any:
             metadata = {
                 k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)
             }
@@ -62,7 +67,7 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                 attributes={"rpc.system": "grpc", "rpc.method": method},
             ):
                 try:
-                    return await inner(request, context)
+                    return await inner(decoded(decode, payload), context)
                 except ProblemError as exc:
                     code = exc.code.grpc_status
                     await context.abort_with_status(rpc_status.to_status(exc.to_rpc_status()))
@@ -80,10 +85,53 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
                     metrics.grpc_latency.labels(method).observe(time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(
-            observed,
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
+            observed, response_serializer=handler.response_serializer
         )
+
+
+def decoded(decode: Callable[[bytes], Any] | None, payload: bytes) -> Any:
+    """The request message, refused with INVALID_ARGUMENT when it does not
+    decode or holds a string that is not text (the REST edge's rule)."""
+    if decode is None:
+        return payload
+    try:
+        message = decode(payload)
+    except DecodeError as exc:
+        raise ProblemError(
+            ErrorCode.INVALID_REQUEST, f"the request does not decode: {exc}"
+        ) from None
+    violations = message_text_violations(message)
+    if violations:
+        raise ProblemError(
+            ErrorCode.VALIDATION_FAILED, f"{len(violations)} problem(s) in the request", violations
+        )
+    return message
+
+
+def message_text_violations(message: Message, prefix: str = "") -> list[Violation]:
+    """Every string of `message`, map keys included, that is not text."""
+    found: list[Violation] = []
+
+    def check(where: str, value: Any) -> None:
+        if isinstance(value, str):
+            problem = text_problem(value)
+            if problem:
+                found.append(Violation(where, problem))
+        elif isinstance(value, Message):
+            found.extend(message_text_violations(value, f"{where}."))
+
+    for field, value in message.ListFields():
+        where = f"{prefix}{field.name}"
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            for key, item in value.items():
+                check(where, key)  # a bad key is named by its map
+                check(f"{where}.{key}", item)
+        elif field.is_repeated:
+            for index, item in enumerate(value):
+                check(f"{where}.{index}", item)
+        else:
+            check(where, value)
+    return found
 
 
 async def principal_from(context: grpc.aio.ServicerContext, verifier: TokenVerifier) -> Principal:

@@ -9,12 +9,12 @@ import logging
 import re
 import time
 import urllib.parse
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from opentelemetry.trace import SpanKind
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -229,17 +229,36 @@ def build_http_app(
     app.add_middleware(TextGuardMiddleware)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
 
-    @app.get("/livez", tags=["operations"], summary="Liveness: the event loop is not stalled")
+    unready: dict[int | str, dict[str, Any]] = {
+        503: {"description": "Not alive or not ready (the body says which check)"}
+    }
+
+    @app.get(
+        "/livez",
+        tags=["operations"],
+        summary="Liveness: the event loop is not stalled",
+        responses=unready,
+    )
     async def livez() -> Response:
         alive = health.alive()
         return JSONResponse({"status": "alive" if alive else "stalled"}, 200 if alive else 503)
 
-    @app.get("/readyz", tags=["operations"], summary="Readiness: Kafka and MongoDB answer")
+    @app.get(
+        "/readyz",
+        tags=["operations"],
+        summary="Readiness: Kafka and MongoDB answer",
+        responses=unready,
+    )
     async def readyz() -> Response:
         report = await health.readiness()
         return JSONResponse(report.as_json(), 200 if report.ready else 503)
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
     async def prometheus_metrics() -> Response:
         return Response(metrics.render(), media_type=PROMETHEUS_CONTENT_TYPE)
 
@@ -270,7 +289,25 @@ PROBLEM_RESPONSES = _problems(
     (401, "Missing, invalid or expired token"),
     (403, "Missing role or wrong tenant"),
     (404, "Not found"),
+    (409, "Not allowed in the current state, or a conflicting request (the code says which)"),
     (422, "Validation failed"),
+    (503, "A dependency (Kafka, MongoDB, a platform) is unavailable; retry later"),
 )
+
+
+def links_to(
+    status: int, targets: Mapping[str, Mapping[str, str]]
+) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI links from this operation's `status` response to the operations
+    that take what it returns: operation id -> {parameter: runtime expression,
+    e.g. "$response.body#/id"}. How a client, or a stateful fuzzer, chains
+    create, read and act."""
+    links = {
+        operation_id: {"operationId": operation_id, "parameters": dict(parameters)}
+        for operation_id, parameters in targets.items()
+    }
+    return {status: {"links": links}}
+
+
 # Routes anyone may call: limited per client address (chorus.kit.ratelimit).
 PUBLIC_PROBLEM_RESPONSES = _problems((429, "Too many requests from this address; see Retry-After"))

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any, TypeVar
 
+from google.protobuf.message import Message
 from pydantic import BaseModel, ValidationError
 
+from chorus.kit.envelope import utc_moment
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 
 M = TypeVar("M", bound=BaseModel)
@@ -83,3 +86,18 @@ def validated(model: type[M], data: Mapping[str, Any]) -> M:
         raise ProblemError(
             ErrorCode.VALIDATION_FAILED, f"{len(violations)} problem(s) in the request", violations
         ) from exc
+
+
+def requested_moment(message: Message, name: str, where: str = "") -> datetime | None:
+    """The instant a gRPC client sent in the Timestamp field `name`: None when
+    absent, refused (INVALID_ARGUMENT) when no datetime holds it (years 1-9999)."""
+    if not message.HasField(name):
+        return None
+    try:
+        return utc_moment(getattr(message, name))
+    except (OverflowError, ValueError):
+        raise ProblemError(
+            ErrorCode.VALIDATION_FAILED,
+            "1 problem(s) in the request",
+            [Violation(where or name, "is not a time between the years 1 and 9999")],
+        ) from None

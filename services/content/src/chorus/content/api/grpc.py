@@ -3,10 +3,7 @@ requests validated by the same models."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
-
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.content.api.schemas import EnrollIn, ItemIn, ProgramIn
 from chorus.content.app.content import ContentApp, ItemView
@@ -20,11 +17,7 @@ from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
 from chorus.kit.networks import network_name, network_pb
-from chorus.kit.validation import validated
-
-
-def _time(stamp: Timestamp, present: bool) -> datetime | None:
-    return stamp.ToDatetime(tzinfo=UTC) if present else None
+from chorus.kit.validation import requested_moment, validated
 
 
 def item_in(fields: pb.ItemFields) -> ItemIn:
@@ -46,8 +39,8 @@ def item_in(fields: pb.ItemFields) -> ItemIn:
                 "languages": list(fields.audience.languages),
             },
             "language": fields.language or "en",
-            "publish_at": _time(fields.publish_at, fields.HasField("publish_at")),
-            "expires_at": _time(fields.expires_at, fields.HasField("expires_at")),
+            "publish_at": requested_moment(fields, "publish_at", "fields.publish_at"),
+            "expires_at": requested_moment(fields, "expires_at", "fields.expires_at"),
             "priority": fields.priority,
         },
     )
@@ -152,6 +145,7 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
         )
 
     async def SetProgram(self, request: pb.SetProgramRequest, context: Context) -> Any:
+        who = await self._who(context)
         p, f = request.program, request.program.frequency
         body = validated(
             ProgramIn,
@@ -168,9 +162,7 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
                 },
             },
         )
-        program = await self._app.set_program(
-            await self._who(context), body.to_change(), _if_match(request.if_match)
-        )
+        program = await self._app.set_program(who, body.to_change(), _if_match(request.if_match))
         return pb.SetProgramResponse(program=program_pb(program))
 
     async def GetEnrollment(self, request: pb.GetEnrollmentRequest, context: Context) -> Any:
@@ -180,6 +172,7 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
         return pb.GetEnrollmentResponse(enrollment=enrollment_pb(enrollment))
 
     async def Enroll(self, request: pb.EnrollRequest, context: Context) -> Any:
+        who = await self._who(context)
         body = validated(
             EnrollIn,
             {
@@ -192,7 +185,7 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
             },
         )
         enrollment = await self._app.enroll(
-            await self._who(context), body.policy_version, body.profile(), body.auto_share
+            who, body.policy_version, body.profile(), body.auto_share
         )
         return pb.EnrollResponse(enrollment=enrollment_pb(enrollment))
 
@@ -219,12 +212,13 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
         )
 
     async def UpdateItem(self, request: pb.UpdateItemRequest, context: Context) -> Any:
+        who = await self._who(context)
         if not request.if_match:
             raise ProblemError(
                 ErrorCode.PRECONDITION_REQUIRED, "send if_match with the version read"
             )
         view = await self._app.update_item(
-            await self._who(context),
+            who,
             request.item_id,
             item_in(request.fields).fields(),
             request.if_match,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 
@@ -21,13 +21,36 @@ from chorus.content.app.content import ContentApp, ItemView
 from chorus.content.domain.model import State
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.fields import Cursor, IdempotencyKey, IfMatch, PathId, QueryId
-from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
+from chorus.kit.http import PROBLEM_RESPONSES, Authenticated, links_to
 
 ERRORS = {
     **PROBLEM_RESPONSES,
     409: {"description": "Not allowed in the current state (body names it)"},
     412: {"description": "If-Match does not match the current version"},
+    428: {"description": "If-Match is required and was not sent"},
 }
+# What a created or changed item's answer lets a client do next: read it by
+# its id, act on it with its ETag.
+ITEM_ACTIONS = (
+    "update_item_v1_items__item_id__put",
+    "submit_v1_items__item_id__submit_post",
+    "approve_v1_items__item_id__approve_post",
+    "reject_v1_items__item_id__reject_post",
+    "revise_v1_items__item_id__revise_post",
+    "retract_v1_items__item_id__retract_post",
+)
+
+
+def item_links(status: int) -> dict[int | str, dict[str, Any]]:
+    by_id = {"item_id": "$response.body#/id"}
+    by_id_and_etag = {**by_id, "if-match": "$response.header.ETag"}
+    return links_to(
+        status,
+        {
+            "get_item_v1_items__item_id__get": by_id,
+            **{operation_id: by_id_and_etag for operation_id in ITEM_ACTIONS},
+        },
+    )
 
 
 def parse_if_match(value: str | None) -> int | None:
@@ -109,6 +132,7 @@ def router(app: ContentApp) -> APIRouter:
         status_code=201,
         tags=["items"],
         summary="Create a draft (curator) or suggest a work moment (advocate)",
+        responses=item_links(201),
     )
     async def create_item(
         body: ItemIn,
@@ -158,7 +182,12 @@ def router(app: ContentApp) -> APIRouter:
             )
         return _item(response, await app.update_item(principal, item_id, body.fields(), version))
 
-    @api.post("/items/{item_id}/submit", tags=["workflow"], summary="draft → in_review")
+    @api.post(
+        "/items/{item_id}/submit",
+        tags=["workflow"],
+        summary="draft → in_review",
+        responses=item_links(200),
+    )
     async def submit(
         item_id: PathId, principal: Authenticated, response: Response, if_match: IfMatch = None
     ) -> ItemOut:

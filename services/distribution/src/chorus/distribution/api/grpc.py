@@ -3,7 +3,6 @@ requests validated by the same models."""
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -19,7 +18,7 @@ from chorus.kit.envelope import timestamp
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
 from chorus.kit.networks import network_name, network_pb
-from chorus.kit.validation import validated
+from chorus.kit.validation import requested_moment, validated
 
 MODES = {"api": 1, "intent": 2}
 
@@ -79,16 +78,18 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
         return pb.GetSharableContentResponse(content=found.content, retracted=found.retracted)
 
     async def StartConnect(self, request: pb.StartConnectRequest, context: Context) -> Any:
+        who = await self._who(context)
         body = validated(ConnectIn, {"redirect_uri": request.redirect_uri})
         url, state = await self._accounts.start_connect(
-            await self._who(context), network_name(request.network), body.redirect_uri
+            who, network_name(request.network), body.redirect_uri
         )
         return pb.StartConnectResponse(authorization_url=url, state=state)
 
     async def CompleteConnect(self, request: pb.CompleteConnectRequest, context: Context) -> Any:
+        who = await self._who(context)
         body = validated(CallbackIn, {"code": request.code, "state": request.state})
         view = await self._accounts.complete_connect(
-            await self._who(context), network_name(request.network), body.code, body.state
+            who, network_name(request.network), body.code, body.state
         )
         return pb.CompleteConnectResponse(account=account_pb(view))
 
@@ -97,6 +98,7 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
         return pb.ListAccountsResponse(accounts=[account_pb(v) for v in views])
 
     async def RequestShare(self, request: pb.RequestShareRequest, context: Context) -> Any:
+        who = await self._who(context)
         body = validated(
             ShareIn,
             {
@@ -105,13 +107,11 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
                     {"network": network_name(t.network), "commentary": t.commentary or None}
                     for t in request.targets
                 ],
-                "scheduled_at": request.scheduled_at.ToDatetime(tzinfo=UTC)
-                if request.HasField("scheduled_at")
-                else None,
+                "scheduled_at": requested_moment(request, "scheduled_at"),
             },
         )
         share = await self._sharing.request_share(
-            await self._who(context),
+            who,
             body.content_id,
             [ShareTarget(t.network, t.commentary) for t in body.targets],
             body.scheduled_at,

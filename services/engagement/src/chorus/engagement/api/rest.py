@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Path, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from chorus.engagement.adapters.store import Link
 from chorus.engagement.app.engagement import EngagementApp
 from chorus.kit.fields import ID_MAX_LENGTH, PathId
-from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated
+from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated, links_to
 from chorus.kit.networks import Network
 from chorus.kit.ratelimit import PublicLimits, client_address
 
@@ -19,6 +19,11 @@ NOT_FOUND_PAGE = "<!doctype html><title>Link not found</title><h1>This link does
 WITHDRAWN_PAGE = (
     "<!doctype html><title>No longer available</title><h1>This content is no longer available.</h1>"
 )
+FOLLOW_RESPONSES: dict[int | str, dict[str, Any]] = {
+    302: {"description": "To the tracked link's target (Location)"},
+    404: {"description": "No such link: a page", "content": {"text/html": {}}},
+    410: {"description": "The content was withdrawn: a page", "content": {"text/html": {}}},
+}
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 
 
@@ -105,15 +110,26 @@ def router(app: EngagementApp, limits: PublicLimits) -> APIRouter:
             tags=["redirect"],
             summary="Follow a tracked link (302); counts human clicks",
             response_model=None,
+            response_class=RedirectResponse,  # a 302 has no body to document
+            status_code=302,
             dependencies=redirect_limit,
-            responses=PUBLIC_PROBLEM_RESPONSES,
+            responses={**PUBLIC_PROBLEM_RESPONSES, **FOLLOW_RESPONSES},
         )
 
     @api.post(
         "/v1/links",
         status_code=201,
         tags=["links"],
-        summary="A tracked link for a share on a network (idempotent per both)",
+        responses=links_to(
+            201,
+            {
+                "follow_link": {"code": "$response.body#/code"},
+                "follow_link_head": {"code": "$response.body#/code"},
+                "share_engagement_v1_shares__share_id__engagement_get": {
+                    "share_id": "$response.body#/share_id"
+                },
+            },
+        ),
     )
     async def create_link(body: LinkIn, principal: Authenticated) -> LinkOut:
         link = await app.create_link(

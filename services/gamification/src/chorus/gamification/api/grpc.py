@@ -3,11 +3,9 @@ Rules arrive as proto messages and are validated by the same pydantic model."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
 import grpc
-from google.protobuf.timestamp_pb2 import Timestamp
 from pydantic import ValidationError
 
 from chorus.contracts.gamification.v1 import gamification_service_pb2 as pb
@@ -19,11 +17,7 @@ from chorus.kit.auth import TokenVerifier
 from chorus.kit.envelope import timestamp
 from chorus.kit.errors import ErrorCode, ProblemError
 from chorus.kit.grpc_server import Registration, principal_from
-from chorus.kit.validation import violations_from
-
-
-def _time(stamp: Timestamp) -> datetime | None:
-    return stamp.ToDatetime(tzinfo=UTC) if stamp.seconds or stamp.nanos else None
+from chorus.kit.validation import requested_moment, violations_from
 
 
 def rules_pb(rules: RuleSet) -> pb.RuleSet:
@@ -66,12 +60,12 @@ def rules_from_pb(message: pb.RuleSet) -> RuleSet:
             {
                 "name": m.name,
                 "factor": m.factor,
-                "starts_at": _time(m.starts_at),
-                "ends_at": _time(m.ends_at),
+                "starts_at": requested_moment(m, "starts_at", f"multipliers.{index}.starts_at"),
+                "ends_at": requested_moment(m, "ends_at", f"multipliers.{index}.ends_at"),
                 "content_ids": list(m.content_ids),
                 "tags": list(m.tags),
             }
-            for m in message.multipliers
+            for index, m in enumerate(message.multipliers)
         ],
     }
     if message.HasField("badges"):
@@ -122,7 +116,9 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
     async def SetRules(self, request: pb.SetRulesRequest, context: grpc.aio.ServicerContext) -> Any:
         principal = await principal_from(context, self._verifier)
         rules = rules_from_pb(request.rules)
-        saved = await self._app.save_rules(principal, rules, _time(request.effective_from))
+        saved = await self._app.save_rules(
+            principal, rules, requested_moment(request, "effective_from")
+        )
         return pb.SetRulesResponse(rules=rules_pb(saved))
 
     async def GetLeaderboard(
@@ -181,12 +177,13 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
     async def CreateReward(
         self, request: pb.CreateRewardRequest, context: grpc.aio.ServicerContext
     ) -> Any:
+        who = await principal_from(context, self._verifier)
         if not request.name or request.cost < 1 or request.stock < 0:
             raise ProblemError(
                 ErrorCode.VALIDATION_FAILED, "a reward needs a name, a cost >= 1 and a stock >= 0"
             )
         reward = await self._app.create_reward(
-            await principal_from(context, self._verifier),
+            who,
             request.name,
             request.description,
             request.cost,
