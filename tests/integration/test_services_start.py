@@ -50,6 +50,7 @@ async def test_service_process_starts_serves_health_and_stops_on_sigterm(
         "CHORUS_MONGO_DATABASE": database,
         "CHORUS_HTTP_PORT": str(http_port),
         "CHORUS_GRPC_PORT": str(grpc_port),
+        "CHORUS_LOG_FORMAT": "json",  # the production format, asserted below
     }
     executable = Path(sys.executable).with_name(f"chorus-{service}")
     process = await asyncio.create_subprocess_exec(

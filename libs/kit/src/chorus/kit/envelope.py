@@ -178,10 +178,20 @@ def timestamp(moment: datetime) -> Timestamp:
     return Timestamp(seconds=since.days * 86_400 + since.seconds, nanos=since.microseconds * 1000)
 
 
+def optional_timestamp(moment: datetime | None) -> Timestamp | None:
+    """`timestamp(moment)`, or None (the field stays unset) for no moment."""
+    return None if moment is None else timestamp(moment)
+
+
 def utc_moment(stamp: Timestamp) -> datetime:
     """The Timestamp's instant as an aware UTC datetime. Not
     Timestamp.ToDatetime: that is pure Python, a few µs per event."""
     return _EPOCH + timedelta(seconds=stamp.seconds, microseconds=stamp.nanos // 1000)
+
+
+def moment_of(message: Message, name: str) -> datetime | None:
+    """The instant in `message`'s Timestamp field `name`; None when it is unset."""
+    return utc_moment(getattr(message, name)) if message.HasField(name) else None
 
 
 M = TypeVar("M", bound=Message)

@@ -172,7 +172,7 @@ def tune_gc(young_threshold: int) -> None:
 def run_service(settings_type: type[S], build: Callable[[S], ServiceRuntime]) -> None:
     """The body of every service's main(): settings checked first, then run."""
     settings = settings_type()
-    configure_logging(settings.service_name, settings.log_level)
+    configure_logging(settings.service_name, settings.log_level, settings.resolved_log_format)
     configure_tracing(f"chorus-{settings.service_name}")
 
     async def serve() -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,6 +32,9 @@ class ServiceSettings(BaseSettings):
     environment: Environment = Environment.DEVELOPMENT
     service_name: str = "chorus"
     log_level: str = "INFO"
+    # json (one object per line, for a log pipeline) or console (one readable,
+    # coloured line); empty: console in development, json otherwise.
+    log_format: Literal["json", "console", ""] = ""
     # Allocations between two young-generation collections of Python's cyclic
     # GC (CPython's default is 700). A consumer decoding thousands of records a
     # batch over a large heap spent about a third of its time collecting.
@@ -67,6 +71,12 @@ class ServiceSettings(BaseSettings):
     trusted_proxy_hops: int = Field(default=0, ge=0, le=10)
 
     shutdown_grace_seconds: float = Field(default=10.0, gt=0)
+
+    @property
+    def resolved_log_format(self) -> str:
+        if self.log_format:
+            return self.log_format
+        return "console" if self.environment is Environment.DEVELOPMENT else "json"
 
     @property
     def database_name(self) -> str:

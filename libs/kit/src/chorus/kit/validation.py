@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from google.protobuf.message import Message
 from pydantic import BaseModel, ValidationError
 
-from chorus.kit.envelope import utc_moment
+from chorus.kit.envelope import moment_of
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 
 M = TypeVar("M", bound=BaseModel)
@@ -91,10 +91,8 @@ def validated(model: type[M], data: Mapping[str, Any]) -> M:
 def requested_moment(message: Message, name: str, where: str = "") -> datetime | None:
     """The instant a gRPC client sent in the Timestamp field `name`: None when
     absent, refused (INVALID_ARGUMENT) when no datetime holds it (years 1-9999)."""
-    if not message.HasField(name):
-        return None
     try:
-        return utc_moment(getattr(message, name))
+        return moment_of(message, name)
     except (OverflowError, ValueError):
         raise ProblemError(
             ErrorCode.VALIDATION_FAILED,

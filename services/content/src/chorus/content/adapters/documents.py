@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from chorus.content.domain.model import (
     Audience,
@@ -18,8 +17,7 @@ from chorus.content.domain.model import (
     Program,
     State,
 )
-
-Document = dict[str, Any]
+from chorus.kit.mongo import Document
 
 
 def program_to_doc(program: Program) -> Document:

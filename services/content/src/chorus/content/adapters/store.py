@@ -6,7 +6,6 @@ import contextlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 from pymongo import ASCENDING, DESCENDING, InsertOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -24,11 +23,11 @@ from chorus.content.adapters.documents import (
 from chorus.content.domain.model import Enrollment, Item, Profile, Program, State
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.kit.envelope import utc_moment
-from chorus.kit.mongo import bulk_write_new
+from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.networks import network_name
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
+from chorus.kit.topics import advocate_key
 
-Document = dict[str, Any]
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
 
 
@@ -147,7 +146,7 @@ class ContentStore:
     async def save_enrollment(self, enrollment: Enrollment, events: list[Document]) -> None:
         fields = {**enrollment_to_doc(enrollment), "erased": False}
         await self.enrollments.update_one(
-            {"_id": f"{enrollment.tenant}:{enrollment.advocate}"},
+            {"_id": advocate_key(enrollment.tenant, enrollment.advocate)},
             with_outbox({"$set": fields}, events),
             upsert=True,
         )
@@ -155,7 +154,7 @@ class ContentStore:
     async def erase_advocate(self, tenant: str, advocate: str, events: list[Document]) -> None:
         """Delete the advocate's personal data; a tombstone carries the erasure event."""
         await self.enrollments.update_one(
-            {"_id": f"{tenant}:{advocate}"},
+            {"_id": advocate_key(tenant, advocate)},
             with_outbox(
                 {
                     "$set": {

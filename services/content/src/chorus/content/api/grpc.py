@@ -7,12 +7,12 @@ from typing import Any
 
 from chorus.content.api.schemas import EnrollIn, ItemIn, ProgramIn
 from chorus.content.app.content import ContentApp, ItemView
-from chorus.content.app.events import timestamp
 from chorus.content.domain.model import Enrollment, Program, State
 from chorus.contracts.common.v1 import common_pb2
 from chorus.contracts.content.v1 import content_service_pb2 as pb
 from chorus.contracts.content.v1 import content_service_pb2_grpc as pb_grpc
 from chorus.kit.auth import Principal, TokenVerifier
+from chorus.kit.envelope import optional_timestamp as timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from

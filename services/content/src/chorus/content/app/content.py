@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from chorus.content.adapters.store import ContentStore, FeedPosition
 from chorus.content.app import events
@@ -27,6 +27,7 @@ from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.kit.auth import Principal, Role
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
+from chorus.kit.frequency import count_posts
 from chorus.kit.outbox import OutboxRelay, outbox_entry
 from chorus.kit.pagination import MAX_PAGE, decode_cursor, encode_cursor
 from chorus.kit.topics import (
@@ -420,12 +421,11 @@ class ContentApp:
 
     @staticmethod
     def _frequency(program: Program, shared_at: list[datetime], now: datetime) -> FrequencyStatus:
-        day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        week_start = day_start - timedelta(days=day_start.weekday())
+        posts = count_posts(shared_at, now)
         f = program.frequency
         return FrequencyStatus(
-            shares_today=sum(1 for at in shared_at if at >= day_start),
-            shares_this_week=sum(1 for at in shared_at if at >= week_start),
+            shares_today=posts.today,
+            shares_this_week=posts.this_week,
             per_day=f.per_day,
             per_week=f.per_week,
             hard_limit=f.hard_limit,

@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from google.protobuf.timestamp_pb2 import Timestamp
-
 from chorus.content.domain.compliance import with_disclosure
 from chorus.content.domain.model import Enrollment, Item, Program
 from chorus.contracts.common.v1 import common_pb2
 from chorus.contracts.content.v1 import events_pb2
-from chorus.kit.envelope import timestamp as to_timestamp
+from chorus.kit.envelope import optional_timestamp as timestamp
 from chorus.kit.networks import network_pb
-
-
-def timestamp(value: datetime | None) -> Timestamp | None:
-    return None if value is None else to_timestamp(value)
 
 
 def content_approved(item: Item, program: Program) -> events_pb2.ContentApproved:

@@ -5,18 +5,15 @@ compare-and-set on the expected status."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import datetime
-from typing import Any
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from chorus.kit.mongo import bulk_write_new
+from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
-
-Document = dict[str, Any]
+from chorus.kit.topics import advocate_key
 
 
 class DistributionStore:
@@ -46,7 +43,7 @@ class DistributionStore:
             self.advocates,
             [
                 UpdateOne(
-                    {"_id": f"{tenant}:{advocate}"},
+                    {"_id": advocate_key(tenant, advocate)},
                     {"$set": {"tenant": tenant, "advocate": advocate, **fields}},
                     upsert=True,
                 )
@@ -63,7 +60,7 @@ class DistributionStore:
         )
 
     async def advocate(self, tenant: str, advocate: str) -> Document | None:
-        return await self.advocates.find_one({"_id": f"{tenant}:{advocate}"})
+        return await self.advocates.find_one({"_id": advocate_key(tenant, advocate)})
 
     async def auto_sharers(self, tenant: str) -> list[Document]:
         cursor = self.advocates.find({"tenant": tenant, "auto_share": True, "enrolled": True})
@@ -171,7 +168,3 @@ class DistributionStore:
             {"_id": share_id, "scheduled": True, **guard}, {"$set": {"scheduled": False}}
         )
         return result.matched_count == 1
-
-
-def count_since(shares: list[Document], since: datetime) -> int:
-    return sum(1 for share in shares if share["created_at"] >= since)

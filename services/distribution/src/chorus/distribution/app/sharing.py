@@ -9,7 +9,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from prometheus_client import Counter
@@ -28,7 +28,7 @@ from chorus.contracts.distribution.v1.events_pb2 import (
 )
 from chorus.distribution.adapters.content_copies import ContentCopies
 from chorus.distribution.adapters.platforms import Platform
-from chorus.distribution.adapters.store import DistributionStore, count_since
+from chorus.distribution.adapters.store import DistributionStore
 from chorus.distribution.adapters.tracked_links import TrackedLinks
 from chorus.distribution.app.accounts import Accounts, AccountUnusable
 from chorus.distribution.domain.posts import intent_url, post_text
@@ -40,17 +40,18 @@ from chorus.distribution.domain.sharing import (
     classify,
 )
 from chorus.kit.auth import Principal, Role
-from chorus.kit.envelope import Envelope, messages, timestamp
+from chorus.kit.envelope import Envelope, messages, moment_of, timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
+from chorus.kit.frequency import count_posts
 from chorus.kit.metrics import Metrics
-from chorus.kit.networks import network_name, network_pb
+from chorus.kit.mongo import Document
+from chorus.kit.networks import Network, network_name, network_pb
 from chorus.kit.outbox import OutboxRelay, outbox_entry
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.targeting import Audience, Profile, is_targeted
 from chorus.kit.topics import SHARE_FAILED, SHARE_PERFORMED, SHARE_REQUESTED, advocate_key
 
 log = logging.getLogger(__name__)
-Document = dict[str, Any]
 LIFECYCLE = AdvocateLifecycle
 # Auto-shares prepared (checked) and then inserted together in one bulk write.
 FAN_OUT_CHUNK = 500
@@ -194,11 +195,7 @@ class Sharing:
             if (existing := await self._store.share(share_id)) is not None:
                 return existing
         networks = [t.network for t in targets]
-        if (
-            not targets
-            or len(set(networks)) != len(networks)
-            or not set(networks) <= {"linkedin", "x", "facebook"}
-        ):
+        if not targets or len(set(networks)) != len(networks) or not set(networks) <= set(Network):
             raise ProblemError(
                 ErrorCode.VALIDATION_FAILED,
                 "name each network once",
@@ -209,7 +206,7 @@ class Sharing:
         program = await self._store.program(tenant)
         await self._check_advocate(tenant, advocate, program)
         content = await self._live_content(tenant, content_id, when or now)
-        await self._check_frequency(tenant, advocate, program, now)
+        await self._check_frequency(tenant, advocate, program, now, adding=len(targets))
         x_mode = (await self._store.tenant_settings(tenant)).get("x_mode", "api")
         share: Document = {
             "_id": share_id,
@@ -224,7 +221,9 @@ class Sharing:
         }
         events = []
         for target in targets:
-            intent = target.network == "facebook" or (target.network == "x" and x_mode == "intent")
+            intent = target.network == Network.FACEBOOK or (
+                target.network == Network.X and x_mode == "intent"
+            )
             commentary = target.commentary or _suggested(content, target.network, advocate)
             entry: Document = {
                 "mode": "intent" if intent else "api",
@@ -281,10 +280,7 @@ class Sharing:
         if found is None:
             raise not_found(f"content {content_id!r}")
         content, retracted = found
-        starts = (
-            content.publish_at.ToDatetime(tzinfo=UTC) if content.HasField("publish_at") else None
-        )
-        ends = content.expires_at.ToDatetime(tzinfo=UTC) if content.HasField("expires_at") else None
+        starts, ends = moment_of(content, "publish_at"), moment_of(content, "expires_at")
         if retracted or (starts and at < starts) or (ends and at >= ends):
             raise ProblemError(
                 ErrorCode.INVALID_STATE,
@@ -294,16 +290,20 @@ class Sharing:
         return content
 
     async def _check_frequency(
-        self, tenant: str, advocate: str, program: Document, now: datetime
+        self, tenant: str, advocate: str, program: Document, now: datetime, adding: int
     ) -> None:
+        """Refuse `adding` more posts beyond the program's hard limit (kit.frequency)."""
         if not program.get("hard_limit"):
             return
         shares = await self._store.shares_of(tenant, advocate)
-        day = now.replace(hour=0, minute=0, second=0, microsecond=0)
-        week = day - timedelta(days=day.weekday())
-        if count_since(shares, day) >= program.get("per_day", 1 << 30) or count_since(
-            shares, week
-        ) >= program.get("per_week", 1 << 30):
+        posted_at = [
+            entry.get("performed_at") or share["created_at"]
+            for share in shares
+            for entry in share["networks"].values()
+            if entry["status"] != Status.FAILED.value
+        ]
+        limits = program.get("per_day", 1 << 30), program.get("per_week", 1 << 30)
+        if count_posts(posted_at, now).would_exceed(adding, *limits):
             raise ProblemError(
                 ErrorCode.RATE_LIMITED,
                 "the program's posting limit is reached",
@@ -655,10 +655,10 @@ class Sharing:
         share_id = f"auto-{content.content_id}-{advocate}"
         try:
             await self._check_advocate(tenant, advocate, program)
-            await self._check_frequency(tenant, advocate, program, self._now())
+            await self._check_frequency(tenant, advocate, program, self._now(), adding=1)
             networks = {}
             events = []
-            for network in ("linkedin", "x"):
+            for network in (Network.LINKEDIN.value, Network.X.value):  # API-made posts only
                 try:
                     await self._accounts.usable(tenant, advocate, network)
                 except AccountUnusable:

@@ -9,7 +9,6 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
@@ -17,10 +16,8 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from chorus.kit.mongo import bulk_write_new
+from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
-
-Document = dict[str, Any]
 
 # The ids of counted engagement events are kept longer than any record can be
 # delivered again: the topics keep a week, the dead-letter topics four.

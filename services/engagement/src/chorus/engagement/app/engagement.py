@@ -24,7 +24,7 @@ from chorus.engagement.domain import clicks, links, polling, webhooks
 from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages, timestamp, utc_moment
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
-from chorus.kit.networks import network_name, network_pb
+from chorus.kit.networks import Network, network_name, network_pb
 from chorus.kit.outbox import OutboxRelay, outbox_entry
 from chorus.kit.topics import ENGAGEMENT_OBSERVED, advocate_key
 from chorus.kit.validation import require_text, violations_from
@@ -133,7 +133,7 @@ class EngagementApp:
             )
             if not value
         ]
-        if network not in ("linkedin", "x", "facebook"):
+        if network not in set(Network):
             problems.append(Violation("network", "one of linkedin, x, facebook"))
         if not url.startswith(("http://", "https://")):
             problems.append(Violation("url", "must be an http(s) URL"))

@@ -27,6 +27,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.gamification.domain.scoring import AdvocateState
 from chorus.kit.mongo import bulk_write_new
+from chorus.kit.topics import advocate_key
 
 COLLECTION = "standings"
 # The state's fields the API reads, kept at the top of the document.
@@ -54,7 +55,7 @@ class EngineStates:
         version is stored."""
         writes = [
             UpdateOne(
-                {"_id": f"{tenant}:{advocate}", "version": {"$lt": state.version}},
+                {"_id": advocate_key(tenant, advocate), "version": {"$lt": state.version}},
                 {"$set": _document(tenant, advocate, state)},
                 upsert=True,
             )

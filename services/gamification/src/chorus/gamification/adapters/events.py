@@ -15,7 +15,13 @@ from chorus.gamification.domain.rules import Action
 from chorus.gamification.domain.scoring import Activity
 from chorus.kit.envelope import Envelope, UndecodableEvent, decode, utc_moment
 from chorus.kit.networks import network_name
-from chorus.kit.topics import ADVOCATE_LIFECYCLE, ENGAGEMENT_OBSERVED, SHARE_PERFORMED, by_name
+from chorus.kit.topics import (
+    ADVOCATE_LIFECYCLE,
+    ENGAGEMENT_OBSERVED,
+    SHARE_PERFORMED,
+    advocate_key,
+    by_name,
+)
 
 INPUT_TOPICS = (SHARE_PERFORMED, ENGAGEMENT_OBSERVED, ADVOCATE_LIFECYCLE)
 
@@ -46,7 +52,7 @@ class Incoming:
 
     @property
     def key(self) -> str:
-        return f"{self.tenant}:{self.advocate}"
+        return advocate_key(self.tenant, self.advocate)
 
 
 def _utc(stamp: Timestamp, fallback: datetime) -> datetime:
@@ -65,7 +71,7 @@ def incoming(
     tenant, advocate = getattr(message, "tenant", ""), getattr(message, "advocate", "")
     if not tenant or not advocate:
         raise UndecodableEvent("the event names no tenant or advocate")
-    if envelope.key != f"{tenant}:{advocate}":
+    if envelope.key != advocate_key(tenant, advocate):
         raise UndecodableEvent(f"key {envelope.key!r} is not {tenant}:{advocate}")
     if isinstance(message, SharePerformed):
         activity = Activity(

@@ -22,6 +22,8 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chorus.kit.topics import advocate_key
+
 
 class RedemptionStatus(StrEnum):
     CONFIRMED = "confirmed"
@@ -109,7 +111,7 @@ class Rewards:
         self, tenant: str, advocate: str, reward: Reward, key: str, earned: int
     ) -> Redemption:
         """`earned`: the advocate's lifetime points now."""
-        owner = f"{tenant}:{advocate}"
+        owner = advocate_key(tenant, advocate)
         redemption_key = f"{owner}:{key}"
 
         async def attempt(session: AsyncClientSession) -> dict[str, Any]:

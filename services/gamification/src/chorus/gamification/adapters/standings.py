@@ -25,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chorus.gamification.adapters.engine_states import COLLECTION
 from chorus.gamification.domain.periods import PeriodKind
 from chorus.kit.mongo import bulk_write_new
+from chorus.kit.topics import advocate_key
 
 
 @dataclass(frozen=True)
@@ -73,14 +74,14 @@ class Standings:
     async def forget(self, tenant: str, advocate: str) -> None:
         """Erase what else the service keeps of an advocate who left (their
         standing itself is the engine's state, left empty by the engine)."""
-        key = f"{tenant}:{advocate}"
+        key = advocate_key(tenant, advocate)
         for collection in self._erasable:
             await collection.delete_many({"owner": key})
         await self._closed.update_many({"tenant": tenant}, {"$pull": {"winners": advocate}})
 
     async def of(self, tenant: str, advocate: str) -> Standing | None:
         doc = await self._standings.find_one(
-            {"_id": f"{tenant}:{advocate}", **_VISIBLE}, _PROJECTION
+            {"_id": advocate_key(tenant, advocate), **_VISIBLE}, _PROJECTION
         )
         return _standing(doc) if doc else None
 
@@ -131,7 +132,7 @@ class Standings:
             self._standings,
             [
                 UpdateOne(
-                    {"_id": f"{tenant}:{advocate}"},
+                    {"_id": advocate_key(tenant, advocate)},
                     {
                         "$set": {"withdrawn": withdrawn},
                         "$setOnInsert": {"tenant": tenant, "advocate": advocate, "version": 0},

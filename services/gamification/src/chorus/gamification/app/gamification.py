@@ -20,6 +20,7 @@ from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.outbox import OutboxRelay
+from chorus.kit.topics import advocate_key
 
 # New rules score events from this long after they are saved, so that every
 # worker has loaded them before the first event they apply to (see RulesCache).
@@ -142,7 +143,7 @@ class GamificationApp:
         if standing is None:
             return AdvocateStanding(advocate, kind, name, 0, 0, 0, 0, [])
         rank = await self._standings.rank_of(principal.tenant, standing, kind, name)
-        spent = await self._rewards.spent(f"{principal.tenant}:{advocate}")
+        spent = await self._rewards.spent(advocate_key(principal.tenant, advocate))
         badges = [
             EarnedBadge(badge, "", datetime.fromisoformat(at))
             for badge, at in sorted(standing.badges.items())
@@ -197,4 +198,4 @@ class GamificationApp:
         return redemption
 
     async def my_redemptions(self, principal: Principal) -> list[Redemption]:
-        return await self._rewards.redemptions(f"{principal.tenant}:{principal.subject}")
+        return await self._rewards.redemptions(advocate_key(principal.tenant, principal.subject))
