@@ -1,5 +1,5 @@
 """The kit's outbox relay on the real MongoDB and Kafka, as two replicas would
-run it: woken by the change stream (no kick, a poll far too slow to matter),
+run it: woken by the change stream (a poll far too slow to matter),
 each leasing what it publishes, so every event leaves once."""
 
 from __future__ import annotations

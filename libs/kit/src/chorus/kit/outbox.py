@@ -2,10 +2,11 @@
 same MongoDB document as the change (one atomic single-document write, no
 transaction needed), and a relay publishes them, in order, then removes them.
 
-The relay is woken by a change stream on the outbox collections (an event
-leaves within milliseconds of its write, whichever replica wrote it), by
-`kick()` from the use case that wrote it, and by a slow poll as the safety net
-for anything a change stream missed (say, while it reconnected). Every
+The relay is woken by the write itself, through a change stream on the
+outbox collections (an event leaves within milliseconds of its write,
+whichever replica wrote it), and by a slow poll as the safety net for anything
+a change stream missed (say, while it reconnected). Use cases only write:
+they never tell the relay. Every
 replica runs a relay and every one of them wakes: a relay first leases the
 documents it will publish (a conditional update naming itself), so two
 replicas do not publish the same events side by side; a lease left by a relay
@@ -106,10 +107,6 @@ class OutboxRelay:
     async def ensure_indexes(self) -> None:
         for collection in self._collections:
             await collection.create_index([(PENDING, ASCENDING)])
-
-    def kick(self) -> None:
-        """Publish soon: called by use cases right after they wrote events."""
-        self._wake.set()
 
     async def start(self) -> None:
         await self.ensure_indexes()

@@ -32,7 +32,7 @@ def build(settings: ContentSettings) -> ServiceRuntime:
     infra = Infrastructure.build(settings)
     store = ContentStore(infra.db)
     relay = OutboxRelay(infra.producer, store.outbox_collections)
-    app = ContentApp(store, relay)
+    app = ContentApp(store)
 
     async def on_shares_performed(events: Sequence[Envelope]) -> None:
         await app.on_shares_performed(messages(events, SharePerformed))

@@ -108,7 +108,6 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
         store,
         platforms,
         TokenCipher.from_setting(settings.token_keys),
-        relay,
         warn_days=settings.account_expiry_warning_days,
         metrics=infra.metrics,
     )
@@ -125,7 +124,6 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
         accounts,
         platforms,
         links,
-        relay,
         limiters,
         infra.metrics,
         timeouts=Timeouts(settle_seconds=settings.reconcile_settle_seconds),

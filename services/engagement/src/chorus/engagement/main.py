@@ -70,7 +70,6 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
     app = EngagementApp(
         store,
         journal,
-        outbox,
         reader,
         public_base_url=settings.public_base_url,
     )

@@ -89,7 +89,7 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
             metrics=infra.metrics,
         )
         components.append(infra.supervised("engine", engine))
-    app = GamificationApp(rules, standings, rewards, closed, relay)
+    app = GamificationApp(rules, standings, rewards, closed)
     if settings.role in (Role.ALL, Role.API):
         # Hides a departing advocate within a second, whatever the engine's
         # backlog; idempotent (a plain set), so no dedupe record.

@@ -28,7 +28,7 @@ from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.kit.auth import Principal, Role
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
 from chorus.kit.frequency import count_posts
-from chorus.kit.outbox import OutboxRelay, outbox_entry
+from chorus.kit.outbox import outbox_entry
 from chorus.kit.pagination import MAX_PAGE, decode_cursor, encode_cursor
 from chorus.kit.topics import (
     ADVOCATE_LIFECYCLE,
@@ -144,9 +144,8 @@ def _compliance_error(item: Item, program: Program) -> ProblemError | None:
 
 
 class ContentApp:
-    def __init__(self, store: ContentStore, relay: OutboxRelay, clock: Clock = utc_now) -> None:
+    def __init__(self, store: ContentStore, clock: Clock = utc_now) -> None:
         self._store = store
-        self._relay = relay
         self._now = clock
 
     # Program ---------------------------------------------------------------
@@ -178,7 +177,6 @@ class ContentApp:
         entry = outbox_entry(PROGRAM_CHANGED, principal.tenant, events.program_changed(updated))
         if not await self._store.save_program(updated, current.version, [entry]):
             raise ProblemError(ErrorCode.PRECONDITION_FAILED, "the program changed meanwhile")
-        self._relay.kick()
         return updated
 
     # Enrollment --------------------------------------------------------------
@@ -212,7 +210,6 @@ class ContentApp:
             enrollment, AdvocateLifecycle.CHANGE_ENROLLED, self._now()
         )
         await self._store.save_enrollment(enrollment, [self._lifecycle_entry(enrollment, event)])
-        self._relay.kick()
         return enrollment
 
     async def opt_out(self, principal: Principal) -> Enrollment:
@@ -224,7 +221,6 @@ class ContentApp:
             opted_out, AdvocateLifecycle.CHANGE_OPTED_OUT, self._now()
         )
         await self._store.save_enrollment(opted_out, [self._lifecycle_entry(opted_out, event)])
-        self._relay.kick()
         return opted_out
 
     async def erase(self, principal: Principal, advocate: str) -> None:
@@ -236,7 +232,6 @@ class ContentApp:
         await self._store.erase_advocate(
             principal.tenant, advocate, [self._lifecycle_entry(tombstone, event)]
         )
-        self._relay.kick()
 
     @staticmethod
     def _lifecycle_entry(enrollment: Enrollment, event: AdvocateLifecycle) -> dict[str, object]:
@@ -482,8 +477,6 @@ class ContentApp:
                 "the item changed meanwhile (another request won); reload it",
                 extra={"current_version": current.version},
             )
-        if entries:
-            self._relay.kick()
         return self._view(updated)
 
 

@@ -23,7 +23,7 @@ from chorus.kit.envelope import timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.metrics import Metrics
 from chorus.kit.networks import network_pb
-from chorus.kit.outbox import OutboxRelay, outbox_entry
+from chorus.kit.outbox import outbox_entry
 from chorus.kit.topics import ACCOUNT_HEALTH, advocate_key
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,6 @@ class Accounts:
         store: DistributionStore,
         platforms: Mapping[str, Platform],
         cipher: TokenCipher,
-        relay: OutboxRelay,
         *,
         warn_days: int,
         metrics: Metrics | None = None,
@@ -82,7 +81,6 @@ class Accounts:
         self._store = store
         self._platforms = platforms
         self._cipher = cipher
-        self._relay = relay
         self._warn_days = warn_days
         self._now = clock
 
@@ -180,7 +178,6 @@ class Accounts:
         await self._store.save_account(
             key, fields, [self._health_event(tenant, advocate, network, current, expires_at)]
         )
-        self._relay.kick()
 
     def _health_event(
         self, tenant: str, advocate: str, network: str, current: Health, expires_at: datetime
@@ -256,7 +253,6 @@ class Accounts:
             {"revoked": revoked, "expires_at": expires_at, "health": state.value},
             [self._health_event(tenant, advocate, network, state, expires_at)],
         )
-        self._relay.kick()
 
     async def check_health(self) -> int:
         """Refresh what can be refreshed; emit an event for every health change."""
@@ -294,6 +290,4 @@ class Accounts:
             for network in self._platforms:
                 for state in Health:
                     self._by_health.labels(network, state.value).set(counts[(network, state.value)])
-        if changed:
-            self._relay.kick()
         return changed

@@ -46,7 +46,7 @@ from chorus.kit.frequency import count_posts
 from chorus.kit.metrics import Metrics
 from chorus.kit.mongo import Document
 from chorus.kit.networks import Network, network_name, network_pb
-from chorus.kit.outbox import OutboxRelay, outbox_entry
+from chorus.kit.outbox import outbox_entry
 from chorus.kit.retry import RetryPolicy
 from chorus.kit.targeting import Audience, Profile, is_targeted
 from chorus.kit.topics import SHARE_FAILED, SHARE_PERFORMED, SHARE_REQUESTED, advocate_key
@@ -80,7 +80,6 @@ class Sharing:
         accounts: Accounts,
         platforms: Mapping[str, Platform],
         links: TrackedLinks,
-        relay: OutboxRelay,
         limiters: Mapping[str, Limiter],
         metrics: Metrics,
         *,
@@ -93,7 +92,6 @@ class Sharing:
         self._accounts = accounts
         self._platforms = platforms
         self._links = links
-        self._relay = relay
         self._limiters = limiters
         self._retry = retry or RetryPolicy(max_attempts=6, base_delay=0.5, max_delay=30)
         self._timeouts = timeouts or Timeouts()
@@ -254,7 +252,6 @@ class Sharing:
             if idempotency_key and (existing := await self._store.share(share_id)) is not None:
                 return existing
             raise ProblemError(ErrorCode.CONFLICT, "this share already exists")
-        self._relay.kick()
         return share
 
     async def _check_advocate(self, tenant: str, advocate: str, program: Document) -> None:
@@ -374,7 +371,6 @@ class Sharing:
             {"status": Status.POSTED.value, "performed_at": now},
             [event],
         )
-        self._relay.kick()
         return await self.share(principal, share_id)
 
     def _performed(
@@ -445,7 +441,6 @@ class Sharing:
             {"status": Status.FAILED.value, "failure": f"{code}: {reason}"},
             [self._failed(share, network, code, reason)],
         )
-        self._relay.kick()
 
     async def _post(self, share: Document, network: str, entry: Document, status: Status) -> None:
         tenant, advocate = share["tenant"], share["advocate"]
@@ -600,7 +595,6 @@ class Sharing:
             {"status": Status.POSTED.value, "post_ref": post_ref, "performed_at": now},
             [event],
         )
-        self._relay.kick()
 
     # Auto-share fan-out ----------------------------------------------------------
     async def on_content_approved(self, event: Envelope) -> None:
@@ -644,7 +638,6 @@ class Sharing:
             chunk = sharers[start : start + FAN_OUT_CHUNK]
             prepared = await asyncio.gather(*(prepare(doc) for doc in chunk))
             await self._store.insert_shares([share for share in prepared if share is not None])
-            self._relay.kick()
 
     async def _auto_share(
         self, content: ContentApproved, advocate: str, program: Document
@@ -749,8 +742,6 @@ class Sharing:
                     released += 1
             if not waiting:
                 await self._store.unschedule(share["_id"], list(share["networks"]))
-        if released:
-            self._relay.kick()
         return released
 
 

@@ -25,7 +25,7 @@ from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages, timestamp, utc_moment
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.networks import Network, network_name, network_pb
-from chorus.kit.outbox import OutboxRelay, outbox_entry
+from chorus.kit.outbox import outbox_entry
 from chorus.kit.topics import ENGAGEMENT_OBSERVED, advocate_key
 from chorus.kit.validation import require_text, violations_from
 
@@ -89,7 +89,6 @@ class EngagementApp:
         self,
         store: EngagementStore,
         journal: ClickJournal,
-        relay: OutboxRelay,
         reader: MetricsReader,
         *,
         public_base_url: str,
@@ -97,7 +96,6 @@ class EngagementApp:
     ) -> None:
         self._store = store
         self._journal = journal
-        self._relay = relay
         self._reader = reader
         self._base = public_base_url.rstrip("/")
         self._now = clock
@@ -339,8 +337,6 @@ class EngagementApp:
                 events,
             ):
                 written += len(events)
-        if written:
-            self._relay.kick()
         return written
 
     # Webhooks ------------------------------------------------------------------
@@ -390,8 +386,6 @@ class EngagementApp:
         recorded = await self._store.record_webhook(
             event_id, {"tenant": tenant, "received_at": self._now()}, [entry]
         )
-        if recorded:
-            self._relay.kick()
         return recorded
 
     # Queries -----------------------------------------------------------------

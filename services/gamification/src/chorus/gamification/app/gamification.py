@@ -19,7 +19,6 @@ from chorus.gamification.domain.rules import RuleSet
 from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
-from chorus.kit.outbox import OutboxRelay
 from chorus.kit.topics import advocate_key
 
 # New rules score events from this long after they are saved, so that every
@@ -80,13 +79,11 @@ class GamificationApp:
         standings: Standings,
         rewards: Rewards,
         closed: ClosedPeriods,
-        relay: OutboxRelay,
     ) -> None:
         self._rules = rules
         self._standings = standings
         self._rewards = rewards
         self._closed = closed
-        self._relay = relay
 
     async def on_lifecycle(self, events: Sequence[Envelope]) -> None:
         """The control consumer's part of a departure: off every board at once
@@ -120,7 +117,6 @@ class GamificationApp:
         saved = await self._rules.save(
             principal.tenant, rules.model_copy(update={"effective_from": start}), principal.subject
         )
-        self._relay.kick()
         return saved
 
     # -- leaderboards -------------------------------------------------------------
