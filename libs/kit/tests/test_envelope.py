@@ -4,7 +4,16 @@ import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.contracts.content.v1.events_pb2 import ContentApproved, ContentRetracted
-from chorus.kit.envelope import CONTENT_TYPE, Encoder, UndecodableEvent, decode, encode, timestamp
+from chorus.kit.consumer import PermanentError, handles
+from chorus.kit.envelope import (
+    CONTENT_TYPE,
+    Encoder,
+    Envelope,
+    UndecodableEvent,
+    decode,
+    encode,
+    timestamp,
+)
 from chorus.kit.topics import CONTENT_APPROVED, CONTENT_RETRACTED
 
 
@@ -119,3 +128,17 @@ def test_timestamps_match_protobufs_own_conversion() -> None:
         expected = Timestamp()
         expected.FromDatetime(moment)
         assert timestamp(moment) == expected
+
+
+async def test_a_typed_handler_gets_its_message_and_refuses_another_type() -> None:
+    seen: list[str] = []
+
+    async def on_approved(message: ContentApproved, event: Envelope) -> None:
+        seen.append(f"{message.content_id}@{event.id}")
+
+    handler = handles(ContentApproved, on_approved)
+    moment = datetime.now(UTC)
+    await handler(Envelope("e-1", "t", "/s", moment, "k", ContentApproved(content_id="c-1")))
+    assert seen == ["c-1@e-1"]
+    with pytest.raises(PermanentError, match="expected ContentApproved, got ContentRetracted"):
+        await handler(Envelope("e-2", "t", "/s", moment, "k", ContentRetracted(content_id="c")))

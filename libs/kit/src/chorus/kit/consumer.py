@@ -23,8 +23,9 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
+from google.protobuf.message import Message
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 
 from chorus.kit.dedupe import Deduplicator
@@ -39,6 +40,21 @@ from chorus.kit.tracing import extract_context, linked_context, tracer
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Envelope], Awaitable[None]]
+M = TypeVar("M", bound=Message)
+
+
+def handles(message_type: type[M], handle: Callable[[M, Envelope], Awaitable[None]]) -> Handler:
+    """A topic's handler that takes the event's message as `message_type` (and
+    the envelope, for its id and time). A record of another type is poison."""
+
+    async def handler(event: Envelope) -> None:
+        message = event.message
+        if not isinstance(message, message_type):
+            raise PermanentError(f"expected {message_type.__name__}, got {type(message).__name__}")
+        await handle(message, event)
+
+    return handler
+
 
 # Records per call of a batched handler: also the span's links (OpenTelemetry
 # keeps 128 links per span by default).

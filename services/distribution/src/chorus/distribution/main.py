@@ -6,6 +6,8 @@ import httpx
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
+from chorus.contracts.content.v1.events_pb2 import ContentApproved, ContentRetracted, ProgramChanged
+from chorus.contracts.distribution.v1.events_pb2 import ShareRequested
 from chorus.distribution.adapters.content_copies import ContentCopies
 from chorus.distribution.adapters.crypto import DEV_TOKEN_KEYS, TokenCipher
 from chorus.distribution.adapters.platforms import LinkedIn, Platform, X
@@ -17,7 +19,7 @@ from chorus.distribution.app.accounts import Accounts
 from chorus.distribution.app.catalog import Catalog
 from chorus.distribution.app.sharing import Sharing, Timeouts
 from chorus.distribution.domain.rate_limit import Budget, Limiter
-from chorus.kit.consumer import Batched
+from chorus.kit.consumer import Batched, handles
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
@@ -133,8 +135,8 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     # deterministic auto-share ids): a dedupe lookup per record would only cost.
     infra.consumer(
         {
-            CONTENT_APPROVED: sharing.on_content_approved,
-            SHARE_REQUESTED: sharing.on_share_requested,
+            CONTENT_APPROVED: handles(ContentApproved, sharing.on_content_approved),
+            SHARE_REQUESTED: handles(ShareRequested, sharing.on_share_requested),
         },
         concurrency=settings.posting_concurrency,
         dedupe=False,
@@ -142,9 +144,9 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     # Retractions, opt-outs and programme changes never wait behind posting work.
     infra.consumer(
         {
-            CONTENT_RETRACTED: sharing.on_content_retracted,
+            CONTENT_RETRACTED: handles(ContentRetracted, sharing.on_content_retracted),
             ADVOCATE_LIFECYCLE: Batched(sharing.on_lifecycle),
-            PROGRAM_CHANGED: sharing.on_program_changed,
+            PROGRAM_CHANGED: handles(ProgramChanged, sharing.on_program_changed),
         },
         control=True,
         concurrency=8,

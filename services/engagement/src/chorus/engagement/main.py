@@ -8,6 +8,7 @@ from pathlib import Path
 import httpx
 from pydantic_settings import SettingsConfigDict
 
+from chorus.contracts.content.v1.events_pb2 import ContentRetracted
 from chorus.engagement.adapters.journal import ClickJournal
 from chorus.engagement.adapters.journal_relay import JournalRelay
 from chorus.engagement.adapters.platforms import MetricsReader, PlatformCredentials
@@ -15,7 +16,7 @@ from chorus.engagement.adapters.store import EngagementStore
 from chorus.engagement.api import grpc as grpc_api
 from chorus.engagement.api import rest
 from chorus.engagement.app.engagement import EngagementApp
-from chorus.kit.consumer import Batched
+from chorus.kit.consumer import Batched, handles
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
@@ -96,7 +97,7 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
     # approval says what links may point at (distribution mints them right away).
     infra.consumer(
         {
-            CONTENT_RETRACTED: app.on_content_retracted,
+            CONTENT_RETRACTED: handles(ContentRetracted, app.on_content_retracted),
             CONTENT_APPROVED: Batched(app.on_content_approved),
         },
         control=True,

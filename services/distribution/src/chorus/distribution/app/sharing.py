@@ -149,9 +149,7 @@ class Sharing:
             }
         )
 
-    async def on_program_changed(self, event: Envelope) -> None:
-        program = event.message
-        assert isinstance(program, ProgramChanged)
+    async def on_program_changed(self, program: ProgramChanged, event: Envelope) -> None:
         await self._store.save_program(
             program.tenant,
             {
@@ -417,9 +415,7 @@ class Sharing:
         )
 
     # The posting worker ------------------------------------------------------------
-    async def on_share_requested(self, event: Envelope) -> None:
-        work = event.message
-        assert isinstance(work, ShareRequested)
+    async def on_share_requested(self, work: ShareRequested, event: Envelope) -> None:
         network = network_name(work.network)
         share = await self._store.share(work.share_id)
         if share is None or network not in share["networks"]:
@@ -597,9 +593,7 @@ class Sharing:
         )
 
     # Auto-share fan-out ----------------------------------------------------------
-    async def on_content_approved(self, event: Envelope) -> None:
-        content = event.message
-        assert isinstance(content, ContentApproved)
+    async def on_content_approved(self, content: ContentApproved, event: Envelope) -> None:
         await self._copies.save_approved(content, event.time)
         found = await self._copies.get(content.tenant, content.content_id)
         if found is not None and found[1]:
@@ -683,9 +677,7 @@ class Sharing:
         return share, events
 
     # Retraction ------------------------------------------------------------------
-    async def on_content_retracted(self, event: Envelope) -> None:
-        retracted = event.message
-        assert isinstance(retracted, ContentRetracted)
+    async def on_content_retracted(self, retracted: ContentRetracted, event: Envelope) -> None:
         await self._copies.mark_retracted(retracted.tenant, retracted.content_id, event.time)
         for share in await self._store.shares_of_content(retracted.tenant, retracted.content_id):
             for network, entry in share["networks"].items():

@@ -287,9 +287,7 @@ class EngagementApp:
             ]
         )
 
-    async def on_content_retracted(self, event: Envelope) -> None:
-        message = event.message
-        assert isinstance(message, ContentRetracted)
+    async def on_content_retracted(self, message: ContentRetracted, event: Envelope) -> None:
         await self._store.retract_content(message.tenant, message.content_id)
         self._links.clear()  # this replica stops redirecting at once
 

@@ -97,7 +97,8 @@ def incoming(
             occurred_at=_utc(message.observed_at, envelope.time),
         )
         return Incoming(envelope, tenant, advocate, activity=activity)
-    assert isinstance(message, AdvocateLifecycle)
+    if not isinstance(message, AdvocateLifecycle):
+        raise UndecodableEvent(f"{type(message).__name__} is not scored")
     change = LifecycleChange(
         message.change, tuple(message.groups), _utc(message.occurred_at, envelope.time)
     )
