@@ -34,6 +34,7 @@ from chorus.gamification.adapters.closed_periods import ClosedPeriods
 from chorus.gamification.adapters.engine_states import EngineStates
 from chorus.gamification.adapters.rules_store import RulesStore
 from chorus.gamification.adapters.standings import Standings
+from chorus.gamification.app.period_closer import PeriodCloser
 from chorus.gamification.domain.leaderboard import ranked
 from chorus.gamification.domain.periods import PeriodKind
 from chorus.gamification.domain.scoring import AdvocateState
@@ -337,7 +338,8 @@ async def test_closing_a_period_awards_the_top_n_once(mongo_url: str) -> None:
     db = client[database]
     try:
         standings, rules = Standings(db, cache_seconds=0), RulesStore(db)
-        closed = ClosedPeriods(db, standings, rules)
+        closed = ClosedPeriods(db)
+        closer = PeriodCloser(closed, standings, rules)
         week = "2026-W47"
         states = {}
         for n, points in enumerate([50, 70, 70, 10, 5]):
@@ -348,10 +350,10 @@ async def test_closing_a_period_awards_the_top_n_once(mongo_url: str) -> None:
         await EngineStates(db).save(states)
         monday = datetime(2026, 11, 23, tzinfo=UTC)
         week_id = f"{tenant}|week|{week}"
-        await closed.close_due(monday + timedelta(minutes=30))  # within the grace period
+        await closer.close_due(monday + timedelta(minutes=30))  # within the grace period
         assert await closed.collection.find_one({"_id": week_id}) is None
-        assert await closed.close_due(monday + timedelta(hours=2)) == 1
-        assert await closed.close_due(monday + timedelta(hours=3)) == 0  # once
+        assert await closer.close_due(monday + timedelta(hours=2)) == 1
+        assert await closer.close_due(monday + timedelta(hours=3)) == 0  # once
         doc = await closed.collection.find_one({"_id": week_id})
         assert doc is not None
         assert (doc["badge"], doc["winners"]) == ("top-3-week", ["adv-1", "adv-2", "adv-0"])

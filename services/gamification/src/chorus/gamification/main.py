@@ -24,6 +24,7 @@ from chorus.gamification.api import grpc as grpc_api
 from chorus.gamification.api import rest
 from chorus.gamification.app.engine import EngineConfig, ScoringEngine
 from chorus.gamification.app.gamification import GamificationApp
+from chorus.gamification.app.period_closer import PeriodCloser
 from chorus.kit.consumer import Batched
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
@@ -61,8 +62,9 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
     rules = RulesStore(infra.db)
     standings = Standings(infra.db, settings.leaderboard_cache_seconds)
     rewards = Rewards(infra.db)
-    closed = ClosedPeriods(
-        infra.db, standings, rules, timedelta(seconds=settings.period_grace_seconds)
+    closed = ClosedPeriods(infra.db)
+    closer = PeriodCloser(
+        closed, standings, rules, timedelta(seconds=settings.period_grace_seconds)
     )
     relay = OutboxRelay(infra.producer, [rules.collection, closed.collection])
 
@@ -72,7 +74,7 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
 
     components: list[Component] = [Lifecycle.on_start_only(ensure_indexes)]
     if settings.role in (Role.ALL, Role.API):
-        components += [relay, PeriodicTask("period-closer", 60, closed.close_due)]
+        components += [relay, PeriodicTask("period-closer", 60, closer.close_due)]
     if settings.role in (Role.ALL, Role.WORKER):
         engine = ScoringEngine(
             EngineConfig(

@@ -11,12 +11,9 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
-from chorus.contracts.gamification.v1.events_pb2 import RulesChanged
 from chorus.gamification.domain.rules import RuleHistory, RuleSet
-from chorus.kit.envelope import timestamp
 from chorus.kit.errors import ErrorCode, ProblemError
-from chorus.kit.outbox import OUTBOX, PENDING, outbox_entry
-from chorus.kit.topics import RULES_CHANGED
+from chorus.kit.outbox import OUTBOX, PENDING
 
 
 class RulesStore:
@@ -30,32 +27,28 @@ class RulesStore:
         docs = [doc async for doc in self.collection.find({"tenant": tenant})]
         return RuleHistory([RuleSet.model_validate(doc["rules"]) for doc in docs])
 
-    async def save(self, tenant: str, rules: RuleSet, changed_by: str) -> RuleSet:
-        """Store `rules` as the next version; two admins saving at once: one gets 409."""
-        version = (await self.history(tenant)).latest.version + 1
-        saved = rules.model_copy(update={"version": version})
-        when = timestamp(saved.effective_from)
-        event = RulesChanged(
-            tenant=tenant, version=version, effective_from=when, changed_by=changed_by
-        )
+    async def insert(
+        self, tenant: str, rules: RuleSet, changed_by: str, events: list[dict[str, Any]]
+    ) -> None:
+        """Store `rules` (its version the next one) with its events (outbox);
+        two admins saving the same version at once: one gets 409."""
         try:
             await self.collection.insert_one(
                 {
-                    "_id": f"{tenant}:{version}",
+                    "_id": f"{tenant}:{rules.version}",
                     "tenant": tenant,
-                    "version": version,
-                    "rules": saved.model_dump(mode="json"),
+                    "version": rules.version,
+                    "rules": rules.model_dump(mode="json"),
                     "changed_by": changed_by,
                     "saved_at": datetime.now(UTC),
-                    OUTBOX: [outbox_entry(RULES_CHANGED, tenant, event)],
-                    PENDING: True,
+                    OUTBOX: events,
+                    PENDING: bool(events),
                 }
             )
         except DuplicateKeyError as exc:
             raise ProblemError(
                 ErrorCode.CONFLICT, "the rules changed meanwhile; read them and save again"
             ) from exc
-        return saved
 
 
 class RulesCache:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle
+from chorus.contracts.gamification.v1.events_pb2 import RulesChanged
 from chorus.gamification.adapters.closed_periods import ClosedPeriods
 from chorus.gamification.adapters.rewards import Redemption, RedemptionStatus, Reward, Rewards
 from chorus.gamification.adapters.rules_store import RulesStore
@@ -17,9 +18,10 @@ from chorus.gamification.domain.leaderboard import Entry, ranked
 from chorus.gamification.domain.periods import PeriodKind, is_period, period_of
 from chorus.gamification.domain.rules import RuleSet
 from chorus.kit.auth import Principal, Role
-from chorus.kit.envelope import Envelope, messages
+from chorus.kit.envelope import Envelope, messages, timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, not_found
-from chorus.kit.topics import advocate_key
+from chorus.kit.outbox import outbox_entry
+from chorus.kit.topics import RULES_CHANGED, advocate_key
 
 # New rules score events from this long after they are saved, so that every
 # worker has loaded them before the first event they apply to (see RulesCache).
@@ -114,9 +116,17 @@ class GamificationApp:
                 [Violation("effective_from", "give an RFC 3339 time with an offset")],
             )
         start = max(earliest, effective_from) if effective_from else earliest
-        saved = await self._rules.save(
-            principal.tenant, rules.model_copy(update={"effective_from": start}), principal.subject
+        tenant = principal.tenant
+        version = (await self._rules.history(tenant)).latest.version + 1
+        saved = rules.model_copy(update={"effective_from": start, "version": version})
+        changed = RulesChanged(
+            tenant=tenant,
+            version=version,
+            effective_from=timestamp(start),
+            changed_by=principal.subject,
         )
+        event = outbox_entry(RULES_CHANGED, tenant, changed)
+        await self._rules.insert(tenant, saved, principal.subject, [event])
         return saved
 
     # -- leaderboards -------------------------------------------------------------
