@@ -74,7 +74,7 @@ async def test_faults_never_cause_a_duplicate_or_a_lost_post(stack: Stack) -> No
                 json={"content_id": item, "targets": [{"network": "linkedin"}]},
             )
             assert response.status_code == 201, response.text
-            shares.append((advocate, response.json()["share_id"]))
+            shares.append((advocate, response.json()["id"]))
 
     await asyncio.gather(*(share(a, i) for a in advocates for i in items))
     try:

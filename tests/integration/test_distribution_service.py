@@ -64,13 +64,13 @@ async def test_share_by_api_and_by_intent_posts_once_with_tracked_links(stack: S
     replay = await stack.http.post("/v1/shares", json=body, headers=auth)
     assert created.status_code == replay.status_code == 201, created.text
     share = created.json()
-    assert replay.json()["share_id"] == share["share_id"]
+    assert replay.json()["id"] == share["id"]
     facebook = next(n for n in share["networks"] if n["network"] == "facebook")
     assert facebook["mode"] == "intent" and facebook["status"] == "intent_pending"
     assert facebook["tracked_url"].startswith("http://links.test/r/")
     assert facebook["intent_url"].startswith("https://www.facebook.com/sharer/sharer.php?u=")
 
-    linkedin = await posted(stack, tenant, advocate, share["share_id"], "linkedin")
+    linkedin = await posted(stack, tenant, advocate, share["id"], "linkedin")
     assert linkedin["status"] == "posted" and linkedin["post_ref"].startswith("urn:li:share:")
     posts = [
         p
@@ -83,7 +83,7 @@ async def test_share_by_api_and_by_intent_posts_once_with_tracked_links(stack: S
     assert "#employee" in posts[0]["text"]
 
     confirmed = await stack.http.post(
-        f"/v1/shares/{share['share_id']}/networks/facebook/confirm", headers=auth
+        f"/v1/shares/{share['id']}/networks/facebook/confirm", headers=auth
     )
     assert confirmed.status_code == 200
     records = await read_topic(
@@ -159,7 +159,7 @@ async def test_revoked_and_expired_accounts_fail_clearly(stack: Stack) -> None:
             "/v1/shares", headers=auth, json={"content_id": "c1", "targets": [{"network": "x"}]}
         )
     ).json()
-    status = await posted(stack, tenant, "bob", share["share_id"], "x")
+    status = await posted(stack, tenant, "bob", share["id"], "x")
     assert status["status"] == "failed" and status["failure"].startswith("account_expired")
     accounts = (await stack.http.get("/v1/accounts", headers=auth)).json()
     assert accounts[0]["health"] == "expired"
@@ -253,7 +253,7 @@ async def test_a_share_queued_before_an_opt_out_is_never_posted(stack: Stack) ->
         headers={**bearer(tenant, advocate, "advocate"), "Idempotency-Key": "later"},
     )
     assert created.status_code == 201, created.text
-    share_id = created.json()["share_id"]
+    share_id = created.json()["id"]
     assert (await share_status(stack, tenant, advocate, share_id, "linkedin"))["status"] == (
         "scheduled"
     )

@@ -279,9 +279,9 @@ async def test_the_journey_from_curation_to_the_leaderboard_and_retraction(
     share = await share_once_known(platform, advocate, item["id"], ["linkedin", "facebook"])
     facebook = next(n for n in share["networks"] if n["network"] == "facebook")
     assert facebook["mode"] == "intent" and facebook["intent_url"]
-    linkedin = await network_status(platform, advocate, share["share_id"], "linkedin")
+    linkedin = await network_status(platform, advocate, share["id"], "linkedin")
     assert linkedin["status"] == "posted", linkedin
-    await platform.confirm_intent(advocate, share["share_id"], "facebook")
+    await platform.confirm_intent(advocate, share["id"], "facebook")
 
     # The platform received exactly one post, carrying the tracked link.
     posts = await platform.posts_at_platform(advocate)
@@ -333,7 +333,7 @@ async def test_one_trace_from_the_share_request_through_every_service(running: R
     trace_id = os.urandom(16).hex()
     traceparent = {"traceparent": f"00-{trace_id}-{os.urandom(8).hex()}-01"}
     share = await share_once_known(platform, advocate, item["id"], ["linkedin"], traceparent)
-    await network_status(platform, advocate, share["share_id"], "linkedin")
+    await network_status(platform, advocate, share["id"], "linkedin")
 
     def consumed(service: str, topic: str) -> Callable[[CollectedSpan], bool]:
         return lambda span: (
@@ -477,7 +477,7 @@ async def test_a_retraction_and_an_opt_out_take_effect_within_2_s_behind_a_bulk_
     await enrolled_with_linkedin(platform, advocate, item["id"])
     await enrolled_with_linkedin(platform, leaver, item["id"])
     share = await share_once_known(platform, advocate, item["id"], ["linkedin"])
-    linkedin = await network_status(platform, advocate, share["share_id"], "linkedin")
+    linkedin = await network_status(platform, advocate, share["id"], "linkedin")
     assert linkedin["status"] == "posted"
     tracked = linkedin["tracked_url"]
     assert (await platform.http.get(tracked, headers=BROWSER)).status_code == 302

@@ -190,7 +190,7 @@ async def test_one_idempotency_key_on_two_distribution_replicas_makes_one_share(
                     )
                 )
                 assert {r.status_code for r in replies} == {201}, [r.text for r in replies]
-                assert len({r.json()["share_id"] for r in replies}) == 1
+                assert len({r.json()["id"] for r in replies}) == 1
 
                 async def posts() -> list[dict[str, str]]:
                     every = (await sim.get("/_sim/posts")).json()["posts"]

@@ -13,7 +13,7 @@ from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
 from chorus.distribution.app.sharing import ShareTarget, Sharing
 from chorus.kit.fields import IdempotencyKey, PathId
-from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated
+from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated, links_to
 from chorus.kit.networks import Network
 from chorus.kit.ratelimit import PublicLimits
 from chorus.kit.topics import advocate_key
@@ -86,7 +86,7 @@ class ShareNetworkOut(BaseModel):
 
 
 class ShareOut(BaseModel):
-    share_id: str
+    id: str
     content_id: str
     scheduled_at: datetime | None
     created_at: datetime
@@ -95,7 +95,7 @@ class ShareOut(BaseModel):
     @classmethod
     def of(cls, share: dict[str, Any]) -> ShareOut:
         return cls(
-            share_id=share["_id"],
+            id=share["_id"],
             content_id=share["content_id"],
             scheduled_at=share.get("scheduled_at"),
             created_at=share["created_at"],
@@ -170,6 +170,16 @@ def router(
         status_code=201,
         tags=["shares"],
         summary="Share a live item to one or more networks, now or later",
+        responses=links_to(
+            201,
+            {
+                "get_share_v1_shares__share_id__get": {"share_id": "$response.body#/id"},
+                "confirm_v1_shares__share_id__networks__network__confirm_post": {
+                    "share_id": "$response.body#/id",
+                    "network": "$response.body#/networks/0/network",
+                },
+            },
+        ),
     )
     async def request_share(
         body: ShareIn,

@@ -17,7 +17,7 @@ from chorus.gamification.app.gamification import (
 from chorus.gamification.domain.periods import PeriodKind
 from chorus.gamification.domain.rules import RuleSet
 from chorus.kit.fields import IdempotencyKey, PathId
-from chorus.kit.http import PROBLEM_RESPONSES, Authenticated
+from chorus.kit.http import PROBLEM_RESPONSES, Authenticated, links_to
 
 PeriodQuery = Annotated[
     str, Query(max_length=20, description='e.g. "2026-W48", "2026-11", "2026-Q4"; empty: current')
@@ -222,7 +222,16 @@ def router(app: GamificationApp) -> APIRouter:
     async def rewards(principal: Authenticated) -> list[RewardOut]:
         return [reward_out(reward) for reward in await app.catalogue(principal)]
 
-    @api.post("/rewards", status_code=201, tags=["rewards"], summary="Add a reward (admins)")
+    @api.post(
+        "/rewards",
+        status_code=201,
+        tags=["rewards"],
+        summary="Add a reward (admins)",
+        responses=links_to(
+            201,
+            {"redeem_v1_rewards__reward_id__redemptions_post": {"reward_id": "$response.body#/id"}},
+        ),
+    )
     async def create_reward(body: RewardIn, principal: Authenticated) -> RewardOut:
         reward = await app.create_reward(
             principal, body.name, body.description, body.cost, body.stock
