@@ -53,3 +53,14 @@ def test_rich_status_texts_stay_within_what_grpc_trailers_carry() -> None:
     bad_request = error_details_pb2.BadRequest()
     assert status.details[1].Unpack(bad_request)
     assert len(bad_request.field_violations) == MAX_VIOLATIONS
+
+
+def test_the_documented_table_lists_every_code_once() -> None:
+    from pathlib import Path
+
+    table = (Path(__file__).parents[3] / "docs" / "errors.md").read_text()
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    documented = [row.split("`")[1] for row in rows]
+    assert documented == [code.slug for code in ErrorCode]
+    for code, row in zip(ErrorCode, rows, strict=True):
+        assert f"| {code.http_status} | `{code.grpc_status.name}` | {code.title} |" in row
