@@ -10,11 +10,13 @@ from chorus.distribution.domain.posts import intent_url, post_text
 from chorus.distribution.domain.sharing import (
     ALLOWED,
     FINAL,
+    InvalidTransition,
     Outcome,
     PlatformAnswer,
     Status,
     can_move,
     classify,
+    require_move,
 )
 
 
@@ -44,6 +46,15 @@ def test_final_states_never_move_back_to_posting() -> None:
     assert can_move(Status.INTENT_PENDING, Status.POSTED)
     assert not can_move(Status.INTENT_PENDING, Status.POSTING)
     assert set(ALLOWED) == set(Status)
+
+
+def test_every_status_change_is_checked_against_the_table() -> None:
+    require_move(Status.POSTING, Status.SCHEDULED)  # a deferred retry
+    require_move(Status.POSTING, Status.POSTING)  # posting again after reconciling
+    with pytest.raises(InvalidTransition, match="from posted to queued"):
+        require_move(Status.POSTED, Status.QUEUED)
+    with pytest.raises(InvalidTransition):
+        require_move(Status.FAILED, Status.POSTED)
 
 
 def test_the_post_carries_the_tracked_link_and_the_disclosure_once() -> None:

@@ -38,6 +38,7 @@ from chorus.distribution.domain.sharing import (
     Outcome,
     Status,
     classify,
+    require_move,
 )
 from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages, moment_of, timestamp
@@ -362,7 +363,7 @@ class Sharing:
             )
         now = self._now()
         event = self._performed(share, network, SHARE_MODE_INTENT, "", entry["tracked_url"], now)
-        await self._store.move(
+        await self._move(
             share_id,
             network,
             Status.INTENT_PENDING.value,
@@ -426,11 +427,25 @@ class Sharing:
             return  # done already (a redelivery), or not for the worker
         await self._post(share, network, entry, status)
 
+    async def _move(
+        self,
+        share_id: str,
+        network: str,
+        expected: str,
+        fields: Document,
+        events: list[Document] | None = None,
+        share_fields: Document | None = None,
+    ) -> bool:
+        """The one way a (share, network) changes status: checked against the
+        state machine, then a compare-and-set on the status in the store."""
+        require_move(Status(expected), Status(fields["status"]))
+        return await self._store.move(share_id, network, expected, fields, events, share_fields)
+
     async def _fail(
         self, share: Document, network: str, status: Status, code: str, reason: str
     ) -> None:
         self._posts.labels(network, "failed").inc()
-        await self._store.move(
+        await self._move(
             share["_id"],
             network,
             status.value,
@@ -486,7 +501,7 @@ class Sharing:
             attempt += 1
             # Claims the post (compare-and-set on the status) and records that a
             # request may leave, in one write: from here on, reconcile before posting.
-            claimed = await self._store.move(
+            claimed = await self._move(
                 share["_id"],
                 network,
                 status.value,
@@ -551,7 +566,7 @@ class Sharing:
         """Back to the scheduler: released as new work once `until` has passed."""
         not_before = datetime.fromtimestamp(until, UTC)
         self._rate_waits.labels(network).inc(max(0.0, until - time.time()))
-        await self._store.move(
+        await self._move(
             share["_id"],
             network,
             status.value,
@@ -584,7 +599,7 @@ class Sharing:
     ) -> None:
         now = self._now()
         event = self._performed(share, network, SHARE_MODE_API, post_ref, tracked, now)
-        await self._store.move(
+        await self._move(
             share["_id"],
             network,
             status.value,
@@ -686,7 +701,7 @@ class Sharing:
     async def _withdraw(
         self, share: Document, network: str, status: Status, entry: Document
     ) -> None:
-        if status in (Status.SCHEDULED, Status.INTENT_PENDING, Status.QUEUED, Status.HELD):
+        if status in (Status.SCHEDULED, Status.INTENT_PENDING, Status.QUEUED):
             await self._fail(share, network, status, "content_retracted", "the item was withdrawn")
             return
         if status is not Status.POSTED or entry["mode"] != "api" or not entry.get("post_ref"):
@@ -700,7 +715,7 @@ class Sharing:
             reason = result.reason
         except AccountUnusable as error:
             deleted, reason = False, error.reason
-        await self._store.move(
+        await self._move(
             share["_id"],
             network,
             status.value,
@@ -724,7 +739,7 @@ class Sharing:
                 if due_at is not None and due_at > now:
                     waiting = True
                     continue
-                if await self._store.move(
+                if await self._move(
                     share["_id"],
                     network,
                     Status.SCHEDULED.value,

@@ -2,11 +2,14 @@
 answer moves it.
 
     scheduled -> queued -> posting -> posted -> deleted | delete_failed
-        ^                     |
+        ^          ^          |  ^
+        |          +----------+  +- posting again after reconciling found no post
         +---------------------+ deferred retry (429 until its reset, 5xx with backoff)
-                              +-> held (sent, no answer, and reconciling found nothing yet)
                               +-> failed (4xx, expired account, retries exhausted)
     intent_pending -> posted (the advocate confirmed)
+
+Every status change goes through `require_move`: a change the table does not
+allow is a bug, refused before anything is written.
 
 `posting` is written before the request goes out: a worker that finds a record
 already `posting` knows a request may have reached the platform and reconciles
@@ -26,7 +29,6 @@ class Status(StrEnum):
     POSTING = "posting"
     POSTED = "posted"
     INTENT_PENDING = "intent_pending"
-    HELD = "held"
     FAILED = "failed"
     DELETED = "deleted"
     DELETE_FAILED = "delete_failed"
@@ -38,9 +40,8 @@ ALLOWED: dict[Status, frozenset[Status]] = {
     Status.SCHEDULED: frozenset({Status.QUEUED, Status.FAILED}),
     Status.QUEUED: frozenset({Status.POSTING, Status.SCHEDULED, Status.FAILED}),
     Status.POSTING: frozenset(
-        {Status.POSTED, Status.QUEUED, Status.HELD, Status.FAILED, Status.POSTING}
+        {Status.POSTED, Status.QUEUED, Status.SCHEDULED, Status.FAILED, Status.POSTING}
     ),
-    Status.HELD: frozenset({Status.POSTED, Status.QUEUED, Status.FAILED}),
     Status.INTENT_PENDING: frozenset({Status.POSTED, Status.FAILED}),
     Status.POSTED: frozenset({Status.DELETED, Status.DELETE_FAILED}),
     Status.FAILED: frozenset(),
@@ -51,6 +52,15 @@ ALLOWED: dict[Status, frozenset[Status]] = {
 
 def can_move(current: Status, to: Status) -> bool:
     return to in ALLOWED[current]
+
+
+class InvalidTransition(ValueError):
+    """A status change the state machine does not allow (a bug, not bad input)."""
+
+
+def require_move(current: Status, to: Status) -> None:
+    if not can_move(current, to):
+        raise InvalidTransition(f"a share's network cannot move from {current} to {to}")
 
 
 class Outcome(StrEnum):
