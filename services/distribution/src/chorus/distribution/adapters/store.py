@@ -11,6 +11,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chorus.distribution.domain.sharing import Status, require_move
 from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
 from chorus.kit.topics import advocate_key
@@ -153,7 +154,10 @@ class DistributionStore:
         events: list[Document] | None = None,
         share_fields: Document | None = None,
     ) -> bool:
-        """Set the network's fields if its status is still `expected` (compare and set)."""
+        """Set the network's fields if its status is still `expected` (compare and
+        set): the one way a (share, network) changes status, checked against the
+        state machine first (a change it does not allow is a bug: nothing is written)."""
+        require_move(Status(expected), Status(fields["status"]))
         update = {f"networks.{network}.{name}": value for name, value in fields.items()}
         result = await self.shares.update_one(
             {"_id": share_id, f"networks.{network}.status": expected},

@@ -38,7 +38,6 @@ from chorus.distribution.domain.sharing import (
     Outcome,
     Status,
     classify,
-    require_move,
 )
 from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages, moment_of, timestamp
@@ -363,7 +362,7 @@ class Sharing:
             )
         now = self._now()
         event = self._performed(share, network, SHARE_MODE_INTENT, "", entry["tracked_url"], now)
-        await self._move(
+        await self._store.move(
             share_id,
             network,
             Status.INTENT_PENDING.value,
@@ -427,25 +426,11 @@ class Sharing:
             return  # done already (a redelivery), or not for the worker
         await self._post(share, network, entry, status)
 
-    async def _move(
-        self,
-        share_id: str,
-        network: str,
-        expected: str,
-        fields: Document,
-        events: list[Document] | None = None,
-        share_fields: Document | None = None,
-    ) -> bool:
-        """The one way a (share, network) changes status: checked against the
-        state machine, then a compare-and-set on the status in the store."""
-        require_move(Status(expected), Status(fields["status"]))
-        return await self._store.move(share_id, network, expected, fields, events, share_fields)
-
     async def _fail(
         self, share: Document, network: str, status: Status, code: str, reason: str
     ) -> None:
         self._posts.labels(network, "failed").inc()
-        await self._move(
+        await self._store.move(
             share["_id"],
             network,
             status.value,
@@ -501,7 +486,7 @@ class Sharing:
             attempt += 1
             # Claims the post (compare-and-set on the status) and records that a
             # request may leave, in one write: from here on, reconcile before posting.
-            claimed = await self._move(
+            claimed = await self._store.move(
                 share["_id"],
                 network,
                 status.value,
@@ -566,7 +551,7 @@ class Sharing:
         """Back to the scheduler: released as new work once `until` has passed."""
         not_before = datetime.fromtimestamp(until, UTC)
         self._rate_waits.labels(network).inc(max(0.0, until - time.time()))
-        await self._move(
+        await self._store.move(
             share["_id"],
             network,
             status.value,
@@ -599,7 +584,7 @@ class Sharing:
     ) -> None:
         now = self._now()
         event = self._performed(share, network, SHARE_MODE_API, post_ref, tracked, now)
-        await self._move(
+        await self._store.move(
             share["_id"],
             network,
             status.value,
@@ -715,7 +700,7 @@ class Sharing:
             reason = result.reason
         except AccountUnusable as error:
             deleted, reason = False, error.reason
-        await self._move(
+        await self._store.move(
             share["_id"],
             network,
             status.value,
@@ -739,7 +724,7 @@ class Sharing:
                 if due_at is not None and due_at > now:
                     waiting = True
                     continue
-                if await self._move(
+                if await self._store.move(
                     share["_id"],
                     network,
                     Status.SCHEDULED.value,
