@@ -122,5 +122,12 @@ def _pack(message: Any) -> any_pb2.Any:
     return packed
 
 
+def invalid(
+    violations: list[Violation], code: ErrorCode = ErrorCode.VALIDATION_FAILED
+) -> ProblemError:
+    """The request refused for its `violations` (422 / INVALID_ARGUMENT)."""
+    return ProblemError(code, f"{len(violations)} problem(s) in the request", violations)
+
+
 def not_found(what: str) -> ProblemError:
     return ProblemError(ErrorCode.NOT_FOUND, f"{what} not found")

@@ -20,7 +20,7 @@ from grpc_status import rpc_status
 from opentelemetry.trace import SpanKind
 
 from chorus.kit.auth import Principal, TokenVerifier
-from chorus.kit.errors import ErrorCode, ProblemError, Violation
+from chorus.kit.errors import ErrorCode, ProblemError, Violation, invalid
 from chorus.kit.health import Health
 from chorus.kit.metrics import Metrics
 from chorus.kit.tracing import extract_context, tracer
@@ -102,9 +102,7 @@ def decoded(decode: Callable[[bytes], Any] | None, payload: bytes) -> Any:
         ) from None
     violations = message_text_violations(message)
     if violations:
-        raise ProblemError(
-            ErrorCode.VALIDATION_FAILED, f"{len(violations)} problem(s) in the request", violations
-        )
+        raise invalid(violations)
     return message
 
 

@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chorus.kit.auth import Principal, TokenVerifier
-from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError, Violation
+from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError, Violation, invalid
 from chorus.kit.health import Health
 from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
 from chorus.kit.tracing import current_trace_ids, extract_context, tracer
@@ -55,9 +55,7 @@ async def _on_validation(request: Request, exc: Exception) -> Response:
     code = ErrorCode.VALIDATION_FAILED
     if any(err.get("type") == "json_invalid" for err in exc.errors()):
         code = ErrorCode.INVALID_REQUEST
-    return problem_response(
-        ProblemError(code, f"{len(violations)} problem(s) in the request", violations), request
-    )
+    return problem_response(invalid(violations, code), request)
 
 
 async def _on_http(request: Request, exc: Exception) -> Response:
@@ -199,15 +197,7 @@ class TextGuardMiddleware:
     async def _refuse(
         violations: list[Violation], scope: Scope, receive: Receive, send: Send
     ) -> None:
-        error = ProblemError(
-            ErrorCode.VALIDATION_FAILED, f"{len(violations)} problem(s) in the request", violations
-        )
-        response = JSONResponse(
-            error.to_problem(instance=scope.get("path")),
-            status_code=error.code.http_status,
-            media_type=PROBLEM_CONTENT_TYPE,
-        )
-        await response(scope, receive, send)
+        await problem_response(invalid(violations), Request(scope))(scope, receive, send)
 
 
 def build_http_app(

@@ -12,7 +12,7 @@ from google.protobuf.message import Message
 from pydantic import BaseModel, ValidationError
 
 from chorus.kit.envelope import moment_of
-from chorus.kit.errors import ErrorCode, ProblemError, Violation
+from chorus.kit.errors import Violation, invalid
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -72,9 +72,7 @@ def require_text(value: Any, location: str = "body") -> None:
     """Refuse (422) what `text_violations` finds."""
     violations = text_violations(value, location)
     if violations:
-        raise ProblemError(
-            ErrorCode.VALIDATION_FAILED, f"{len(violations)} problem(s) in the request", violations
-        )
+        raise invalid(violations)
 
 
 def validated(model: type[M], data: Mapping[str, Any]) -> M:
@@ -82,10 +80,7 @@ def validated(model: type[M], data: Mapping[str, Any]) -> M:
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        violations = violations_from(exc.errors())
-        raise ProblemError(
-            ErrorCode.VALIDATION_FAILED, f"{len(violations)} problem(s) in the request", violations
-        ) from exc
+        raise invalid(violations_from(exc.errors())) from exc
 
 
 def requested_moment(message: Message, name: str, where: str = "") -> datetime | None:
@@ -94,8 +89,6 @@ def requested_moment(message: Message, name: str, where: str = "") -> datetime |
     try:
         return moment_of(message, name)
     except (OverflowError, ValueError):
-        raise ProblemError(
-            ErrorCode.VALIDATION_FAILED,
-            "1 problem(s) in the request",
-            [Violation(where or name, "is not a time between the years 1 and 9999")],
+        raise invalid(
+            [Violation(where or name, "is not a time between the years 1 and 9999")]
         ) from None
