@@ -163,10 +163,14 @@ class GrpcServer:
             ],
             self._server,
         )
-        self.port = self._server.add_insecure_port(f"{host}:{port}")
+        # Bound in start(), not here: building a service (for its OpenAPI, in a
+        # test) must not take its port.
+        self._address = f"{host}:{port}"
+        self.port: int | None = None
         self._watch: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        self.port = self._server.add_insecure_port(self._address)
         await self._server.start()
         self._watch = asyncio.create_task(self._publish_health(), name="grpc:health")
 
