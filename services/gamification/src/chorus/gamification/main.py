@@ -22,9 +22,10 @@ from chorus.gamification.adapters.rules_store import RulesCache, RulesStore
 from chorus.gamification.adapters.standings import Standings
 from chorus.gamification.api import grpc as grpc_api
 from chorus.gamification.api import rest
-from chorus.gamification.app.engine import EngineConfig, ScoringEngine
 from chorus.gamification.app.gamification import GamificationApp
 from chorus.gamification.app.period_closer import PeriodCloser
+from chorus.gamification.app.scoring import Scoring
+from chorus.gamification.worker.engine import EngineConfig, ScoringEngine
 from chorus.kit.consumer import Batched
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
@@ -84,10 +85,13 @@ def build(settings: GamificationSettings) -> ServiceRuntime:
                 offset_reset=settings.engine_offset_reset,
                 topic_prefix=settings.topic_prefix,
             ),
-            rules=RulesCache(rules),
-            states=EngineStates(infra.db),
-            standings=standings,
-            producer=infra.producer,
+            scoring=Scoring(
+                rules=RulesCache(rules),
+                states=EngineStates(infra.db),
+                standings=standings,
+                producer=infra.producer,
+                metrics=infra.metrics,
+            ),
             metrics=infra.metrics,
         )
         components.append(infra.supervised("engine", engine))
