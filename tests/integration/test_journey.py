@@ -353,6 +353,21 @@ async def test_one_trace_from_the_share_request_through_every_service(running: R
             and s.attributes.get("messaging.destination.name") == running.prefix + "share.requested"
         ),
         "distribution posted from share.requested": consumed("distribution", "share.requested"),
+        "distribution stored the share in MongoDB": lambda s: (
+            s.service == "chorus-distribution"
+            and s.kind == 3  # CLIENT
+            and "mongodb" in (s.attributes.get("db.system"), s.attributes.get("db.system.name"))
+        ),
+        "distribution posted to the platform over HTTP": lambda s: (
+            s.service == "chorus-distribution"
+            and s.kind == 3
+            and "POST" in (s.attributes.get("http.method"), s.attributes.get("http.request.method"))
+            and "/rest/posts"
+            in str(s.attributes.get("http.url") or s.attributes.get("url.full") or "")
+        ),
+        "distribution called engagement over gRPC": lambda s: (
+            s.service == "chorus-distribution" and s.kind == 3 and "CreateTrackedLink" in s.name
+        ),
         "engagement minted the tracked link": lambda s: (
             s.service == "chorus-engagement" and s.kind == 2 and "CreateTrackedLink" in s.name
         ),

@@ -17,13 +17,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 from grpc_status import rpc_status
-from opentelemetry.trace import SpanKind
+from opentelemetry.instrumentation.grpc import aio_server_interceptor
 
 from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.errors import ErrorCode, ProblemError, Violation, invalid
 from chorus.kit.health import Health
 from chorus.kit.metrics import Metrics
-from chorus.kit.tracing import extract_context, tracer
 from chorus.kit.validation import text_problem
 
 log = logging.getLogger(__name__)
@@ -55,34 +54,25 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         decode = handler.request_deserializer
 
         async def observed(payload: bytes, context: grpc.aio.ServicerContext) -> Any:
-            metadata = {
-                k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)
-            }
             started = time.perf_counter()
             code = grpc.StatusCode.OK
-            with tracer().start_as_current_span(
-                method.lstrip("/"),
-                context=extract_context(metadata),
-                kind=SpanKind.SERVER,
-                attributes={"rpc.system": "grpc", "rpc.method": method},
-            ):
-                try:
-                    return await inner(decoded(decode, payload), context)
-                except ProblemError as exc:
-                    code = exc.code.grpc_status
-                    await context.abort_with_status(rpc_status.to_status(exc.to_rpc_status()))
-                except Exception as exc:
-                    if context.code() not in (None, grpc.StatusCode.OK):
-                        code = context.code()  # the servicer aborted on its own
-                        raise
-                    code = grpc.StatusCode.INTERNAL
-                    log.exception("unhandled gRPC error", extra={"method": method})
-                    problem = ProblemError(ErrorCode.INTERNAL, "an unexpected error occurred")
-                    await context.abort_with_status(rpc_status.to_status(problem.to_rpc_status()))
-                    raise AssertionError("unreachable") from exc
-                finally:
-                    metrics.grpc_requests.labels(method, code.name).inc()
-                    metrics.grpc_latency.labels(method).observe(time.perf_counter() - started)
+            try:
+                return await inner(decoded(decode, payload), context)
+            except ProblemError as exc:
+                code = exc.code.grpc_status
+                await context.abort_with_status(rpc_status.to_status(exc.to_rpc_status()))
+            except Exception as exc:
+                if context.code() not in (None, grpc.StatusCode.OK):
+                    code = context.code()  # the servicer aborted on its own
+                    raise
+                code = grpc.StatusCode.INTERNAL
+                log.exception("unhandled gRPC error", extra={"method": method})
+                problem = ProblemError(ErrorCode.INTERNAL, "an unexpected error occurred")
+                await context.abort_with_status(rpc_status.to_status(problem.to_rpc_status()))
+                raise AssertionError("unreachable") from exc
+            finally:
+                metrics.grpc_requests.labels(method, code.name).inc()
+                metrics.grpc_latency.labels(method).observe(time.perf_counter() - started)
 
         return grpc.unary_unary_rpc_method_handler(
             observed, response_serializer=handler.response_serializer
@@ -148,7 +138,10 @@ class GrpcServer:
         health: Health,
         registrations: Sequence[Registration] = (),
     ) -> None:
-        self._server = grpc.aio.server(interceptors=[_Interceptor(metrics)])
+        # OpenTelemetry's interceptor first: the server span (semantic
+        # conventions, the caller's context from metadata) covers ours.
+        traced = aio_server_interceptor()  # type: ignore[no-untyped-call]
+        self._server = grpc.aio.server(interceptors=[traced, _Interceptor(metrics)])
         self._health = health
         self._health_servicer = health_aio.HealthServicer()
         self._service_names = [name for _, _, name in registrations]

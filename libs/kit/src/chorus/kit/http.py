@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from opentelemetry.trace import SpanKind
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -23,7 +23,7 @@ from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.errors import PROBLEM_CONTENT_TYPE, ErrorCode, ProblemError, Violation, invalid
 from chorus.kit.health import Health
 from chorus.kit.metrics import PROMETHEUS_CONTENT_TYPE, Metrics
-from chorus.kit.tracing import current_trace_ids, extract_context, tracer
+from chorus.kit.tracing import current_trace_ids
 from chorus.kit.validation import text_problem, text_violations, violations_from
 
 log = logging.getLogger(__name__)
@@ -72,9 +72,13 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     )
 
 
+# Probes and scrapes: a span each would only be noise (regexes, comma-separated).
+UNTRACED_ROUTES = "/livez$,/readyz$,/metrics$"
+
+
 class ObservabilityMiddleware:
-    """Pure ASGI: a server span continuing the caller's trace, and metrics
-    labelled by the route template (bounded), never the raw path."""
+    """Pure ASGI: request metrics labelled by the route template (bounded),
+    never the raw path. The span is OpenTelemetry's FastAPI instrumentation's."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -86,7 +90,6 @@ class ObservabilityMiddleware:
             return
         started = time.perf_counter()
         status = 500
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
 
         async def send_wrapper(message: Message) -> None:
             nonlocal status
@@ -95,24 +98,15 @@ class ObservabilityMiddleware:
             await send(message)
 
         method = scope["method"]
-        with tracer().start_as_current_span(
-            f"{method}",
-            context=extract_context(headers),
-            kind=SpanKind.SERVER,
-            attributes={"http.request.method": method},
-        ) as span:
-            try:
-                await self.app(scope, receive, send_wrapper)
-            finally:
-                route = scope.get("route")
-                template = getattr(route, "path", None) or "unmatched"
-                span.update_name(f"{method} {template}")
-                span.set_attribute("http.route", template)
-                span.set_attribute("http.response.status_code", status)
-                self.metrics.http_requests.labels(template, method, f"{status // 100}xx").inc()
-                self.metrics.http_latency.labels(template, method).observe(
-                    time.perf_counter() - started
-                )
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or "unmatched"
+            self.metrics.http_requests.labels(template, method, f"{status // 100}xx").inc()
+            self.metrics.http_latency.labels(template, method).observe(
+                time.perf_counter() - started
+            )
 
 
 # What may hide a control character or a lone surrogate in a JSON body: its
@@ -218,6 +212,11 @@ def build_http_app(
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(TextGuardMiddleware)
     app.add_middleware(ObservabilityMiddleware, metrics=metrics)
+    # The server span (semantic conventions, W3C context from the request),
+    # outside every middleware and handler so that all of them log under it.
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=UNTRACED_ROUTES, exclude_spans=["receive", "send"]
+    )
 
     unready: dict[int | str, dict[str, Any]] = {
         503: {"description": "Not alive or not ready (the body says which check)"}

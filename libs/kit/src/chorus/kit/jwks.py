@@ -22,6 +22,7 @@ import httpx
 import jwt
 
 from chorus.kit.errors import ErrorCode, ProblemError
+from chorus.kit.tracing import traced_http_client
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ Fetch = Callable[[str], Awaitable[dict[str, Any]]]
 
 
 async def fetch_json(url: str) -> dict[str, Any]:
-    async with httpx.AsyncClient(timeout=5) as client:
+    async with traced_http_client(timeout=5) as client:
         response = await client.get(url, headers={"accept": "application/json"})
         response.raise_for_status()
         document: dict[str, Any] = response.json()

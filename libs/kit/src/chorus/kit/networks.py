@@ -29,3 +29,9 @@ def network_pb(name: str) -> common_pb2.Network.ValueType:
 
 def network_name(number: int) -> str:
     return BY_NUMBER.get(int(number), "unspecified")
+
+
+def network_of(number: int) -> Network | None:
+    """The network a protobuf enum value names; None for unspecified or unknown."""
+    name = BY_NUMBER.get(int(number))
+    return Network(name) if name else None

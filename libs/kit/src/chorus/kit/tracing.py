@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from typing import Any
 
+import grpc
+import httpx
 from opentelemetry import context as otel_context
 from opentelemetry import propagate, trace
+from opentelemetry.instrumentation.grpc import aio_client_interceptors
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+from opentelemetry.instrumentation.pymongo import PymongoInstrumentor
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
@@ -41,7 +47,23 @@ def configure_tracing(service_name: str) -> TracerProvider:
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
+    # A span per MongoDB command, for every client made from here on (pymongo's
+    # command monitoring; the statement is never recorded).
+    PymongoInstrumentor().instrument()
     return provider
+
+
+def traced_http_client(**options: Any) -> httpx.AsyncClient:
+    """An httpx client whose requests are CLIENT spans carrying the W3C context."""
+    client = httpx.AsyncClient(**options)
+    HTTPXClientInstrumentor.instrument_client(client)
+    return client
+
+
+def traced_channel(target: str) -> grpc.aio.Channel:
+    """A gRPC channel whose calls are CLIENT spans carrying the W3C context."""
+    interceptors = aio_client_interceptors()  # type: ignore[no-untyped-call]
+    return grpc.aio.insecure_channel(target, interceptors=interceptors)
 
 
 _tracer: trace.Tracer | None = None

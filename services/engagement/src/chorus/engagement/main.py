@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-import httpx
 from pydantic_settings import SettingsConfigDict
 
 from chorus.contracts.content.v1.events_pb2 import ContentRetracted
@@ -28,6 +27,7 @@ from chorus.kit.topics import (
     ENGAGEMENT_OBSERVED,
     SHARE_PERFORMED,
 )
+from chorus.kit.tracing import traced_http_client
 
 
 class EngagementSettings(ServiceSettings):
@@ -58,7 +58,7 @@ def build(settings: EngagementSettings) -> ServiceRuntime:
     store = EngagementStore(infra.db)
     journal = ClickJournal(settings.journal_dir / f"{settings.instance}.jsonl")
     outbox = OutboxRelay(infra.producer, store.outbox_collections)
-    http = httpx.AsyncClient(timeout=10)
+    http = traced_http_client(timeout=10)
     reader = MetricsReader(
         http,
         PlatformCredentials(

@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 import httpx
 
+from chorus.kit.networks import Network
+
 
 class RateLimited(Exception):
     def __init__(self, network: str, reset_at: float) -> None:
@@ -46,15 +48,15 @@ class MetricsReader:
         self._c = credentials
 
     def can_read(self, network: str) -> bool:
-        if network == "x":
+        if network == Network.X:
             return bool(self._c.x_app_bearer_token)
-        if network == "linkedin":
+        if network == Network.LINKEDIN:
             return bool(self._c.linkedin_token)
         return False
 
     async def totals(self, network: str, post_ref: str) -> dict[str, int]:
         """Current totals by engagement kind."""
-        if network == "x":
+        if network == Network.X:
             response = await self._http.get(
                 f"{self._c.x_base_url}/2/tweets/{post_ref}",
                 params={"tweet.fields": "public_metrics"},
