@@ -18,6 +18,7 @@ from chorus.distribution.domain.sharing import (
     classify,
     require_move,
 )
+from chorus.kit.networks import Network
 
 
 @pytest.mark.parametrize(
@@ -74,11 +75,11 @@ def test_the_post_carries_the_tracked_link_and_the_disclosure_once() -> None:
 
 def test_intent_urls_carry_the_tracked_link() -> None:
     link = "https://l.test/r/abc"
-    facebook = urlsplit(intent_url("facebook", link, "Proud!"))
+    facebook = urlsplit(intent_url(Network.FACEBOOK, link, "Proud!"))
     assert facebook.netloc == "www.facebook.com" and parse_qs(facebook.query) == {"u": [link]}
-    x = parse_qs(urlsplit(intent_url("x", link, "Proud!")).query)
+    x = parse_qs(urlsplit(intent_url(Network.X, link, "Proud!")).query)
     assert x == {"text": ["Proud!"], "url": [link]}
-    assert parse_qs(urlsplit(intent_url("linkedin", link, "")).query) == {"url": [link]}
+    assert parse_qs(urlsplit(intent_url(Network.LINKEDIN, link, "")).query) == {"url": [link]}
     with pytest.raises(ValueError):
         intent_url("myspace", link, "")
 

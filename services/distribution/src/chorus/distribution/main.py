@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import httpx
+from datetime import UTC, datetime
+
 from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -17,10 +18,18 @@ from chorus.distribution.api import grpc as grpc_api
 from chorus.distribution.api import rest
 from chorus.distribution.app.accounts import Accounts
 from chorus.distribution.app.catalog import Catalog
-from chorus.distribution.app.sharing import Sharing, Timeouts
+from chorus.distribution.app.eligibility import Eligibility
+from chorus.distribution.app.fan_out import FanOut
+from chorus.distribution.app.posting import Posting, Timeouts
+from chorus.distribution.app.read_models import ReadModels
+from chorus.distribution.app.requests import ShareRequests
+from chorus.distribution.app.retraction import Retraction
+from chorus.distribution.app.scheduling import Scheduler
+from chorus.distribution.app.share_moves import ShareMoves
 from chorus.distribution.domain.rate_limit import Budget, Limiter
 from chorus.kit.consumer import Batched, handles
 from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
+from chorus.kit.networks import Network
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
 from chorus.kit.retry import RetryPolicy
@@ -34,6 +43,7 @@ from chorus.kit.topics import (
     PROGRAM_CHANGED,
     SHARE_REQUESTED,
 )
+from chorus.kit.tracing import traced_http_client
 
 
 class DistributionSettings(ServiceSettings):
@@ -81,27 +91,31 @@ class DistributionSettings(ServiceSettings):
         return self
 
 
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
 def build(settings: DistributionSettings) -> ServiceRuntime:
     infra = Infrastructure.build(settings)
     copies = ContentCopies(infra.db)
     store = DistributionStore(infra.db)
     relay = OutboxRelay(infra.producer, store.outbox_collections)
-    http = httpx.AsyncClient(timeout=settings.platform_timeout_seconds)
-    platforms: dict[str, Platform] = {
-        "linkedin": LinkedIn(
+    http = traced_http_client(timeout=settings.platform_timeout_seconds)
+    platforms: dict[Network, Platform] = {
+        Network.LINKEDIN: LinkedIn(
             http,
             settings.linkedin_api_base_url,
             settings.linkedin_client_id,
             settings.linkedin_client_secret,
         ),
-        "x": X(http, settings.x_api_base_url, settings.x_client_id, settings.x_client_secret),
+        Network.X: X(http, settings.x_api_base_url, settings.x_client_id, settings.x_client_secret),
     }
     limiters = {
-        "linkedin": Limiter(
+        Network.LINKEDIN: Limiter(
             Budget(settings.linkedin_app_requests, settings.linkedin_app_window_seconds),
             Budget(settings.linkedin_user_requests, settings.linkedin_user_window_seconds),
         ),
-        "x": Limiter(
+        Network.X: Limiter(
             Budget(settings.x_app_requests, settings.x_app_window_seconds),
             Budget(settings.x_user_requests, settings.x_user_window_seconds),
         ),
@@ -120,23 +134,31 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
         ),
     )
     catalog = Catalog(copies)
-    sharing = Sharing(
+    moves = ShareMoves(store, infra.metrics, now)
+    eligibility = Eligibility(store, copies, accounts, now)
+    requests = ShareRequests(store, eligibility, links, moves, now)
+    posting = Posting(
         store,
         copies,
         accounts,
         platforms,
         links,
         limiters,
+        moves,
         infra.metrics,
         timeouts=Timeouts(settle_seconds=settings.reconcile_settle_seconds),
         retry=RetryPolicy(max_attempts=settings.posting_max_attempts, base_delay=0.5, max_delay=30),
     )
+    fan_out = FanOut(store, copies, accounts, eligibility, now)
+    retraction = Retraction(store, copies, accounts, platforms, moves)
+    read_models = ReadModels(store)
+    scheduler = Scheduler(store, now)
     # Every handler is idempotent by itself (status compare-and-set, upserts,
     # deterministic auto-share ids): a dedupe lookup per record would only cost.
     infra.consumer(
         {
-            CONTENT_APPROVED: handles(ContentApproved, sharing.on_content_approved),
-            SHARE_REQUESTED: handles(ShareRequested, sharing.on_share_requested),
+            CONTENT_APPROVED: handles(ContentApproved, fan_out.on_content_approved),
+            SHARE_REQUESTED: handles(ShareRequested, posting.on_share_requested),
         },
         concurrency=settings.posting_concurrency,
         dedupe=False,
@@ -144,9 +166,9 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     # Retractions, opt-outs and programme changes never wait behind posting work.
     infra.consumer(
         {
-            CONTENT_RETRACTED: handles(ContentRetracted, sharing.on_content_retracted),
-            ADVOCATE_LIFECYCLE: Batched(sharing.on_lifecycle),
-            PROGRAM_CHANGED: handles(ProgramChanged, sharing.on_program_changed),
+            CONTENT_RETRACTED: handles(ContentRetracted, retraction.on_content_retracted),
+            ADVOCATE_LIFECYCLE: Batched(read_models.on_lifecycle),
+            PROGRAM_CHANGED: handles(ProgramChanged, read_models.on_program_changed),
         },
         control=True,
         concurrency=8,
@@ -155,10 +177,10 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     return infra.runtime(
         title="Chorus distribution",
         description="Connected accounts, share requests and posting to the social networks.",
-        routers=[rest.router(catalog, accounts, sharing, infra.public_limits())],
+        routers=[rest.router(catalog, accounts, requests, infra.public_limits())],
         grpc_services=[
             grpc_api.registration(
-                grpc_api.DistributionServicer(catalog, accounts, sharing, infra.verifier)
+                grpc_api.DistributionServicer(catalog, accounts, requests, infra.verifier)
             )
         ],
         components=[
@@ -167,7 +189,7 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
             links,
             relay,
             PeriodicTask("account-health", 300, accounts.check_health),
-            PeriodicTask("share-scheduler", 1, sharing.release_due),
+            PeriodicTask("share-scheduler", 1, scheduler.release_due),
             Lifecycle.on_stop_only(http.aclose),
         ],
     )

@@ -5,16 +5,30 @@ compare-and-set on the expected status."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields
+from typing import Any
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from chorus.distribution.adapters.documents import (
+    doc_to_member,
+    doc_to_rules,
+    doc_to_share,
+    member_to_doc,
+    rules_to_doc,
+    share_to_doc,
+)
+from chorus.distribution.domain.model import Member, Mode, NetworkShare, PostingRules, Share
 from chorus.distribution.domain.sharing import Status, require_move
 from chorus.kit.mongo import Document, bulk_write_new
+from chorus.kit.networks import Network
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
 from chorus.kit.topics import advocate_key
+
+NETWORK_SHARE_FIELDS = frozenset(f.name for f in fields(NetworkShare)) - {"status"}
 
 
 class DistributionStore:
@@ -38,17 +52,17 @@ class DistributionStore:
         await self.shares.create_index([("scheduled", ASCENDING)])
 
     # Read models from content's events -------------------------------------------
-    async def save_advocates(self, advocates: Mapping[tuple[str, str], Document]) -> None:
+    async def save_advocates(self, advocates: Mapping[tuple[str, str], Member]) -> None:
         """One unordered bulk upsert: each advocate once."""
         await bulk_write_new(
             self.advocates,
             [
                 UpdateOne(
                     {"_id": advocate_key(tenant, advocate)},
-                    {"$set": {"tenant": tenant, "advocate": advocate, **fields}},
+                    {"$set": {"tenant": tenant, "advocate": advocate, **member_to_doc(member)}},
                     upsert=True,
                 )
-                for (tenant, advocate), fields in advocates.items()
+                for (tenant, advocate), member in advocates.items()
             ],
         )
 
@@ -60,24 +74,29 @@ class DistributionStore:
             {"$or": [{"tenant": tenant, "advocate": advocate} for tenant, advocate in advocates]}
         )
 
-    async def advocate(self, tenant: str, advocate: str) -> Document | None:
-        return await self.advocates.find_one({"_id": advocate_key(tenant, advocate)})
+    async def advocate(self, tenant: str, advocate: str) -> Member | None:
+        doc = await self.advocates.find_one({"_id": advocate_key(tenant, advocate)})
+        return doc_to_member(doc) if doc else None
 
-    async def auto_sharers(self, tenant: str) -> list[Document]:
+    async def auto_sharers(self, tenant: str) -> list[tuple[str, Member]]:
+        """The enrolled advocates who asked for auto-sharing: (advocate, member)."""
         cursor = self.advocates.find({"tenant": tenant, "auto_share": True, "enrolled": True})
-        return [doc async for doc in cursor]
+        return [(doc["advocate"], doc_to_member(doc)) async for doc in cursor]
 
-    async def save_program(self, tenant: str, fields: Document) -> None:
-        await self.programs.update_one({"_id": tenant}, {"$set": fields}, upsert=True)
+    async def save_program(self, tenant: str, rules: PostingRules) -> None:
+        await self.programs.update_one({"_id": tenant}, {"$set": rules_to_doc(rules)}, upsert=True)
 
-    async def program(self, tenant: str) -> Document:
-        return await self.programs.find_one({"_id": tenant}) or {}
+    async def program(self, tenant: str) -> PostingRules:
+        return doc_to_rules(await self.programs.find_one({"_id": tenant}))
 
-    async def tenant_settings(self, tenant: str) -> Document:
-        return await self.settings.find_one({"_id": tenant}) or {}
+    async def x_mode(self, tenant: str) -> Mode:
+        doc = await self.settings.find_one({"_id": tenant})
+        return Mode((doc or {}).get("x_mode", Mode.API))
 
-    async def set_tenant_settings(self, tenant: str, fields: Document) -> None:
-        await self.settings.update_one({"_id": tenant}, {"$set": fields}, upsert=True)
+    async def set_x_mode(self, tenant: str, mode: Mode) -> None:
+        await self.settings.update_one(
+            {"_id": tenant}, {"$set": {"x_mode": mode.value}}, upsert=True
+        )
 
     # OAuth and accounts ----------------------------------------------------------
     async def save_oauth_state(self, state: str, fields: Document) -> None:
@@ -113,61 +132,75 @@ class DistributionStore:
             assert doc is not None
             return str(doc["share_id"])
 
-    async def insert_share(self, share: Document, events: list[Document]) -> bool:
+    async def insert_share(self, share: Share, events: list[Document]) -> bool:
         try:
-            await self.shares.insert_one({**share, OUTBOX: events, PENDING: bool(events)})
+            await self.shares.insert_one(
+                {**share_to_doc(share), OUTBOX: events, PENDING: bool(events)}
+            )
             return True
         except DuplicateKeyError:
             return False
 
-    async def insert_shares(self, shares: list[tuple[Document, list[Document]]]) -> None:
+    async def insert_shares(self, shares: list[tuple[Share, list[Document]]]) -> None:
         """Insert many shares with their events in one unordered bulk write;
         shares that exist already (same id) are left as they are."""
         await bulk_write_new(
             self.shares,
             [
-                InsertOne({**share, OUTBOX: events, PENDING: bool(events)})
+                InsertOne({**share_to_doc(share), OUTBOX: events, PENDING: bool(events)})
                 for share, events in shares
             ],
         )
 
-    async def share(self, share_id: str) -> Document | None:
-        return await self.shares.find_one({"_id": share_id}, {OUTBOX: 0})
+    async def share(self, share_id: str) -> Share | None:
+        doc = await self.shares.find_one({"_id": share_id}, {OUTBOX: 0})
+        return doc_to_share(doc) if doc else None
 
-    async def shares_of(self, tenant: str, advocate: str) -> list[Document]:
-        cursor = self.shares.find({"tenant": tenant, "advocate": advocate}, {OUTBOX: 0})
-        return [doc async for doc in cursor]
+    async def _shares(self, query: Document) -> list[Share]:
+        return [doc_to_share(doc) async for doc in self.shares.find(query, {OUTBOX: 0})]
 
-    async def shares_of_content(self, tenant: str, content_id: str) -> list[Document]:
-        cursor = self.shares.find({"tenant": tenant, "content_id": content_id}, {OUTBOX: 0})
-        return [doc async for doc in cursor]
+    async def shares_of(self, tenant: str, advocate: str) -> list[Share]:
+        return await self._shares({"tenant": tenant, "advocate": advocate})
 
-    async def scheduled_shares(self) -> list[Document]:
-        return [doc async for doc in self.shares.find({"scheduled": True}, {OUTBOX: 0})]
+    async def shares_of_content(self, tenant: str, content_id: str) -> list[Share]:
+        return await self._shares({"tenant": tenant, "content_id": content_id})
+
+    async def scheduled_shares(self) -> list[Share]:
+        return await self._shares({"scheduled": True})
 
     async def move(
         self,
         share_id: str,
-        network: str,
-        expected: str,
-        fields: Document,
-        events: list[Document] | None = None,
-        share_fields: Document | None = None,
+        network: Network,
+        expected: Status,
+        to: Status,
+        *,
+        events: Sequence[Document] = (),
+        scheduled: bool | None = None,
+        **changes: Any,
     ) -> bool:
-        """Set the network's fields if its status is still `expected` (compare and
-        set): the one way a (share, network) changes status, checked against the
-        state machine first (a change it does not allow is a bug: nothing is written)."""
-        require_move(Status(expected), Status(fields["status"]))
-        update = {f"networks.{network}.{name}": value for name, value in fields.items()}
+        """Move the network from `expected` to `to`, setting `changes` (fields of
+        NetworkShare), if its status is still `expected` (compare and set): the
+        one way a (share, network) changes status, checked against the state
+        machine first (a change it does not allow is a bug: nothing is written).
+        `scheduled` sets the share's mark for the scheduler."""
+        require_move(expected, to)
+        unknown = set(changes) - NETWORK_SHARE_FIELDS
+        assert not unknown, f"not fields of a share's network: {sorted(unknown)}"
+        at = f"networks.{network.value}"
+        update: Document = {f"{at}.{name}": value for name, value in changes.items()}
+        update[f"{at}.status"] = to.value
+        if scheduled is not None:
+            update["scheduled"] = scheduled
         result = await self.shares.update_one(
-            {"_id": share_id, f"networks.{network}.status": expected},
-            with_outbox({"$set": {**update, **(share_fields or {})}}, events or []),
+            {"_id": share_id, f"{at}.status": expected.value},
+            with_outbox({"$set": update}, list(events)),
         )
         return result.matched_count == 1
 
-    async def unschedule(self, share_id: str, networks: list[str]) -> bool:
+    async def unschedule(self, share_id: str, networks: Sequence[Network]) -> bool:
         """Clear the scheduled mark, unless a network went back to waiting meanwhile."""
-        guard = {f"networks.{n}.status": {"$ne": "scheduled"} for n in networks}
+        guard = {f"networks.{n.value}.status": {"$ne": Status.SCHEDULED.value} for n in networks}
         result = await self.shares.update_one(
             {"_id": share_id, "scheduled": True, **guard}, {"$set": {"scheduled": False}}
         )

@@ -15,9 +15,11 @@ import grpc
 
 from chorus.contracts.engagement.v1 import engagement_service_pb2 as pb
 from chorus.contracts.engagement.v1 import engagement_service_pb2_grpc as pb_grpc
+from chorus.distribution.domain.model import Share
 from chorus.kit.auth import Role, mint_token
 from chorus.kit.errors import ErrorCode, ProblemError
-from chorus.kit.tracing import inject_headers
+from chorus.kit.networks import Network, network_pb
+from chorus.kit.tracing import traced_channel
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class TrackedLinks:
         self._tokens: dict[str, tuple[float, str]] = {}
 
     async def start(self) -> None:
-        self._channel = grpc.aio.insecure_channel(self._target)
+        self._channel = traced_channel(self._target)
 
     async def stop(self) -> None:
         if self._channel is not None:
@@ -62,18 +64,16 @@ class TrackedLinks:
         self._tokens[tenant] = (time.time() + 600, token)
         return token
 
-    async def link_for(
-        self, *, tenant: str, advocate: str, share_id: str, network: int, content_id: str, url: str
-    ) -> str:
-        """The short URL to post for this share on this network."""
+    async def link_for(self, share: Share, network: Network, url: str) -> str:
+        """The short URL to post for this share on this network (to `url`, the item's)."""
         assert self._channel is not None, "not started"
         stub = pb_grpc.EngagementServiceStub(self._channel)
-        metadata = [("authorization", f"Bearer {self._token(tenant)}"), *inject_headers().items()]
+        metadata = [("authorization", f"Bearer {self._token(share.tenant)}")]
         request = pb.CreateTrackedLinkRequest(
-            share_id=share_id,
-            network=network,  # type: ignore[arg-type]
-            content_id=content_id,
-            advocate=advocate,
+            share_id=share.id,
+            network=network_pb(network),
+            content_id=share.content_id,
+            advocate=share.advocate,
             url=url,
         )
         for attempt in range(len(NOT_YET_LIVE_RETRY_SECONDS) + 1):

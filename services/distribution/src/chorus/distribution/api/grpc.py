@@ -9,18 +9,19 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 from chorus.contracts.distribution.v1 import distribution_service_pb2 as pb
 from chorus.contracts.distribution.v1 import distribution_service_pb2_grpc as pb_grpc
-from chorus.distribution.api.rest import CallbackIn, ConnectIn, ShareIn
+from chorus.distribution.api.rest import CallbackIn, ConnectIn, ShareIn, shown
 from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
-from chorus.distribution.app.sharing import ShareTarget, Sharing
+from chorus.distribution.app.requests import ShareRequests, ShareTarget
+from chorus.distribution.app.share_events import MODES
+from chorus.distribution.domain.model import Share
 from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.envelope import timestamp
+from chorus.kit.errors import not_found
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
-from chorus.kit.networks import network_name, network_pb
+from chorus.kit.networks import network_name, network_of, network_pb
 from chorus.kit.validation import requested_moment, validated
-
-MODES = {"api": 1, "intent": 2}
 
 
 def _stamp(value: Any) -> Timestamp | None:
@@ -37,31 +38,22 @@ def account_pb(view: AccountView) -> pb.Account:
     )
 
 
-def share_pb(share: dict[str, Any]) -> pb.Share:
+def share_pb(share: Share) -> pb.Share:
     return pb.Share(
-        share_id=share["_id"],
-        content_id=share["content_id"],
-        scheduled_at=_stamp(share.get("scheduled_at")),
-        created_at=_stamp(share["created_at"]),
+        share_id=share.id,
+        content_id=share.content_id,
+        scheduled_at=_stamp(share.scheduled_at),
+        created_at=_stamp(share.created_at),
         networks=[
-            pb.ShareNetwork(
-                network=network_pb(network),
-                mode=MODES[e["mode"]],  # type: ignore[arg-type]
-                status=e["status"],
-                commentary=e["commentary"],
-                tracked_url=e.get("tracked_url", ""),
-                intent_url=e.get("intent_url", ""),
-                post_ref=e.get("post_ref", ""),
-                failure=e.get("failure", ""),
-            )
-            for network, e in share["networks"].items()
+            pb.ShareNetwork(network=network_pb(network), mode=MODES[e.mode], **shown(e))
+            for network, e in share.networks.items()
         ],
     )
 
 
 class DistributionServicer(pb_grpc.DistributionServiceServicer):
     def __init__(
-        self, catalog: Catalog, accounts: Accounts, sharing: Sharing, verifier: TokenVerifier
+        self, catalog: Catalog, accounts: Accounts, sharing: ShareRequests, verifier: TokenVerifier
     ) -> None:
         self._catalog = catalog
         self._accounts = accounts
@@ -125,9 +117,11 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
         )
 
     async def ConfirmIntent(self, request: pb.ConfirmIntentRequest, context: Context) -> Any:
-        share = await self._sharing.confirm_intent(
-            await self._who(context), request.share_id, network_name(request.network)
-        )
+        who = await self._who(context)
+        network = network_of(request.network)
+        if network is None:
+            raise not_found(f"network {request.network} in share {request.share_id!r}")
+        share = await self._sharing.confirm_intent(who, request.share_id, network)
         return pb.ConfirmIntentResponse(share=share_pb(share))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from fastapi import APIRouter, Response
 from google.protobuf.json_format import MessageToDict
@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
-from chorus.distribution.app.sharing import ShareTarget, Sharing
+from chorus.distribution.app.requests import ShareRequests, ShareTarget
+from chorus.distribution.domain.model import Mode, NetworkShare, Share
 from chorus.kit.fields import IdempotencyKey, PathId
 from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated, links_to
 from chorus.kit.networks import Network
@@ -85,6 +86,18 @@ class ShareNetworkOut(BaseModel):
     failure: str
 
 
+def shown(entry: NetworkShare) -> dict[str, str]:
+    """What both APIs show of a share's network, besides its network and mode."""
+    return {
+        "status": entry.status.value,
+        "commentary": entry.commentary,
+        "tracked_url": entry.tracked_url,
+        "intent_url": entry.intent_url,
+        "post_ref": entry.post_ref,
+        "failure": entry.failure,
+    }
+
+
 class ShareOut(BaseModel):
     id: str
     content_id: str
@@ -93,36 +106,27 @@ class ShareOut(BaseModel):
     networks: list[ShareNetworkOut]
 
     @classmethod
-    def of(cls, share: dict[str, Any]) -> ShareOut:
+    def of(cls, share: Share) -> ShareOut:
         return cls(
-            id=share["_id"],
-            content_id=share["content_id"],
-            scheduled_at=share.get("scheduled_at"),
-            created_at=share["created_at"],
+            id=share.id,
+            content_id=share.content_id,
+            scheduled_at=share.scheduled_at,
+            created_at=share.created_at,
             networks=[
-                ShareNetworkOut(
-                    network=network,
-                    mode=e["mode"],
-                    status=e["status"],
-                    commentary=e["commentary"],
-                    tracked_url=e.get("tracked_url", ""),
-                    intent_url=e.get("intent_url", ""),
-                    post_ref=e.get("post_ref", ""),
-                    failure=e.get("failure", ""),
-                )
-                for network, e in share["networks"].items()
+                ShareNetworkOut(network=network.value, mode=e.mode.value, **shown(e))
+                for network, e in share.networks.items()
             ],
         )
 
 
 class XModeIn(BaseModel):
-    x_mode: Literal["api", "intent"] = Field(
+    x_mode: Mode = Field(
         description="intent: X shares go through the share dialog (no API cost)",
     )
 
 
 def router(
-    catalog: Catalog, accounts: Accounts, sharing: Sharing, limits: PublicLimits
+    catalog: Catalog, accounts: Accounts, sharing: ShareRequests, limits: PublicLimits
 ) -> APIRouter:
     api = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 

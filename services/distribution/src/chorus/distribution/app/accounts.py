@@ -22,7 +22,7 @@ from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.metrics import Metrics
-from chorus.kit.networks import network_pb
+from chorus.kit.networks import Network, network_pb
 from chorus.kit.outbox import outbox_entry
 from chorus.kit.topics import ACCOUNT_HEALTH, advocate_key
 
@@ -61,7 +61,7 @@ class Accounts:
     def __init__(
         self,
         store: DistributionStore,
-        platforms: Mapping[str, Platform],
+        platforms: Mapping[Network, Platform],
         cipher: TokenCipher,
         *,
         warn_days: int,
@@ -85,7 +85,8 @@ class Accounts:
         self._now = clock
 
     def _platform(self, network: str) -> Platform:
-        platform = self._platforms.get(network)
+        known = network in set(Network)
+        platform = self._platforms.get(Network(network)) if known else None
         if platform is None:
             raise ProblemError(
                 ErrorCode.VALIDATION_FAILED,
