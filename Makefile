@@ -36,7 +36,7 @@ test-unit: install ## unit tests only (no infrastructure)
 test-integration: install stack-up ## integration tests against the local stack
 	@$(PY) -m pytest tests
 
-DISTRIBUTIONS := libs/kit libs/demo libs/simulator services/content services/distribution services/engagement services/gamification
+DISTRIBUTIONS := libs/kit libs/demo libs/simulator services/content services/distribution services/engagement services/gamification services/insights
 
 lint: install ## ruff (lint + format check), mypy, and every distribution declares what it imports (deptry)
 	@$(VENV)/bin/ruff check .

@@ -13,7 +13,8 @@ database of its own, so nothing is left for `make run`:
 Mixes: content reads share.performed; engagement one share.performed (an API
 post, polled later) to three engagement.observed; distribution's control group
 reads advocate.lifecycle (an HR sync enrolling people), with program.changed
-and content.retracted in it. Distribution's posting path (share.requested) is
+and content.retracted in it; insights reads engagement's mix (a programme's
+activity) into its day buckets. Distribution's posting path (share.requested) is
 bounded by the platforms' round trips, not by the consumer:
 bench/distribution_fanout.py measures it.
 
@@ -177,6 +178,22 @@ async def check_distribution(db: Any, records: list[OutgoingRecord]) -> str | No
     return None if stored == expected else f"{stored} advocates stored, {expected} sent"
 
 
+async def check_insights(db: Any, records: list[OutgoingRecord]) -> str | None:
+    cursor = await db["daily"].aggregate(
+        [
+            {"$match": {"tenant": TENANT}},
+            {"$group": {"_id": None, "shares": {"$sum": "$shares"}, "clicks": {"$sum": "$clicks"}}},
+        ]
+    )
+    found = (await cursor.to_list(1)) or [{"shares": 0, "clicks": 0}]
+    shares, observed = _count(records, SHARE_PERFORMED), _count(records, ENGAGEMENT_OBSERVED)
+    if (found[0]["shares"], found[0]["clicks"]) != (shares, observed):
+        return (
+            f"{found[0]['shares']}/{shares} shares, {found[0]['clicks']}/{observed} clicks counted"
+        )
+    return None
+
+
 CASES = (
     Case("content", "content", content_records, check_content),
     Case("engagement", "engagement", engagement_records, check_engagement),
@@ -186,6 +203,8 @@ CASES = (
         distribution_records,
         check_distribution,
     ),
+    # The same mix as engagement's: what a programme's activity looks like.
+    Case("insights", "insights", engagement_records, check_insights),
 )
 
 

@@ -18,6 +18,8 @@ from chorus.engagement.main import EngagementSettings
 from chorus.engagement.main import build as build_engagement
 from chorus.gamification.main import GamificationSettings
 from chorus.gamification.main import build as build_gamification
+from chorus.insights.main import InsightsSettings
+from chorus.insights.main import build as build_insights
 from chorus.kit.runtime import ServiceRuntime
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -33,12 +35,13 @@ def openapi_of(name: str, tmp_path: Path) -> dict[str, Any]:
         "distribution": lambda: build_distribution(DistributionSettings()),
         "engagement": lambda: build_engagement(EngagementSettings(journal_dir=tmp_path)),
         "gamification": lambda: build_gamification(GamificationSettings(role="api")),
+        "insights": lambda: build_insights(InsightsSettings()),
     }
     document: dict[str, Any] = builds[name]().http_app.openapi()
     return document
 
 
-SERVICES = ("content", "distribution", "engagement", "gamification")
+SERVICES = ("content", "distribution", "engagement", "gamification", "insights")
 
 
 def resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:

@@ -4,7 +4,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$repo/.venv/bin"
-services=(content distribution engagement gamification)
+services=(content distribution engagement gamification insights)
 pids=()
 
 stop_all() {
@@ -35,8 +35,8 @@ if ! [[ "$replicas" =~ ^[1-9]$ ]]; then
   echo "run: REPLICAS must be a number from 1 to 9 (got '$replicas')" >&2
   exit 2
 fi
-declare -A http_ports=([content]=8010 [distribution]=8020 [engagement]=8030 [gamification]=8040)
-declare -A grpc_ports=([content]=50510 [distribution]=50520 [engagement]=50530 [gamification]=50540)
+declare -A http_ports=([content]=8010 [distribution]=8020 [engagement]=8030 [gamification]=8040 [insights]=8050)
+declare -A grpc_ports=([content]=50510 [distribution]=50520 [engagement]=50530 [gamification]=50540 [insights]=50550)
 
 start_replica() {
   local name="$1" index="$2" label="$1"

@@ -24,6 +24,8 @@ from chorus.engagement.main import EngagementSettings
 from chorus.engagement.main import build as build_engagement
 from chorus.gamification.main import GamificationSettings
 from chorus.gamification.main import build as build_gamification
+from chorus.insights.main import InsightsSettings
+from chorus.insights.main import build as build_insights
 from chorus.kit.runtime import ServiceRuntime
 from chorus_testing import (
     UNLIMITED_PUBLIC_ROUTES,
@@ -133,6 +135,13 @@ async def test_gamification_api(kafka_bootstrap: str, mongo_url: str, tmp_path: 
         role="api",
     )
     async with served(build_gamification(settings)) as base_url:
+        assert await fuzz(base_url, tmp_path / "report.json") > 0
+    await drop_database(mongo_url, settings.database_name)
+
+
+async def test_insights_api(kafka_bootstrap: str, mongo_url: str, tmp_path: Path) -> None:
+    settings = InsightsSettings(**in_process(kafka_bootstrap, mongo_url, "fuzz_insights"))
+    async with served(build_insights(settings)) as base_url:
         assert await fuzz(base_url, tmp_path / "report.json") > 0
     await drop_database(mongo_url, settings.database_name)
 

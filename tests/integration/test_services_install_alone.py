@@ -19,8 +19,8 @@ from chorus.kit.admin import delete_namespace, ensure_topics, topic_specs
 from chorus_testing import drop_database, free_port, start_service, unique
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("content", "distribution", "engagement", "gamification")
-OTHERS = {"content", "distribution", "engagement", "gamification", "simulator", "demo"}
+SERVICES = ("content", "distribution", "engagement", "gamification", "insights")
+OTHERS = {"content", "distribution", "engagement", "gamification", "insights", "simulator", "demo"}
 
 
 def uv() -> list[str]:

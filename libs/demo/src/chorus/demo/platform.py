@@ -26,6 +26,8 @@ class Endpoints:
     distribution: str = "http://127.0.0.1:8020"
     engagement: str = "http://127.0.0.1:8030"
     gamification: str = "http://127.0.0.1:8040"
+    # Read by people, not by the seed (which waits for the services it calls).
+    insights: str = "http://127.0.0.1:8050"
     simulator: str = "http://127.0.0.1:8090"
 
     def services(self) -> dict[str, str]:

@@ -111,6 +111,7 @@ def walkthrough(endpoints: Endpoints, items: list[dict[str, object]]) -> str:
         (name, f"{url}/docs", f"127.0.0.1:{grpc_ports[name]}")
         for name, url in endpoints.services().items()
     ]
+    rows.append(("insights", f"{endpoints.insights}/docs", "(REST only for now)"))
     rows.append(
         ("simulator", f"{endpoints.simulator}/docs", "LinkedIn and X; posts at /_sim/posts")
     )
@@ -131,7 +132,7 @@ approver "{APPROVER}", admin "{ADMIN}", {len(ADVOCATES)} enrolled advocates
 A token for {advocate} (add --role curator/approver/admin or another --sub as you need):
   TOKEN=$({token})
 
-Try it in three steps:
+Try it in four steps:
   1. Read the feed:
      curl -s -H "Authorization: Bearer $TOKEN" {endpoints.content}/v1/feed
   2. Share the first item to LinkedIn (posted for you) and Facebook (an intent link):
@@ -142,6 +143,13 @@ Try it in three steps:
      ({endpoints.engagement}/r/<code>) in a browser.
   3. Watch the points and badges arrive:
      curl -s -H "Authorization: Bearer $TOKEN" {endpoints.gamification}/v1/leaderboards/week
+  4. See the programme's figures for this week as its admin (participation,
+     engagement, concentration, earned media value), or as CSV:
+     ADMIN=$({bin_dir}/chorus token --tenant {TENANT} --sub {ADMIN} --role admin)
+     curl -s -H "Authorization: Bearer $ADMIN" \
+       "{endpoints.insights}/v1/insights/programme?period=week&of=$(date -u +%G-W%V)"
+     curl -s -H "Authorization: Bearer $ADMIN" \
+       "{endpoints.insights}/v1/insights/programme/advocates.csv?period=week&of=$(date -u +%G-W%V)"
 """
 
 

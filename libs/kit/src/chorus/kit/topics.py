@@ -140,6 +140,7 @@ CONSUMER_GROUPS: tuple[str, ...] = (
     control_group("engagement"),
     "gamification",
     control_group("gamification"),
+    "insights",
 )
 DEAD_LETTER_RETENTION_MS = 4 * WEEK_MS
 

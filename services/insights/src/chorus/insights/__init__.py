@@ -1,0 +1,1 @@
+"""Chorus insights: the programme's analytics."""

@@ -1,0 +1,226 @@
+"""The programme's figures for a period: for admins and curators the
+tenant's, for an advocate their own. A group smaller than the tenant's k is
+suppressed (never shown as zero), and advocates who left are never named."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
+
+from chorus.insights.adapters.store import Breakdown, InsightsStore, Member
+from chorus.insights.domain.figures import (
+    Concentration,
+    EarnedMedia,
+    Engagement,
+    MediaRates,
+    concentration,
+    earned_media,
+    participation,
+)
+from chorus.insights.domain.periods import Period
+from chorus.kit.auth import Principal, Role
+from chorus.kit.errors import ErrorCode, ProblemError, Violation
+from chorus.kit.networks import Network
+
+READERS = (Role.ADMIN, Role.CURATOR)
+DEFAULT_CURRENCY = "USD"
+
+
+class Interval(StrEnum):
+    DAY = "day"
+    WEEK = "week"
+
+
+@dataclass(frozen=True)
+class Filters:
+    network: Network | None = None
+    content_id: str | None = None
+    group: str | None = None
+    tag: str | None = None
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of a ranking or a series: a name and what it counted."""
+
+    key: str
+    shares: int
+    engagement: Engagement
+    label: str = ""
+
+
+@dataclass(frozen=True)
+class ProgrammeReport:
+    period: Period
+    filters: Filters
+    # Set when a group is smaller than k: every figure below is then empty.
+    suppressed: bool
+    shares: int = 0
+    enrolled: int = 0
+    active: int = 0
+    participation: float | None = None
+    opt_outs: int = 0
+    engagement: Engagement = field(default_factory=Engagement)
+    engagement_per_share: float | None = None
+    earned_media: EarnedMedia | None = None
+    advocates: Concentration | None = None
+    content: Concentration | None = None
+    top_advocates: tuple[Row, ...] = ()
+    top_content: tuple[Row, ...] = ()
+    series: tuple[Row, ...] = ()
+
+
+@dataclass(frozen=True)
+class AdvocateReport:
+    period: Period
+    advocate: str
+    shares: int
+    engagement: Engagement
+    by_network: tuple[Row, ...]
+    series: tuple[Row, ...]
+
+
+def _moment(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def enrolled_during(member: Member, period: Period) -> bool:
+    """Enrolled at some moment of the period (a re-enrolment counts from the first)."""
+    if member.enrolled_at is None or member.enrolled_at >= _moment(period.end):
+        return False
+    return member.left_at is None or member.left_at >= _moment(period.start)
+
+
+def _total(rows: dict[str, tuple[int, Engagement]]) -> tuple[int, Engagement]:
+    shares, engagement = 0, Engagement()
+    for count, counted in rows.values():
+        shares, engagement = shares + count, engagement + counted
+    return shares, engagement
+
+
+def _ranked(rows: dict[str, tuple[int, Engagement]], limit: int) -> list[Row]:
+    ordered = sorted(rows.items(), key=lambda kv: (-kv[1][1].total, -kv[1][0], kv[0]))
+    return [Row(key, shares, counted) for key, (shares, counted) in ordered[:limit]]
+
+
+def series(
+    rows: dict[str, tuple[int, Engagement]], period: Period, interval: Interval
+) -> list[Row]:
+    """Every day (or ISO week) of the period, those without activity as zeros."""
+    buckets: dict[str, tuple[int, Engagement]] = {}
+    for day in period.days:
+        key = day.isoformat()
+        if interval is Interval.WEEK:
+            key = (day - timedelta(days=day.weekday())).isoformat()
+        shares, counted = buckets.get(key, (0, Engagement()))
+        day_shares, day_counted = rows.get(day.isoformat(), (0, Engagement()))
+        buckets[key] = (shares + day_shares, counted + day_counted)
+    return [Row(key, shares, counted) for key, (shares, counted) in buckets.items()]
+
+
+class Reports:
+    def __init__(self, store: InsightsStore, *, min_group_size: int) -> None:
+        self._store = store
+        self._k = min_group_size
+
+    async def programme(
+        self,
+        principal: Principal,
+        period: Period,
+        filters: Filters,
+        *,
+        interval: Interval = Interval.DAY,
+        limit: int = 10,
+    ) -> ProgrammeReport:
+        principal.require_role(*READERS)
+        tenant = principal.tenant
+        members = await self._store.members(tenant, filters.group)
+        if filters.group is not None and not members:
+            raise ProblemError(
+                ErrorCode.VALIDATION_FAILED,
+                f"no advocate is in the group {filters.group!r}",
+                [Violation("group", "a group of the tenant's advocates")],
+            )
+        enrolled = [m for m in members if enrolled_during(m, period)]
+        if filters.group is not None and len(enrolled) < self._k:
+            return ProgrammeReport(period, filters, suppressed=True)
+        content_ids = await self._content_ids(tenant, filters)
+        found = await self._store.breakdown(
+            tenant,
+            period,
+            network=filters.network,
+            content_ids=content_ids,
+            advocates=[m.advocate for m in members] if filters.group is not None else None,
+        )
+        shares, engagement = _total(found.by_network)
+        visible = {m.advocate for m in members if m.enrolled}
+        top_content = _ranked(found.by_content, limit)
+        titles = await self._store.titles(tenant, [row.key for row in top_content])
+        return ProgrammeReport(
+            period,
+            filters,
+            suppressed=False,
+            shares=shares,
+            enrolled=len(enrolled),
+            active=sum(1 for count, _ in found.by_advocate.values() if count > 0),
+            participation=participation(
+                sum(1 for count, _ in found.by_advocate.values() if count > 0), len(enrolled)
+            ),
+            opt_outs=await self._store.opt_outs(tenant, period) if filters.group is None else 0,
+            engagement=engagement,
+            engagement_per_share=engagement.total / shares if shares else None,
+            earned_media=await self._earned_media(tenant, found),
+            advocates=concentration([c.total for _, c in found.by_advocate.values()]),
+            content=concentration([c.total for _, c in found.by_content.values()]),
+            top_advocates=tuple(
+                row
+                for row in _ranked(found.by_advocate, len(found.by_advocate))
+                if row.key in visible
+            )[:limit],
+            top_content=tuple(
+                Row(row.key, row.shares, row.engagement, titles.get(row.key, ""))
+                for row in top_content
+            ),
+            series=tuple(series(found.by_day, period, interval)),
+        )
+
+    async def mine(
+        self, principal: Principal, period: Period, *, interval: Interval = Interval.DAY
+    ) -> AdvocateReport:
+        principal.require_role(Role.ADVOCATE)
+        found = await self._store.breakdown(principal.tenant, period, advocates=[principal.subject])
+        shares, engagement = _total(found.by_network)
+        return AdvocateReport(
+            period,
+            principal.subject,
+            shares,
+            engagement,
+            tuple(_ranked(found.by_network, len(found.by_network))),
+            tuple(series(found.by_day, period, interval)),
+        )
+
+    async def _content_ids(self, tenant: str, filters: Filters) -> Sequence[str] | None:
+        if filters.tag is None:
+            return [filters.content_id] if filters.content_id is not None else None
+        tagged = await self._store.contents_tagged(tenant, filters.tag)
+        if filters.content_id is not None:
+            return [c for c in tagged if c == filters.content_id]
+        return tagged
+
+    async def _earned_media(self, tenant: str, found: Breakdown) -> EarnedMedia:
+        configured = await self._store.media_rates(tenant)
+        currency, rates = configured if configured else (DEFAULT_CURRENCY, {})
+        return earned_media(
+            {network: counted for network, (_, counted) in found.by_network.items()},
+            rates,
+            currency,
+        )
+
+    async def set_media_rates(
+        self, principal: Principal, currency: str, rates: Mapping[Network, MediaRates]
+    ) -> None:
+        """The tenant's paid-media prices, which earned media value is reckoned in."""
+        principal.require_role(Role.ADMIN)
+        await self._store.set_media_rates(principal.tenant, currency, rates)

@@ -1,0 +1,69 @@
+"""Composition root of the insights service."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from chorus.contracts.content.v1.events_pb2 import ContentRetracted
+from chorus.insights.adapters.store import InsightsStore
+from chorus.insights.api import rest
+from chorus.insights.app.ingest import Ingest
+from chorus.insights.app.reports import Reports
+from chorus.kit.consumer import Batched, handles
+from chorus.kit.runtime import Lifecycle, ServiceRuntime
+from chorus.kit.service import Infrastructure, run_service
+from chorus.kit.settings import ServiceSettings
+from chorus.kit.topics import (
+    ADVOCATE_LIFECYCLE,
+    CONTENT_APPROVED,
+    CONTENT_RETRACTED,
+    ENGAGEMENT_OBSERVED,
+    SHARE_PERFORMED,
+)
+
+
+class InsightsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CHORUS_", extra="ignore", frozen=True)
+
+    service_name: str = "insights"
+    http_port: int = 8050
+    grpc_port: int = 50550
+    # Figures for a group with fewer enrolled advocates are suppressed, not shown.
+    min_group_size: int = Field(default=5, ge=1, le=1000)
+
+
+def build(settings: InsightsSettings) -> ServiceRuntime:
+    infra = Infrastructure.build(settings)
+    store = InsightsStore(infra.db)
+    ingest = Ingest(store)
+    reports = Reports(store, min_group_size=settings.min_group_size)
+    # Every handler is idempotent by itself (events counted once by id in a
+    # transaction; read models keep the newest change): no dedupe record.
+    # One group: an advocate's lifecycle and activity share a partition key,
+    # so an erasure comes after everything it erases.
+    infra.consumer(
+        {
+            SHARE_PERFORMED: Batched(ingest.on_shares_performed),
+            ENGAGEMENT_OBSERVED: Batched(ingest.on_engagement_observed),
+            ADVOCATE_LIFECYCLE: Batched(ingest.on_lifecycle),
+            CONTENT_APPROVED: Batched(ingest.on_content_approved),
+            CONTENT_RETRACTED: handles(ContentRetracted, ingest.on_content_retracted),
+        },
+        dedupe=False,
+    )
+    return infra.runtime(
+        title="Chorus insights",
+        description="The programme's analytics: participation, engagement, concentration, "
+        "earned media value, exports.",
+        routers=[rest.router(reports)],
+        components=[Lifecycle.on_start_only(store.ensure_indexes)],
+    )
+
+
+def main() -> None:
+    run_service(InsightsSettings, build)
+
+
+if __name__ == "__main__":
+    main()
