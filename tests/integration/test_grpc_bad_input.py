@@ -25,10 +25,13 @@ from chorus.contracts.content.v1 import content_service_pb2
 from chorus.contracts.distribution.v1 import distribution_service_pb2
 from chorus.contracts.engagement.v1 import engagement_service_pb2
 from chorus.contracts.gamification.v1 import gamification_service_pb2
+from chorus.contracts.insights.v1 import insights_service_pb2
 from chorus.engagement.main import EngagementSettings
 from chorus.engagement.main import build as build_engagement
 from chorus.gamification.main import GamificationSettings
 from chorus.gamification.main import build as build_gamification
+from chorus.insights.main import InsightsSettings
+from chorus.insights.main import build as build_insights
 from chorus.kit.runtime import ServiceRuntime
 from chorus_testing import bearer, drop_database, in_process, running, unique
 from distribution_support import distribution_stack
@@ -215,6 +218,14 @@ async def test_gamification(kafka_bootstrap: str, mongo_url: str) -> None:
     async with grpc_port(build_gamification(settings)) as port:
         service = service_of(gamification_service_pb2, "GamificationService")
         problems = await probe(port, service)
+        assert problems == [], "\n".join(problems)
+    await drop_database(mongo_url, settings.database_name)
+
+
+async def test_insights(kafka_bootstrap: str, mongo_url: str) -> None:
+    settings = InsightsSettings(**in_process(kafka_bootstrap, mongo_url, "grpc_insights"))
+    async with grpc_port(build_insights(settings)) as port:
+        problems = await probe(port, service_of(insights_service_pb2, "InsightsService"))
         assert problems == [], "\n".join(problems)
     await drop_database(mongo_url, settings.database_name)
 

@@ -12,12 +12,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import grpc
 import httpx
 import pytest
 
 from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle, ContentApproved
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, EngagementObserved
+from chorus.contracts.insights.v1 import insights_service_pb2 as pb
+from chorus.contracts.insights.v1 import insights_service_pb2_grpc as pb_grpc
 from chorus.insights.main import InsightsSettings, build
 from chorus.kit.admin import delete_namespace, ensure_topics, topic_specs
 from chorus.kit.envelope import timestamp
@@ -146,6 +149,7 @@ class Insights:
     mongo_url: str
     prefix: str
     tenant: str
+    grpc_port: int = 0
 
 
 @pytest.fixture(scope="module")
@@ -161,7 +165,10 @@ async def insights(kafka_bootstrap: str, mongo_url: str) -> AsyncIterator[Insigh
             base = f"http://127.0.0.1:{runtime.bound_http_port}"
             async with httpx.AsyncClient(base_url=base, timeout=30) as http:
                 await send(kafka_bootstrap, prefix, programme(tenant))
-                service = Insights(http, kafka_bootstrap, mongo_url, prefix, tenant)
+                assert runtime.grpc.port is not None
+                service = Insights(
+                    http, kafka_bootstrap, mongo_url, prefix, tenant, runtime.grpc.port
+                )
                 await settled(service, shares=5)
                 yield service
     finally:
@@ -333,6 +340,49 @@ async def test_the_advocates_report_is_rfc_4180_csv(insights: Insights) -> None:
         "/v1/insights/programme/content.csv", params=WEEK, headers=admin(insights.tenant)
     )
     assert content.text.split("\r\n")[1] == "c1,Item c1,3,54,30,22,0,0,5000"
+
+
+async def test_grpc_answers_what_rest_answers(insights: Insights) -> None:
+    rest = await report(insights)
+    week = pb.PeriodSelector(kind="week", of="2026-W45")
+    as_admin = [("authorization", admin(insights.tenant)["Authorization"])]
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{insights.grpc_port}") as channel:
+        stub = pb_grpc.InsightsServiceStub(channel)
+        reply = await stub.GetProgrammeReport(
+            pb.GetProgrammeReportRequest(period=week), metadata=as_admin
+        )
+        found = reply.report
+        assert (found.start, found.end) == ("2026-11-02", "2026-11-09")
+        assert (found.shares, found.enrolled, found.active, found.engagement.total) == (5, 6, 4, 96)
+        assert found.participation == pytest.approx(rest["participation"])
+        assert found.advocate_concentration.gini == pytest.approx(
+            rest["advocate_concentration"]["gini"]
+        )
+        assert [row.key for row in found.top_advocates] == ["ann", "ben", "cat"]
+        assert found.earned_media.total == rest["earned_media"]["total"]
+        export = await stub.ExportReport(
+            pb.ExportReportRequest(report="advocates", period=week), metadata=as_admin
+        )
+        csv_over_rest = await insights.http.get(
+            "/v1/insights/programme/advocates.csv", params=WEEK, headers=admin(insights.tenant)
+        )
+        assert export.csv.decode() == csv_over_rest.text
+        assert export.filename == "advocates-2026-11-02.csv"
+        as_ann = [("authorization", bearer(insights.tenant, "ann", "advocate")["Authorization"])]
+        mine = await stub.GetMyReport(pb.GetMyReportRequest(period=week), metadata=as_ann)
+        assert (mine.advocate, mine.shares, mine.engagement.total) == ("ann", 2, 75)
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.GetProgrammeReport(
+                pb.GetProgrammeReportRequest(period=week), metadata=as_ann
+            )
+        assert refused.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        bad = pb.PeriodSelector(kind="week", of="2026-W99")
+        with pytest.raises(grpc.aio.AioRpcError) as invalid:
+            await stub.GetProgrammeReport(
+                pb.GetProgrammeReportRequest(period=bad), metadata=as_admin
+            )
+        assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "2026-W99" in (invalid.value.details() or "")
 
 
 @pytest.mark.parametrize(

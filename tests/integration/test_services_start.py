@@ -21,12 +21,12 @@ from pymongo import AsyncMongoClient
 
 from chorus_testing import eventually, free_port, unique
 
-SERVICES: dict[str, str | None] = {
+SERVICES = {
     "content": "chorus.contracts.content.v1.ContentService",
     "distribution": "chorus.contracts.distribution.v1.DistributionService",
     "engagement": "chorus.contracts.engagement.v1.EngagementService",
     "gamification": "chorus.contracts.gamification.v1.GamificationService",
-    "insights": None,  # REST only so far: gRPC serves health and reflection
+    "insights": "chorus.contracts.insights.v1.InsightsService",
 }
 
 
@@ -81,15 +81,11 @@ async def test_service_process_starts_serves_health_and_stops_on_sigterm(
             health = health_pb2_grpc.HealthStub(channel)
 
             async def serving() -> bool:
-                # "" is the server as a whole; a service's own name where it has one.
-                name = SERVICES[service] or ""
-                reply = await health.Check(health_pb2.HealthCheckRequest(service=name))
+                reply = await health.Check(health_pb2.HealthCheckRequest(service=SERVICES[service]))
                 return reply.status == health_pb2.HealthCheckResponse.SERVING
 
             await eventually(serving, timeout=10)
-            listed = await listed_services(channel)
-            assert "grpc.health.v1.Health" in listed
-            assert SERVICES[service] is None or SERVICES[service] in listed
+            assert SERVICES[service] in await listed_services(channel)
     finally:
         if process.returncode is None:
             process.send_signal(signal.SIGTERM)

@@ -111,7 +111,7 @@ def walkthrough(endpoints: Endpoints, items: list[dict[str, object]]) -> str:
         (name, f"{url}/docs", f"127.0.0.1:{grpc_ports[name]}")
         for name, url in endpoints.services().items()
     ]
-    rows.append(("insights", f"{endpoints.insights}/docs", "(REST only for now)"))
+    rows.append(("insights", f"{endpoints.insights}/docs", "127.0.0.1:50550"))
     rows.append(
         ("simulator", f"{endpoints.simulator}/docs", "LinkedIn and X; posts at /_sim/posts")
     )

@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from chorus.contracts.content.v1.events_pb2 import ContentRetracted
 from chorus.insights.adapters.store import InsightsStore
+from chorus.insights.api import grpc as grpc_api
 from chorus.insights.api import rest
 from chorus.insights.app.ingest import Ingest
 from chorus.insights.app.reports import Reports
@@ -57,6 +58,7 @@ def build(settings: InsightsSettings) -> ServiceRuntime:
         description="The programme's analytics: participation, engagement, concentration, "
         "earned media value, exports.",
         routers=[rest.router(reports)],
+        grpc_services=[grpc_api.registration(grpc_api.InsightsServicer(reports, infra.verifier))],
         components=[Lifecycle.on_start_only(store.ensure_indexes)],
     )
 

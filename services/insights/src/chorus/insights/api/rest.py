@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import asdict
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
@@ -21,6 +22,7 @@ from chorus.insights.app.reports import (
     Reports,
     Row,
 )
+from chorus.insights.domain.activity import COUNTERS
 from chorus.insights.domain.figures import Concentration, EarnedMedia, Engagement, MediaRates
 from chorus.insights.domain.periods import (
     InvalidPeriod,
@@ -79,6 +81,11 @@ FiltersIn = Annotated[Filters, Depends(requested_filters)]
 Limit = Annotated[int, Query(ge=1, le=100, description="rows in each ranking")]
 
 
+def shown(e: Engagement) -> dict[str, int]:
+    """What both APIs show of counted engagement."""
+    return {**asdict(e), "total": e.total}
+
+
 class EngagementOut(BaseModel):
     clicks: int
     unique_clicks: int
@@ -90,15 +97,7 @@ class EngagementOut(BaseModel):
 
     @classmethod
     def of(cls, e: Engagement) -> EngagementOut:
-        return cls(
-            clicks=e.clicks,
-            unique_clicks=e.unique_clicks,
-            reactions=e.reactions,
-            comments=e.comments,
-            reshares=e.reshares,
-            impressions=e.impressions,
-            total=e.total,
-        )
+        return cls(**shown(e))
 
 
 class RowOut(BaseModel):
@@ -279,15 +278,7 @@ class Report(StrEnum):
     CONTENT = "content"
 
 
-CSV_COLUMNS = (
-    "shares",
-    "clicks",
-    "unique_clicks",
-    "reactions",
-    "comments",
-    "reshares",
-    "impressions",
-)
+CSV_COLUMNS = COUNTERS
 
 
 def csv_lines(first_column: str, rows: list[Row], with_label: bool) -> Iterator[str]:
@@ -313,6 +304,22 @@ def csv_lines(first_column: str, rows: list[Row], with_label: bool) -> Iterator[
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
+
+
+def csv_report(report: Report, found: ProgrammeReport) -> tuple[Iterator[str], str]:
+    """The report's CSV lines and a file name for it; a suppressed group has none."""
+    if found.suppressed:
+        raise ProblemError(
+            ErrorCode.FORBIDDEN,
+            "the group is too small to report on",
+            extra={"reason": "suppressed"},
+        )
+    lines = {
+        Report.DAILY: csv_lines("period_start", list(found.series), False),
+        Report.ADVOCATES: csv_lines("advocate", list(found.top_advocates), False),
+        Report.CONTENT: csv_lines("content_id", list(found.top_content), True),
+    }[report]
+    return lines, f"{report.value}-{found.period.start.isoformat()}.csv"
 
 
 def router(reports: Reports) -> APIRouter:
@@ -357,20 +364,9 @@ def router(reports: Reports) -> APIRouter:
         interval: Interval = Interval.DAY,
     ) -> Response:
         found = await reports.programme(
-            principal, period, filters, interval=interval, limit=100_000
+            principal, period, filters, interval=interval, limit=EVERY_ROW
         )
-        if found.suppressed:
-            raise ProblemError(
-                ErrorCode.FORBIDDEN,
-                "the group is too small to report on",
-                extra={"reason": "suppressed"},
-            )
-        lines = {
-            Report.DAILY: csv_lines("period_start", list(found.series), False),
-            Report.ADVOCATES: csv_lines("advocate", list(found.top_advocates), False),
-            Report.CONTENT: csv_lines("content_id", list(found.top_content), True),
-        }[report]
-        filename = f"{report.value}-{period.start.isoformat()}.csv"
+        lines, filename = csv_report(report, found)
         return StreamingResponse(
             lines,
             media_type="text/csv; charset=utf-8",
