@@ -470,13 +470,18 @@ async def test_erasure_removes_the_advocate_from_every_figure_that_names_them(
 
 
 async def caught_up(service: Insights, group: str) -> None:
-    """The group has handled every record on the activity and lifecycle topics."""
-    topics = (SHARE_PERFORMED, ENGAGEMENT_OBSERVED, ADVOCATE_LIFECYCLE)
+    """The service's groups have handled every record: activity in `group`,
+    lifecycle in its control group."""
+    topics = (
+        (group, SHARE_PERFORMED),
+        (group, ENGAGEMENT_OBSERVED),
+        (f"{group}-control", ADVOCATE_LIFECYCLE),
+    )
 
     async def done() -> bool:
-        for topic in topics:
-            name = service.prefix + topic.name
-            if not await group_caught_up(service.kafka, service.prefix + group, name):
+        for name, topic in topics:
+            prefixed = service.prefix + topic.name
+            if not await group_caught_up(service.kafka, service.prefix + name, prefixed):
                 return False
         return True
 

@@ -141,6 +141,7 @@ CONSUMER_GROUPS: tuple[str, ...] = (
     "gamification",
     control_group("gamification"),
     "insights",
+    control_group("insights"),
 )
 DEAD_LETTER_RETENTION_MS = 4 * WEEK_MS
 

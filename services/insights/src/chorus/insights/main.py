@@ -41,16 +41,22 @@ def build(settings: InsightsSettings) -> ServiceRuntime:
     reports = Reports(store, min_group_size=settings.min_group_size)
     # Every handler is idempotent by itself (events counted once by id in a
     # transaction; read models keep the newest change): no dedupe record.
-    # One group: an advocate's lifecycle and activity share a partition key,
-    # so an erasure comes after everything it erases.
     infra.consumer(
         {
             SHARE_PERFORMED: Batched(ingest.on_shares_performed),
             ENGAGEMENT_OBSERVED: Batched(ingest.on_engagement_observed),
-            ADVOCATE_LIFECYCLE: Batched(ingest.on_lifecycle),
             CONTENT_APPROVED: Batched(ingest.on_content_approved),
+        },
+        dedupe=False,
+    )
+    # An opt-out or an erasure takes effect at once, whatever the backlog above
+    # (the store drops an erased advocate's activity that comes after).
+    infra.consumer(
+        {
+            ADVOCATE_LIFECYCLE: Batched(ingest.on_lifecycle),
             CONTENT_RETRACTED: handles(ContentRetracted, ingest.on_content_retracted),
         },
+        control=True,
         dedupe=False,
     )
     return infra.runtime(

@@ -93,8 +93,7 @@ class InsightsStore:
     # Ingest ------------------------------------------------------------------
     async def add(self, counted: Sequence[Counted]) -> int:
         """Add what the events not yet counted contribute; returns how many were new."""
-        marks = {erased_mark(c.tenant, c.advocate) for c in counted}
-        gone = {doc["_id"] async for doc in self.erased.find({"_id": {"$in": list(marks)}})}
+        gone = await self._erased_among(counted)
         live = [c for c in counted if erased_mark(c.tenant, c.advocate) not in gone]
         ids = [c.event_id for c in live]
         already = {doc["_id"] async for doc in self.counted.find({"_id": {"$in": ids}}, {"_id": 1})}
@@ -142,7 +141,18 @@ class InsightsStore:
 
         async with self.daily.database.client.start_session() as session:
             await session.with_transaction(write)
+        # An erasure (the control consumer) may have come between the first
+        # look and the commit: it writes its mark before it deletes, so either
+        # its delete came after this commit, or this second look sees the mark.
+        erased_meanwhile = await self._erased_among(list(fresh.values()))
+        for tenant, advocate in {(c.tenant, c.advocate) for c in fresh.values()}:
+            if erased_mark(tenant, advocate) in erased_meanwhile:
+                await self._forget(tenant, advocate)
         return len(fresh)
+
+    async def _erased_among(self, counted: Sequence[Counted]) -> set[str]:
+        marks = list({erased_mark(c.tenant, c.advocate) for c in counted})
+        return {doc["_id"] async for doc in self.erased.find({"_id": {"$in": marks}})}
 
     async def apply_lifecycle(self, changes: Sequence[Lifecycle]) -> None:
         """Each advocate's enrolment, newest change winning (a redelivered older
@@ -175,9 +185,12 @@ class InsightsStore:
         await self.erased.update_one(
             {"_id": erased_mark(tenant, advocate)}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
         )
+        await self._forget(tenant, advocate)
+        await self.advocates.delete_one({"_id": advocate_key(tenant, advocate)})
+
+    async def _forget(self, tenant: str, advocate: str) -> None:
         await self.daily.delete_many({"tenant": tenant, "advocate": advocate})
         await self.counted.delete_many({"tenant": tenant, "advocate": advocate})
-        await self.advocates.delete_one({"_id": advocate_key(tenant, advocate)})
 
     async def save_content(
         self, tenant: str, content_id: str, title: str, tags: Sequence[str]
