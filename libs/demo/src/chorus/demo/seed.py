@@ -146,9 +146,9 @@ Try it in four steps:
   4. See the programme's figures for this week as its admin (participation,
      engagement, concentration, earned media value), or as CSV:
      ADMIN=$({bin_dir}/chorus token --tenant {TENANT} --sub {ADMIN} --role admin)
-     curl -s -H "Authorization: Bearer $ADMIN" \
+     curl -s -H "Authorization: Bearer $ADMIN" \\
        "{endpoints.insights}/v1/insights/programme?period=week&of=$(date -u +%G-W%V)"
-     curl -s -H "Authorization: Bearer $ADMIN" \
+     curl -s -H "Authorization: Bearer $ADMIN" \\
        "{endpoints.insights}/v1/insights/programme/advocates.csv?period=week&of=$(date -u +%G-W%V)"
 """
 
