@@ -16,7 +16,11 @@ import grpc
 import httpx
 import pytest
 
-from chorus.contracts.content.v1.events_pb2 import AdvocateLifecycle, ContentApproved
+from chorus.contracts.content.v1.events_pb2 import (
+    AdvocateLifecycle,
+    ContentApproved,
+    ContentRetracted,
+)
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, EngagementObserved
 from chorus.contracts.insights.v1 import insights_service_pb2 as pb
@@ -30,6 +34,7 @@ from chorus.kit.producer import EventProducer
 from chorus.kit.topics import (
     ADVOCATE_LIFECYCLE,
     CONTENT_APPROVED,
+    CONTENT_RETRACTED,
     ENGAGEMENT_OBSERVED,
     SHARE_PERFORMED,
     Topic,
@@ -245,6 +250,15 @@ async def test_the_programme_figures_are_exactly_the_hand_reckoned_ones(insights
     ]
 
 
+async def test_enrolled_counts_whoever_was_enrolled_at_some_moment_of_the_period(
+    insights: Insights,
+) -> None:
+    # Everyone enrolled on 11-01 (a Sunday, in W44); fay left on 11-05 (W45).
+    assert (await report(insights, period="week", of="2026-W43"))["enrolled"] == 0
+    assert (await report(insights, period="week", of="2026-W44"))["enrolled"] == 6
+    assert (await report(insights, period="week", of="2026-W46"))["enrolled"] == 5
+
+
 async def test_earned_media_value_uses_the_tenants_rates_and_shows_its_inputs(
     insights: Insights,
 ) -> None:
@@ -339,7 +353,7 @@ async def test_the_advocates_report_is_rfc_4180_csv(insights: Insights) -> None:
     content = await insights.http.get(
         "/v1/insights/programme/content.csv", params=WEEK, headers=admin(insights.tenant)
     )
-    assert content.text.split("\r\n")[1] == "c1,Item c1,3,54,30,22,0,0,5000"
+    assert content.text.split("\r\n")[1] == "c1,Item c1,3,54,30,22,0,0,5000,false"
 
 
 async def test_grpc_answers_what_rest_answers(insights: Insights) -> None:
@@ -383,6 +397,13 @@ async def test_grpc_answers_what_rest_answers(insights: Insights) -> None:
             )
         assert invalid.value.code() == grpc.StatusCode.INVALID_ARGUMENT
         assert "2026-W99" in (invalid.value.details() or "")
+        unknown_network = pb.Filters(network=99)  # type: ignore[arg-type]
+        with pytest.raises(grpc.aio.AioRpcError) as unfiltered:
+            await stub.GetProgrammeReport(
+                pb.GetProgrammeReportRequest(period=week, filters=unknown_network),
+                metadata=as_admin,
+            )
+        assert unfiltered.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
 
 @pytest.mark.parametrize(
@@ -395,6 +416,8 @@ async def test_grpc_answers_what_rest_answers(insights: Insights) -> None:
         ({"period": "fortnight", "of": "2026-W45"}, "period"),
         ({**WEEK, "group": "nobody-is-in-this"}, "group"),
         ({**WEEK, "network": "myspace"}, "network"),
+        ({"period": "quarter", "of": "9999-Q4"}, "of"),
+        ({"period": "range", "from": "9999-12-30", "to": "9999-12-31"}, "from"),
     ],
 )
 async def test_bad_periods_and_filters_are_refused_with_a_problem(
@@ -437,6 +460,18 @@ async def test_a_replay_from_offset_0_into_an_empty_database_gives_the_same_figu
     assert {k: v for k, v in replayed.items() if k != "earned_media"} == {
         k: v for k, v in before.items() if k != "earned_media"
     }
+
+
+async def test_a_retracted_item_is_marked_withdrawn_in_the_rankings(insights: Insights) -> None:
+    retracted = ContentRetracted(tenant=insights.tenant, content_id="c2", reason="outdated")
+    key = f"{insights.tenant}:c2"
+    await send(insights.kafka, insights.prefix, [(CONTENT_RETRACTED, key, retracted, "pull-c2")])
+
+    async def marked() -> dict[str, bool] | None:
+        rows = {row["key"]: row["withdrawn"] for row in (await report(insights))["top_content"]}
+        return rows if rows.get("c2") else None
+
+    assert await eventually(marked, timeout=30, interval=0.3) == {"c1": False, "c2": True}
 
 
 async def test_erasure_removes_the_advocate_from_every_figure_that_names_them(

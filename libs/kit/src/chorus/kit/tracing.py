@@ -42,14 +42,15 @@ def configure_tracing(service_name: str) -> TracerProvider:
         return current
     resource = Resource.create({"service.name": os.environ.get("OTEL_SERVICE_NAME", service_name)})
     provider = TracerProvider(resource=resource)
+    trace.set_tracer_provider(provider)
     if _export_configured():
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
-    trace.set_tracer_provider(provider)
-    # A span per MongoDB command, for every client made from here on (pymongo's
-    # command monitoring; the statement is never recorded).
-    PymongoInstrumentor().instrument()
+        # A span per MongoDB command, for every client made from here on
+        # (pymongo's command monitoring; the statement is never recorded).
+        # Leaves only: unexported, they would cost every command and tell nobody.
+        PymongoInstrumentor().instrument()
     return provider
 
 

@@ -10,7 +10,7 @@ from chorus.contracts.content.v1.events_pb2 import ContentApproved
 from chorus.distribution.adapters.content_copies import ContentCopies
 from chorus.distribution.adapters.store import DistributionStore
 from chorus.distribution.app.accounts import Accounts, AccountUnusable
-from chorus.distribution.domain.model import PostingRules
+from chorus.distribution.domain.model import Member, PostingRules
 from chorus.kit.envelope import moment_of
 from chorus.kit.errors import ErrorCode, ProblemError, not_found
 from chorus.kit.frequency import count_posts
@@ -31,22 +31,7 @@ class Eligibility:
         self._now = clock
 
     async def check_advocate(self, tenant: str, advocate: str, rules: PostingRules) -> None:
-        member = await self._store.advocate(tenant, advocate)
-        if member is None or not member.enrolled:
-            raise ProblemError(
-                ErrorCode.INVALID_STATE,
-                "enrol in the program before sharing",
-                extra={"reason": "not_enrolled"},
-            )
-        if member.policy_version < rules.policy_version:
-            raise ProblemError(
-                ErrorCode.INVALID_STATE,
-                "acknowledge the current social media policy before sharing",
-                extra={
-                    "reason": "policy_not_acknowledged",
-                    "current_policy_version": rules.policy_version,
-                },
-            )
+        check_member(await self._store.advocate(tenant, advocate), rules)
 
     async def live_content(self, tenant: str, content_id: str, at: datetime) -> ContentApproved:
         found = await self._copies.get(tenant, content_id)
@@ -86,6 +71,25 @@ class Eligibility:
                 f"the {network} account cannot post: {error.reason}",
                 extra={"reason": error.reason, "network": network.value},
             ) from error
+
+
+def check_member(member: Member | None, rules: PostingRules) -> None:
+    """Enrolled, and has acknowledged the policy version the program requires."""
+    if member is None or not member.enrolled:
+        raise ProblemError(
+            ErrorCode.INVALID_STATE,
+            "enrol in the program before sharing",
+            extra={"reason": "not_enrolled"},
+        )
+    if member.policy_version < rules.policy_version:
+        raise ProblemError(
+            ErrorCode.INVALID_STATE,
+            "acknowledge the current social media policy before sharing",
+            extra={
+                "reason": "policy_not_acknowledged",
+                "current_policy_version": rules.policy_version,
+            },
+        )
 
 
 def suggested(content: ContentApproved, network: Network, advocate: str) -> str:

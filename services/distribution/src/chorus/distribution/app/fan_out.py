@@ -12,7 +12,7 @@ from chorus.distribution.adapters.content_copies import ContentCopies
 from chorus.distribution.adapters.store import DistributionStore
 from chorus.distribution.app import share_events
 from chorus.distribution.app.accounts import Accounts, AccountUnusable
-from chorus.distribution.app.eligibility import Eligibility, suggested
+from chorus.distribution.app.eligibility import Eligibility, check_member, suggested
 from chorus.distribution.domain.model import Member, Mode, NetworkShare, PostingRules, Share
 from chorus.distribution.domain.sharing import Status
 from chorus.kit.envelope import Envelope
@@ -57,32 +57,32 @@ class FanOut:
         )
         rules = await self._store.program(content.tenant)
         sharers = [
-            advocate
+            (advocate, member)
             for advocate, member in await self._store.auto_sharers(content.tenant)
             if is_targeted(audience, _profile(member), ())
         ]
         slots = asyncio.Semaphore(CHECKS_AT_ONCE)
 
-        async def prepare(advocate: str) -> tuple[Share, list[Document]] | None:
+        async def prepare(advocate: str, member: Member) -> tuple[Share, list[Document]] | None:
             async with slots:
-                return await self._auto_share(content, advocate, rules)
+                return await self._auto_share(content, advocate, member, rules)
 
         # One unordered bulk insert per chunk of advocates: few round trips, and
         # a frequency check is never more than one chunk older than its insert.
         # A redelivered approval finds its shares there already (same ids).
         for start in range(0, len(sharers), FAN_OUT_CHUNK):
             chunk = sharers[start : start + FAN_OUT_CHUNK]
-            prepared = await asyncio.gather(*(prepare(advocate) for advocate in chunk))
+            prepared = await asyncio.gather(*(prepare(*sharer) for sharer in chunk))
             await self._store.insert_shares([share for share in prepared if share is not None])
 
     async def _auto_share(
-        self, content: ContentApproved, advocate: str, rules: PostingRules
+        self, content: ContentApproved, advocate: str, member: Member, rules: PostingRules
     ) -> tuple[Share, list[Document]] | None:
         """The auto-share of `content` for `advocate` and its posting work, or
         None when the advocate cannot share it now."""
         tenant = content.tenant
         try:
-            await self._eligibility.check_advocate(tenant, advocate, rules)
+            check_member(member, rules)
             await self._eligibility.check_frequency(tenant, advocate, rules, adding=1)
         except ProblemError:
             return None

@@ -5,9 +5,10 @@ An event counts in the periods its own time falls in, whenever it arrives.
 
 from __future__ import annotations
 
-import re
 from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
+
+from chorus.kit.calendar import MONTH_NAME, QUARTER_NAME, WEEK_NAME, utc_day
 
 
 class PeriodKind(StrEnum):
@@ -21,7 +22,7 @@ CLOSING_PERIODS = (PeriodKind.WEEK, PeriodKind.MONTH, PeriodKind.QUARTER)
 
 
 def day_of(moment: datetime) -> str:
-    return moment.astimezone(UTC).date().isoformat()
+    return utc_day(moment).isoformat()
 
 
 def period_of(kind: PeriodKind, moment: datetime) -> str:
@@ -38,10 +39,9 @@ def period_of(kind: PeriodKind, moment: datetime) -> str:
 
 
 _PERIOD_NAMES = {
-    # [0-9], not \d: Python's \d matches every script's digits.
-    PeriodKind.WEEK: re.compile(r"([0-9]{4})-W([0-9]{2})"),
-    PeriodKind.MONTH: re.compile(r"([0-9]{4})-([0-9]{2})"),
-    PeriodKind.QUARTER: re.compile(r"([0-9]{4})-Q([0-9])"),
+    PeriodKind.WEEK: WEEK_NAME,
+    PeriodKind.MONTH: MONTH_NAME,
+    PeriodKind.QUARTER: QUARTER_NAME,
 }
 
 

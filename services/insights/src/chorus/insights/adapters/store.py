@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
@@ -30,15 +30,6 @@ from chorus.kit.topics import advocate_key
 
 
 @dataclass(frozen=True)
-class Member:
-    advocate: str
-    enrolled: bool
-    groups: tuple[str, ...]
-    enrolled_at: datetime | None
-    left_at: datetime | None
-
-
-@dataclass(frozen=True)
 class Lifecycle:
     event_id: str
     tenant: str
@@ -46,6 +37,15 @@ class Lifecycle:
     at: datetime
     enrolled: bool  # False: opted out
     groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Item:
+    tenant: str
+    content_id: str
+    title: str
+    tags: tuple[str, ...] = ()
+    retracted: bool = False
 
 
 @dataclass
@@ -69,7 +69,8 @@ def erased_mark(tenant: str, advocate: str) -> str:
 
 
 def _sums(doc: Document) -> tuple[int, Engagement]:
-    return int(doc.get("shares", 0)), Engagement(*(int(doc.get(name, 0)) for name in COUNTERS[1:]))
+    counted = {name: int(doc.get(name, 0)) for name in COUNTERS}
+    return counted.pop("shares"), Engagement(**counted)
 
 
 class InsightsStore:
@@ -93,8 +94,9 @@ class InsightsStore:
     # Ingest ------------------------------------------------------------------
     async def add(self, counted: Sequence[Counted]) -> int:
         """Add what the events not yet counted contribute; returns how many were new."""
-        gone = await self._erased_among(counted)
-        live = [c for c in counted if erased_mark(c.tenant, c.advocate) not in gone]
+        marks = {who: erased_mark(*who) for who in {(c.tenant, c.advocate) for c in counted}}
+        gone = await self._erased_among(marks.values())
+        live = [c for c in counted if marks[c.tenant, c.advocate] not in gone]
         ids = [c.event_id for c in live]
         already = {doc["_id"] async for doc in self.counted.find({"_id": {"$in": ids}}, {"_id": 1})}
         fresh = {c.event_id: c for c in live if c.event_id not in already}
@@ -144,15 +146,16 @@ class InsightsStore:
         # An erasure (the control consumer) may have come between the first
         # look and the commit: it writes its mark before it deletes, so either
         # its delete came after this commit, or this second look sees the mark.
-        erased_meanwhile = await self._erased_among(list(fresh.values()))
-        for tenant, advocate in {(c.tenant, c.advocate) for c in fresh.values()}:
-            if erased_mark(tenant, advocate) in erased_meanwhile:
+        counted_for = {who: mark for who, mark in marks.items() if mark not in gone}
+        erased_meanwhile = await self._erased_among(counted_for.values())
+        for (tenant, advocate), mark in counted_for.items():
+            if mark in erased_meanwhile:
                 await self._forget(tenant, advocate)
         return len(fresh)
 
-    async def _erased_among(self, counted: Sequence[Counted]) -> set[str]:
-        marks = list({erased_mark(c.tenant, c.advocate) for c in counted})
-        return {doc["_id"] async for doc in self.erased.find({"_id": {"$in": marks}})}
+    async def _erased_among(self, marks: Iterable[str]) -> set[str]:
+        cursor = self.erased.find({"_id": {"$in": list(marks)}})
+        return {doc["_id"] async for doc in cursor}
 
     async def apply_lifecycle(self, changes: Sequence[Lifecycle]) -> None:
         """Each advocate's enrolment, newest change winning (a redelivered older
@@ -192,16 +195,25 @@ class InsightsStore:
         await self.daily.delete_many({"tenant": tenant, "advocate": advocate})
         await self.counted.delete_many({"tenant": tenant, "advocate": advocate})
 
-    async def save_content(
-        self, tenant: str, content_id: str, title: str, tags: Sequence[str]
-    ) -> None:
-        await self.contents.update_one(
-            {"_id": f"{tenant}:{content_id}"},
-            {
-                "$set": {"tenant": tenant, "content_id": content_id, "title": title},
-                "$addToSet": {"tags": {"$each": list(tags)}},
-            },
-            upsert=True,
+    async def save_contents(self, items: Sequence[Item]) -> None:
+        """Each item's title and tags as its latest approval gave them (a
+        retraction, read by the control consumer, may have come first: kept)."""
+        await self.contents.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": f"{item.tenant}:{item.content_id}"},
+                    {
+                        "$set": {
+                            "tenant": item.tenant,
+                            "content_id": item.content_id,
+                            "title": item.title,
+                            "tags": list(item.tags),
+                        }
+                    },
+                    upsert=True,
+                )
+                for item in items
+            ]
         )
 
     async def mark_retracted(self, tenant: str, content_id: str) -> None:
@@ -212,30 +224,44 @@ class InsightsStore:
         )
 
     # Reading -----------------------------------------------------------------
-    async def members(self, tenant: str, group: str | None = None) -> list[Member]:
-        query: Document = {"tenant": tenant}
+    async def enrolled_during(self, tenant: str, period: Period, group: str | None) -> int:
+        """Advocates enrolled at some moment of the period (a re-enrolment
+        counts from the first)."""
+        query: Document = {
+            "tenant": tenant,
+            "enrolled_at": {"$lt": _midnight(period.end)},
+            "$or": [{"left_at": None}, {"left_at": {"$gte": _midnight(period.start)}}],
+        }
         if group is not None:
             query["groups"] = group
-        return [
-            Member(
-                doc["advocate"],
-                bool(doc.get("enrolled")),
-                tuple(doc.get("groups", ())),
-                doc.get("enrolled_at"),
-                doc.get("left_at"),
-            )
-            async for doc in self.advocates.find(query)
-        ]
+        return await self.advocates.count_documents(query)
+
+    async def group_members(self, tenant: str, group: str) -> list[str]:
+        cursor = self.advocates.find({"tenant": tenant, "groups": group}, {"advocate": 1})
+        return [doc["advocate"] async for doc in cursor]
+
+    async def opted_out(self, tenant: str) -> set[str]:
+        """Advocates who left: never named in a ranking."""
+        cursor = self.advocates.find({"tenant": tenant, "enrolled": False}, {"advocate": 1})
+        return {doc["advocate"] async for doc in cursor}
 
     async def contents_tagged(self, tenant: str, tag: str) -> list[str]:
         cursor = self.contents.find({"tenant": tenant, "tags": tag}, {"content_id": 1})
         return [doc["content_id"] async for doc in cursor]
 
-    async def titles(self, tenant: str, content_ids: Sequence[str]) -> dict[str, str]:
-        cursor = self.contents.find(
-            {"_id": {"$in": [f"{tenant}:{c}" for c in content_ids]}}, {"content_id": 1, "title": 1}
-        )
-        return {doc["content_id"]: doc.get("title", "") async for doc in cursor}
+    async def items(self, tenant: str, content_ids: Sequence[str]) -> dict[str, Item]:
+        """The items known of those ids, with their titles and whether they were withdrawn."""
+        cursor = self.contents.find({"_id": {"$in": [f"{tenant}:{c}" for c in content_ids]}})
+        return {
+            doc["content_id"]: Item(
+                tenant,
+                doc["content_id"],
+                doc.get("title", ""),
+                tuple(doc.get("tags", ())),
+                bool(doc.get("retracted")),
+            )
+            async for doc in cursor
+        }
 
     async def opt_outs(self, tenant: str, period: Period) -> int:
         return await self.changes.count_documents(
@@ -303,6 +329,10 @@ def _days(period: Period) -> Document:
     return {"$gte": period.start.isoformat(), "$lt": period.end.isoformat()}
 
 
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 def _enrolment(change: Lifecycle) -> Document:
     fields = {
         "tenant": change.tenant,
@@ -316,7 +346,3 @@ def _enrolment(change: Lifecycle) -> Document:
             "$min": {"enrolled_at": change.at},
         }
     return {"$set": {**fields, "left_at": change.at}}
-
-
-def day_of(moment: datetime) -> date:
-    return moment.astimezone(UTC).date()

@@ -16,7 +16,7 @@ from chorus.insights.domain.periods import Period, PeriodKind
 from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
-from chorus.kit.networks import Network, network_of
+from chorus.kit.networks import Network, network_name
 from chorus.kit.validation import validated
 
 
@@ -55,7 +55,9 @@ def _query(
     }
     if filters is not None:
         data |= {
-            "network": network_of(filters.network),
+            # 0 is unset; any other number must name a network (pydantic refuses
+            # "unspecified", as REST refuses an unknown name).
+            "network": network_name(filters.network) if filters.network else None,
             "content_id": filters.content_id or None,
             "group": filters.group or None,
             "tag": filters.tag or None,
@@ -78,7 +80,11 @@ def engagement_pb(e: Engagement) -> pb.Engagement:
 
 def row_pb(row: Row) -> pb.Row:
     return pb.Row(
-        key=row.key, label=row.label, shares=row.shares, engagement=engagement_pb(row.engagement)
+        key=row.key,
+        label=row.label,
+        shares=row.shares,
+        engagement=engagement_pb(row.engagement),
+        withdrawn=row.withdrawn,
     )
 
 
@@ -115,7 +121,8 @@ def report_pb(r: ProgrammeReport) -> pb.ProgrammeReport:
     if r.suppressed:
         return message
     message.shares, message.enrolled, message.active = r.shares, r.enrolled, r.active
-    message.opt_outs = r.opt_outs
+    if r.opt_outs is not None:
+        message.opt_outs = r.opt_outs
     if r.participation is not None:
         message.participation = r.participation
     if r.engagement_per_share is not None:

@@ -105,6 +105,7 @@ class RowOut(BaseModel):
     label: str = ""
     shares: int
     engagement: EngagementOut
+    withdrawn: bool = Field(False, description="an item retracted since it was shared")
 
     @classmethod
     def of(cls, row: Row) -> RowOut:
@@ -113,6 +114,7 @@ class RowOut(BaseModel):
             label=row.label,
             shares=row.shares,
             engagement=EngagementOut.of(row.engagement),
+            withdrawn=row.withdrawn,
         )
 
 
@@ -192,7 +194,7 @@ class ProgrammeOut(BaseModel):
     enrolled: int | None
     active: int | None = Field(description="advocates with at least one share in the period")
     participation: float | None = Field(description="active ÷ enrolled")
-    opt_outs: int | None
+    opt_outs: int | None = Field(description="null with a group filter (opt-outs keep no group)")
     engagement: EngagementOut | None
     engagement_per_share: float | None
     earned_media: EarnedMediaOut | None
@@ -278,25 +280,19 @@ class Report(StrEnum):
     CONTENT = "content"
 
 
-CSV_COLUMNS = COUNTERS
-
-
-def csv_lines(first_column: str, rows: list[Row], with_label: bool) -> Iterator[str]:
+def csv_lines(first_column: str, rows: list[Row], of_items: bool) -> Iterator[str]:
     """RFC 4180: a header row, CRLF line ends, fields quoted where needed."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
-    header = [first_column, *(["title"] if with_label else []), *CSV_COLUMNS]
+    header = [first_column, *(["title"] if of_items else []), *COUNTERS]
+    header += ["withdrawn"] if of_items else []
     for values in [header] + [
         [
             row.key,
-            *([row.label] if with_label else []),
+            *([row.label] if of_items else []),
             row.shares,
-            row.engagement.clicks,
-            row.engagement.unique_clicks,
-            row.engagement.reactions,
-            row.engagement.comments,
-            row.engagement.reshares,
-            row.engagement.impressions,
+            *asdict(row.engagement).values(),
+            *([str(row.withdrawn).lower()] if of_items else []),
         ]
         for row in rows
     ]:

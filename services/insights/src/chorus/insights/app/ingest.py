@@ -13,17 +13,26 @@ from chorus.contracts.content.v1.events_pb2 import (
 )
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, EngagementObserved
-from chorus.insights.adapters.store import InsightsStore, Lifecycle, day_of
-from chorus.insights.domain.activity import Counted, engagement_of
+from chorus.insights.adapters.store import InsightsStore, Item, Lifecycle
+from chorus.insights.domain.activity import Counted
+from chorus.insights.domain.figures import Engagement
+from chorus.kit.calendar import utc_day
 from chorus.kit.envelope import Envelope, messages, utc_moment
 from chorus.kit.networks import network_name
 
 LIFECYCLE = AdvocateLifecycle
 
 
-def _kind(number: int) -> str:
-    """ "ENGAGEMENT_KIND_UNIQUE_CLICK" -> "unique_click"."""
-    return EngagementKind.Name(number).removeprefix("ENGAGEMENT_KIND_").lower()  # type: ignore[arg-type]
+KIND = EngagementKind
+# The Engagement field each kind counts in; a kind added later is not counted.
+_COUNTED_AS = {
+    KIND.ENGAGEMENT_KIND_CLICK: "clicks",
+    KIND.ENGAGEMENT_KIND_UNIQUE_CLICK: "unique_clicks",
+    KIND.ENGAGEMENT_KIND_REACTION: "reactions",
+    KIND.ENGAGEMENT_KIND_COMMENT: "comments",
+    KIND.ENGAGEMENT_KIND_RESHARE: "reshares",
+    KIND.ENGAGEMENT_KIND_IMPRESSION: "impressions",
+}
 
 
 class Ingest:
@@ -37,7 +46,7 @@ class Ingest:
                     event.id,
                     share.tenant,
                     share.advocate,
-                    day_of(utc_moment(share.performed_at)),
+                    utc_day(utc_moment(share.performed_at)),
                     network_name(share.network),
                     share.content_id,
                     shares=1,
@@ -53,13 +62,13 @@ class Ingest:
                     event.id,
                     seen.tenant,
                     seen.advocate,
-                    day_of(utc_moment(seen.observed_at)),
+                    utc_day(utc_moment(seen.observed_at)),
                     network_name(seen.network),
                     seen.content_id,
-                    engagement=engagement_of(_kind(seen.kind), int(seen.delta)),
+                    engagement=Engagement(**{_COUNTED_AS[seen.kind]: int(seen.delta)}),
                 )
                 for event, seen in zip(events, messages(events, EngagementObserved), strict=True)
-                if seen.delta > 0
+                if seen.delta > 0 and seen.kind in _COUNTED_AS
             ]
         )
 
@@ -86,8 +95,12 @@ class Ingest:
         await self._store.apply_lifecycle(pending)
 
     async def on_content_approved(self, events: Sequence[Envelope]) -> None:
-        for item in messages(events, ContentApproved):
-            await self._store.save_content(item.tenant, item.content_id, item.title, item.tags)
+        await self._store.save_contents(
+            [
+                Item(item.tenant, item.content_id, item.title, tuple(item.tags))
+                for item in messages(events, ContentApproved)
+            ]
+        )
 
     async def on_content_retracted(self, retracted: ContentRetracted, event: Envelope) -> None:
         await self._store.mark_retracted(retracted.tenant, retracted.content_id)

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
-from chorus.insights.adapters.store import Breakdown, InsightsStore, Member
+from chorus.insights.adapters.store import Breakdown, InsightsStore, Item
 from chorus.insights.domain.figures import (
     Concentration,
     EarnedMedia,
@@ -21,6 +20,7 @@ from chorus.insights.domain.figures import (
 )
 from chorus.insights.domain.periods import Period
 from chorus.kit.auth import Principal, Role
+from chorus.kit.calendar import week_start
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.networks import Network
 
@@ -49,6 +49,7 @@ class Row:
     shares: int
     engagement: Engagement
     label: str = ""
+    withdrawn: bool = False  # an item retracted since
 
 
 @dataclass(frozen=True)
@@ -61,7 +62,8 @@ class ProgrammeReport:
     enrolled: int = 0
     active: int = 0
     participation: float | None = None
-    opt_outs: int = 0
+    # None with a group filter: opt-outs are kept anonymously, without a group.
+    opt_outs: int | None = None
     engagement: Engagement = field(default_factory=Engagement)
     engagement_per_share: float | None = None
     earned_media: EarnedMedia | None = None
@@ -80,17 +82,6 @@ class AdvocateReport:
     engagement: Engagement
     by_network: tuple[Row, ...]
     series: tuple[Row, ...]
-
-
-def _moment(day: date) -> datetime:
-    return datetime.combine(day, time.min, tzinfo=UTC)
-
-
-def enrolled_during(member: Member, period: Period) -> bool:
-    """Enrolled at some moment of the period (a re-enrolment counts from the first)."""
-    if member.enrolled_at is None or member.enrolled_at >= _moment(period.end):
-        return False
-    return member.left_at is None or member.left_at >= _moment(period.start)
 
 
 def _total(rows: dict[str, tuple[int, Engagement]]) -> tuple[int, Engagement]:
@@ -113,11 +104,17 @@ def series(
     for day in period.days:
         key = day.isoformat()
         if interval is Interval.WEEK:
-            key = (day - timedelta(days=day.weekday())).isoformat()
+            key = week_start(day).isoformat()
         shares, counted = buckets.get(key, (0, Engagement()))
         day_shares, day_counted = rows.get(day.isoformat(), (0, Engagement()))
         buckets[key] = (shares + day_shares, counted + day_counted)
     return [Row(key, shares, counted) for key, (shares, counted) in buckets.items()]
+
+
+def _item_row(row: Row, item: Item | None) -> Row:
+    if item is None:
+        return row
+    return Row(row.key, row.shares, row.engagement, item.title, item.retracted)
 
 
 class Reports:
@@ -136,39 +133,36 @@ class Reports:
     ) -> ProgrammeReport:
         principal.require_role(*READERS)
         tenant = principal.tenant
-        members = await self._store.members(tenant, filters.group)
-        if filters.group is not None and not members:
-            raise ProblemError(
-                ErrorCode.VALIDATION_FAILED,
-                f"no advocate is in the group {filters.group!r}",
-                [Violation("group", "a group of the tenant's advocates")],
-            )
-        enrolled = [m for m in members if enrolled_during(m, period)]
-        if filters.group is not None and len(enrolled) < self._k:
+        members = None
+        if filters.group is not None:
+            members = await self._store.group_members(tenant, filters.group)
+            if not members:
+                raise ProblemError(
+                    ErrorCode.VALIDATION_FAILED,
+                    f"no advocate is in the group {filters.group!r}",
+                    [Violation("group", "a group of the tenant's advocates")],
+                )
+        enrolled = await self._store.enrolled_during(tenant, period, filters.group)
+        if filters.group is not None and enrolled < self._k:
             return ProgrammeReport(period, filters, suppressed=True)
         content_ids = await self._content_ids(tenant, filters)
         found = await self._store.breakdown(
-            tenant,
-            period,
-            network=filters.network,
-            content_ids=content_ids,
-            advocates=[m.advocate for m in members] if filters.group is not None else None,
+            tenant, period, network=filters.network, content_ids=content_ids, advocates=members
         )
         shares, engagement = _total(found.by_network)
-        visible = {m.advocate for m in members if m.enrolled}
+        active = sum(1 for count, _ in found.by_advocate.values() if count > 0)
+        hidden = await self._store.opted_out(tenant)
         top_content = _ranked(found.by_content, limit)
-        titles = await self._store.titles(tenant, [row.key for row in top_content])
+        items = await self._store.items(tenant, [row.key for row in top_content])
         return ProgrammeReport(
             period,
             filters,
             suppressed=False,
             shares=shares,
-            enrolled=len(enrolled),
-            active=sum(1 for count, _ in found.by_advocate.values() if count > 0),
-            participation=participation(
-                sum(1 for count, _ in found.by_advocate.values() if count > 0), len(enrolled)
-            ),
-            opt_outs=await self._store.opt_outs(tenant, period) if filters.group is None else 0,
+            enrolled=enrolled,
+            active=active,
+            participation=participation(active, enrolled),
+            opt_outs=await self._store.opt_outs(tenant, period) if filters.group is None else None,
             engagement=engagement,
             engagement_per_share=engagement.total / shares if shares else None,
             earned_media=await self._earned_media(tenant, found),
@@ -177,12 +171,9 @@ class Reports:
             top_advocates=tuple(
                 row
                 for row in _ranked(found.by_advocate, len(found.by_advocate))
-                if row.key in visible
+                if row.key not in hidden
             )[:limit],
-            top_content=tuple(
-                Row(row.key, row.shares, row.engagement, titles.get(row.key, ""))
-                for row in top_content
-            ),
+            top_content=tuple(_item_row(row, items.get(row.key)) for row in top_content),
             series=tuple(series(found.by_day, period, interval)),
         )
 

@@ -3,10 +3,11 @@ quarter, or a custom range of days. A period is half-open, [start, end)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
+
+from chorus.kit.calendar import DAY_NAME, MONTH_NAME, QUARTER_NAME, WEEK_NAME
 
 # Longest custom range a report covers (a year and a day: leap years).
 MAX_RANGE_DAYS = 367
@@ -37,16 +38,9 @@ class Period:
         return self.start <= day < self.end
 
 
-# [0-9], not \d: Python's \d matches every script's digits.
-_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_WEEK = re.compile(r"([0-9]{4})-W([0-9]{2})")
-_MONTH = re.compile(r"([0-9]{4})-([0-9]{2})")
-_QUARTER = re.compile(r"([0-9]{4})-Q([1-4])")
-
-
 def _day(text: str) -> date:
     try:
-        if _DAY.fullmatch(text):
+        if DAY_NAME.fullmatch(text):
             return date.fromisoformat(text)
     except ValueError:
         pass
@@ -59,23 +53,33 @@ def _month_start(year: int, month: int) -> date:
 
 def period_named(kind: PeriodKind, name: str) -> Period:
     """The period a name stands for: "2026-12-02", "2026-W49", "2026-12", "2026-Q4"."""
+    try:
+        return _period_named(kind, name)
+    except (OverflowError, ValueError) as error:
+        if isinstance(error, InvalidPeriod):
+            raise
+        # The last period of 9999 ends after the last day Python knows.
+        raise InvalidPeriod(f"{name!r} ends after 9999-12-31") from None
+
+
+def _period_named(kind: PeriodKind, name: str) -> Period:
     if kind is PeriodKind.DAY:
         day = _day(name)
         return Period(day, day + timedelta(days=1))
-    if kind is PeriodKind.WEEK and (found := _WEEK.fullmatch(name)):
+    if kind is PeriodKind.WEEK and (found := WEEK_NAME.fullmatch(name)):
         try:
             monday = date.fromisocalendar(int(found[1]), int(found[2]), 1)
         except ValueError:
             raise InvalidPeriod(f"{name!r}: that ISO week does not exist") from None
         return Period(monday, monday + timedelta(days=7))
-    if kind is PeriodKind.MONTH and (found := _MONTH.fullmatch(name)):
+    if kind is PeriodKind.MONTH and (found := MONTH_NAME.fullmatch(name)):
         year, month = int(found[1]), int(found[2])
         if not 1 <= month <= 12 or year < 1:
             raise InvalidPeriod(f"{name!r}: that month does not exist")
         return Period(_month_start(year, month), _month_start(year, month + 1))
-    if kind is PeriodKind.QUARTER and (found := _QUARTER.fullmatch(name)):
+    if kind is PeriodKind.QUARTER and (found := QUARTER_NAME.fullmatch(name)):
         year, quarter = int(found[1]), int(found[2])
-        if year < 1:
+        if year < 1 or not 1 <= quarter <= 4:
             raise InvalidPeriod(f"{name!r}: that quarter does not exist")
         first = 3 * (quarter - 1) + 1
         return Period(_month_start(year, first), _month_start(year, first + 3))
@@ -90,7 +94,10 @@ def period_named(kind: PeriodKind, name: str) -> Period:
 
 def day_range(first: str, last: str) -> Period:
     """The days from `first` to `last`, both included."""
-    start, end = _day(first), _day(last) + timedelta(days=1)
+    start, last_day = _day(first), _day(last)
+    if last_day == date.max:
+        raise InvalidPeriod(f"{last!r} ends after 9999-12-31")
+    end = last_day + timedelta(days=1)
     if end <= start:
         raise InvalidPeriod("the range ends before it starts")
     if (end - start).days > MAX_RANGE_DAYS:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from chorus.contracts.common.v1 import common_pb2 as chorus_dot_contracts_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3chorus/contracts/insights/v1/insights_service.proto\x12\x1c\x63horus.contracts.insights.v1\x1a\'chorus/contracts/common/v1/common.proto\"O\n\x0ePeriodSelector\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02of\x18\x02 \x01(\t\x12\x11\n\tfirst_day\x18\x03 \x01(\t\x12\x10\n\x08last_day\x18\x04 \x01(\t\"o\n\x07\x46ilters\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x12\n\ncontent_id\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x0b\n\x03tag\x18\x04 \x01(\t\"\x8e\x01\n\nEngagement\x12\x0e\n\x06\x63licks\x18\x01 \x01(\x03\x12\x15\n\runique_clicks\x18\x02 \x01(\x03\x12\x11\n\treactions\x18\x03 \x01(\x03\x12\x10\n\x08\x63omments\x18\x04 \x01(\x03\x12\x10\n\x08reshares\x18\x05 \x01(\x03\x12\x13\n\x0bimpressions\x18\x06 \x01(\x03\x12\r\n\x05total\x18\x07 \x01(\x03\"o\n\x03Row\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x0e\n\x06shares\x18\x03 \x01(\x03\x12<\n\nengagement\x18\x04 \x01(\x0b\x32(.chorus.contracts.insights.v1.Engagement\"<\n\x08TopShare\x12\x0b\n\x03top\x18\x01 \x01(\x01\x12\x14\n\x0c\x63ontributors\x18\x02 \x01(\x03\x12\r\n\x05share\x18\x03 \x01(\x01\"7\n\x0bLorenzPoint\x12\x14\n\x0c\x63ontributors\x18\x01 \x01(\x01\x12\x12\n\nengagement\x18\x02 \x01(\x01\"\xb3\x01\n\rConcentration\x12\x14\n\x0c\x63ontributors\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x34\n\x04tops\x18\x03 \x03(\x0b\x32&.chorus.contracts.insights.v1.TopShare\x12\x0c\n\x04gini\x18\x04 \x01(\x01\x12\x39\n\x06lorenz\x18\x05 \x03(\x0b\x32).chorus.contracts.insights.v1.LorenzPoint\"f\n\nMediaRates\x12\x0b\n\x03\x63pm\x18\x01 \x01(\x01\x12\x0b\n\x03\x63pc\x18\x02 \x01(\x01\x12\x14\n\x0cper_reaction\x18\x03 \x01(\x01\x12\x13\n\x0bper_comment\x18\x04 \x01(\x01\x12\x13\n\x0bper_reshare\x18\x05 \x01(\x01\"\xa3\x01\n\nMediaValue\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x37\n\x05rates\x18\x03 \x01(\x0b\x32(.chorus.contracts.insights.v1.MediaRates\x12<\n\nengagement\x18\x04 \x01(\x0b\x32(.chorus.contracts.insights.v1.Engagement\"j\n\x0b\x45\x61rnedMedia\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\r\n\x05total\x18\x02 \x01(\x01\x12:\n\x08networks\x18\x03 \x03(\x0b\x32(.chorus.contracts.insights.v1.MediaValue\"\xac\x05\n\x0fProgrammeReport\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0b\n\x03\x65nd\x18\x02 \x01(\t\x12\x12\n\nsuppressed\x18\x03 \x01(\x08\x12\x0e\n\x06shares\x18\x04 \x01(\x03\x12\x10\n\x08\x65nrolled\x18\x05 \x01(\x03\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x03\x12\x1a\n\rparticipation\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x10\n\x08opt_outs\x18\x08 \x01(\x03\x12<\n\nengagement\x18\t \x01(\x0b\x32(.chorus.contracts.insights.v1.Engagement\x12!\n\x14\x65ngagement_per_share\x18\n \x01(\x01H\x01\x88\x01\x01\x12?\n\x0c\x65\x61rned_media\x18\x0b \x01(\x0b\x32).chorus.contracts.insights.v1.EarnedMedia\x12K\n\x16\x61\x64vocate_concentration\x18\x0c \x01(\x0b\x32+.chorus.contracts.insights.v1.Concentration\x12J\n\x15\x63ontent_concentration\x18\r \x01(\x0b\x32+.chorus.contracts.insights.v1.Concentration\x12\x38\n\rtop_advocates\x18\x0e \x03(\x0b\x32!.chorus.contracts.insights.v1.Row\x12\x36\n\x0btop_content\x18\x0f \x03(\x0b\x32!.chorus.contracts.insights.v1.Row\x12\x31\n\x06series\x18\x10 \x03(\x0b\x32!.chorus.contracts.insights.v1.RowB\x10\n\x0e_participationB\x17\n\x15_engagement_per_share\"\xb2\x01\n\x19GetProgrammeReportRequest\x12<\n\x06period\x18\x01 \x01(\x0b\x32,.chorus.contracts.insights.v1.PeriodSelector\x12\x36\n\x07\x66ilters\x18\x02 \x01(\x0b\x32%.chorus.contracts.insights.v1.Filters\x12\x10\n\x08interval\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"[\n\x1aGetProgrammeReportResponse\x12=\n\x06report\x18\x01 \x01(\x0b\x32-.chorus.contracts.insights.v1.ProgrammeReport\"d\n\x12GetMyReportRequest\x12<\n\x06period\x18\x01 \x01(\x0b\x32,.chorus.contracts.insights.v1.PeriodSelector\x12\x10\n\x08interval\x18\x02 \x01(\t\"\xfb\x01\n\x13GetMyReportResponse\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0b\n\x03\x65nd\x18\x02 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x03 \x01(\t\x12\x0e\n\x06shares\x18\x04 \x01(\x03\x12<\n\nengagement\x18\x05 \x01(\x0b\x32(.chorus.contracts.insights.v1.Engagement\x12\x35\n\nby_network\x18\x06 \x03(\x0b\x32!.chorus.contracts.insights.v1.Row\x12\x31\n\x06series\x18\x07 \x03(\x0b\x32!.chorus.contracts.insights.v1.Row\"\xad\x01\n\x13\x45xportReportRequest\x12\x0e\n\x06report\x18\x01 \x01(\t\x12<\n\x06period\x18\x02 \x01(\x0b\x32,.chorus.contracts.insights.v1.PeriodSelector\x12\x36\n\x07\x66ilters\x18\x03 \x01(\x0b\x32%.chorus.contracts.insights.v1.Filters\x12\x10\n\x08interval\x18\x04 \x01(\t\"K\n\x14\x45xportReportResponse\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0b\n\x03\x63sv\x18\x03 \x01(\x0c\x32\x86\x03\n\x0fInsightsService\x12\x87\x01\n\x12GetProgrammeReport\x12\x37.chorus.contracts.insights.v1.GetProgrammeReportRequest\x1a\x38.chorus.contracts.insights.v1.GetProgrammeReportResponse\x12r\n\x0bGetMyReport\x12\x30.chorus.contracts.insights.v1.GetMyReportRequest\x1a\x31.chorus.contracts.insights.v1.GetMyReportResponse\x12u\n\x0c\x45xportReport\x12\x31.chorus.contracts.insights.v1.ExportReportRequest\x1a\x32.chorus.contracts.insights.v1.ExportReportResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n3chorus/contracts/insights/v1/insights_service.proto\x12\x1c\x63horus.contracts.insights.v1\x1a\'chorus/contracts/common/v1/common.proto\"O\n\x0ePeriodSelector\x12\x0c\n\x04kind\x18\x01 \x01(\t\x12\n\n\x02of\x18\x02 \x01(\t\x12\x11\n\tfirst_day\x18\x03 \x01(\t\x12\x10\n\x08last_day\x18\x04 \x01(\t\"o\n\x07\x46ilters\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x12\n\ncontent_id\x18\x02 \x01(\t\x12\r\n\x05group\x18\x03 \x01(\t\x12\x0b\n\x03tag\x18\x04 \x01(\t\"\x8e\x01\n\nEngagement\x12\x0e\n\x06\x63licks\x18\x01 \x01(\x03\x12\x15\n\runique_clicks\x18\x02 \x01(\x03\x12\x11\n\treactions\x18\x03 \x01(\x03\x12\x10\n\x08\x63omments\x18\x04 \x01(\x03\x12\x10\n\x08reshares\x18\x05 \x01(\x03\x12\x13\n\x0bimpressions\x18\x06 \x01(\x03\x12\r\n\x05total\x18\x07 \x01(\x03\"\x82\x01\n\x03Row\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05label\x18\x02 \x01(\t\x12\x0e\n\x06shares\x18\x03 \x01(\x03\x12<\n\nengagement\x18\x04 \x01(\x0b\x32(.chorus.contracts.insights.v1.Engagement\x12\x11\n\twithdrawn\x18\x05 \x01(\x08\"<\n\x08TopShare\x12\x0b\n\x03top\x18\x01 \x01(\x01\x12\x14\n\x0c\x63ontributors\x18\x02 \x01(\x03\x12\r\n\x05share\x18\x03 \x01(\x01\"7\n\x0bLorenzPoint\x12\x14\n\x0c\x63ontributors\x18\x01 \x01(\x01\x12\x12\n\nengagement\x18\x02 \x01(\x01\"\xb3\x01\n\rConcentration\x12\x14\n\x0c\x63ontributors\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x34\n\x04tops\x18\x03 \x03(\x0b\x32&.chorus.contracts.insights.v1.TopShare\x12\x0c\n\x04gini\x18\x04 \x01(\x01\x12\x39\n\x06lorenz\x18\x05 \x03(\x0b\x32).chorus.contracts.insights.v1.LorenzPoint\"f\n\nMediaRates\x12\x0b\n\x03\x63pm\x18\x01 \x01(\x01\x12\x0b\n\x03\x63pc\x18\x02 \x01(\x01\x12\x14\n\x0cper_reaction\x18\x03 \x01(\x01\x12\x13\n\x0bper_comment\x18\x04 \x01(\x01\x12\x13\n\x0bper_reshare\x18\x05 \x01(\x01\"\xa3\x01\n\nMediaValue\x12\x0f\n\x07network\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01\x12\x37\n\x05rates\x18\x03 \x01(\x0b\x32(.chorus.contracts.insights.v1.MediaRates\x12<\n\nengagement\x18\x04 \x01(\x0b\x32(.chorus.contracts.insights.v1.Engagement\"j\n\x0b\x45\x61rnedMedia\x12\x10\n\x08\x63urrency\x18\x01 \x01(\t\x12\r\n\x05total\x18\x02 \x01(\x01\x12:\n\x08networks\x18\x03 \x03(\x0b\x32(.chorus.contracts.insights.v1.MediaValue\"\xbe\x05\n\x0fProgrammeReport\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0b\n\x03\x65nd\x18\x02 \x01(\t\x12\x12\n\nsuppressed\x18\x03 \x01(\x08\x12\x0e\n\x06shares\x18\x04 \x01(\x03\x12\x10\n\x08\x65nrolled\x18\x05 \x01(\x03\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x03\x12\x1a\n\rparticipation\x18\x07 \x01(\x01H\x00\x88\x01\x01\x12\x15\n\x08opt_outs\x18\x08 \x01(\x03H\x01\x88\x01\x01\x12<\n\nengagement\x18\t \x01(\x0b\x32(.chorus.contracts.insights.v1.Engagement\x12!\n\x14\x65ngagement_per_share\x18\n \x01(\x01H\x02\x88\x01\x01\x12?\n\x0c\x65\x61rned_media\x18\x0b \x01(\x0b\x32).chorus.contracts.insights.v1.EarnedMedia\x12K\n\x16\x61\x64vocate_concentration\x18\x0c \x01(\x0b\x32+.chorus.contracts.insights.v1.Concentration\x12J\n\x15\x63ontent_concentration\x18\r \x01(\x0b\x32+.chorus.contracts.insights.v1.Concentration\x12\x38\n\rtop_advocates\x18\x0e \x03(\x0b\x32!.chorus.contracts.insights.v1.Row\x12\x36\n\x0btop_content\x18\x0f \x03(\x0b\x32!.chorus.contracts.insights.v1.Row\x12\x31\n\x06series\x18\x10 \x03(\x0b\x32!.chorus.contracts.insights.v1.RowB\x10\n\x0e_participationB\x0b\n\t_opt_outsB\x17\n\x15_engagement_per_share\"\xb2\x01\n\x19GetProgrammeReportRequest\x12<\n\x06period\x18\x01 \x01(\x0b\x32,.chorus.contracts.insights.v1.PeriodSelector\x12\x36\n\x07\x66ilters\x18\x02 \x01(\x0b\x32%.chorus.contracts.insights.v1.Filters\x12\x10\n\x08interval\x18\x03 \x01(\t\x12\r\n\x05limit\x18\x04 \x01(\x05\"[\n\x1aGetProgrammeReportResponse\x12=\n\x06report\x18\x01 \x01(\x0b\x32-.chorus.contracts.insights.v1.ProgrammeReport\"d\n\x12GetMyReportRequest\x12<\n\x06period\x18\x01 \x01(\x0b\x32,.chorus.contracts.insights.v1.PeriodSelector\x12\x10\n\x08interval\x18\x02 \x01(\t\"\xfb\x01\n\x13GetMyReportResponse\x12\r\n\x05start\x18\x01 \x01(\t\x12\x0b\n\x03\x65nd\x18\x02 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x03 \x01(\t\x12\x0e\n\x06shares\x18\x04 \x01(\x03\x12<\n\nengagement\x18\x05 \x01(\x0b\x32(.chorus.contracts.insights.v1.Engagement\x12\x35\n\nby_network\x18\x06 \x03(\x0b\x32!.chorus.contracts.insights.v1.Row\x12\x31\n\x06series\x18\x07 \x03(\x0b\x32!.chorus.contracts.insights.v1.Row\"\xad\x01\n\x13\x45xportReportRequest\x12\x0e\n\x06report\x18\x01 \x01(\t\x12<\n\x06period\x18\x02 \x01(\x0b\x32,.chorus.contracts.insights.v1.PeriodSelector\x12\x36\n\x07\x66ilters\x18\x03 \x01(\x0b\x32%.chorus.contracts.insights.v1.Filters\x12\x10\n\x08interval\x18\x04 \x01(\t\"K\n\x14\x45xportReportResponse\x12\x14\n\x0c\x63ontent_type\x18\x01 \x01(\t\x12\x10\n\x08\x66ilename\x18\x02 \x01(\t\x12\x0b\n\x03\x63sv\x18\x03 \x01(\x0c\x32\x86\x03\n\x0fInsightsService\x12\x87\x01\n\x12GetProgrammeReport\x12\x37.chorus.contracts.insights.v1.GetProgrammeReportRequest\x1a\x38.chorus.contracts.insights.v1.GetProgrammeReportResponse\x12r\n\x0bGetMyReport\x12\x30.chorus.contracts.insights.v1.GetMyReportRequest\x1a\x31.chorus.contracts.insights.v1.GetMyReportResponse\x12u\n\x0c\x45xportReport\x12\x31.chorus.contracts.insights.v1.ExportReportRequest\x1a\x32.chorus.contracts.insights.v1.ExportReportResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -38,34 +38,34 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILTERS']._serialized_end=318
   _globals['_ENGAGEMENT']._serialized_start=321
   _globals['_ENGAGEMENT']._serialized_end=463
-  _globals['_ROW']._serialized_start=465
-  _globals['_ROW']._serialized_end=576
-  _globals['_TOPSHARE']._serialized_start=578
-  _globals['_TOPSHARE']._serialized_end=638
-  _globals['_LORENZPOINT']._serialized_start=640
-  _globals['_LORENZPOINT']._serialized_end=695
-  _globals['_CONCENTRATION']._serialized_start=698
-  _globals['_CONCENTRATION']._serialized_end=877
-  _globals['_MEDIARATES']._serialized_start=879
-  _globals['_MEDIARATES']._serialized_end=981
-  _globals['_MEDIAVALUE']._serialized_start=984
-  _globals['_MEDIAVALUE']._serialized_end=1147
-  _globals['_EARNEDMEDIA']._serialized_start=1149
-  _globals['_EARNEDMEDIA']._serialized_end=1255
-  _globals['_PROGRAMMEREPORT']._serialized_start=1258
-  _globals['_PROGRAMMEREPORT']._serialized_end=1942
-  _globals['_GETPROGRAMMEREPORTREQUEST']._serialized_start=1945
-  _globals['_GETPROGRAMMEREPORTREQUEST']._serialized_end=2123
-  _globals['_GETPROGRAMMEREPORTRESPONSE']._serialized_start=2125
-  _globals['_GETPROGRAMMEREPORTRESPONSE']._serialized_end=2216
-  _globals['_GETMYREPORTREQUEST']._serialized_start=2218
-  _globals['_GETMYREPORTREQUEST']._serialized_end=2318
-  _globals['_GETMYREPORTRESPONSE']._serialized_start=2321
-  _globals['_GETMYREPORTRESPONSE']._serialized_end=2572
-  _globals['_EXPORTREPORTREQUEST']._serialized_start=2575
-  _globals['_EXPORTREPORTREQUEST']._serialized_end=2748
-  _globals['_EXPORTREPORTRESPONSE']._serialized_start=2750
-  _globals['_EXPORTREPORTRESPONSE']._serialized_end=2825
-  _globals['_INSIGHTSSERVICE']._serialized_start=2828
-  _globals['_INSIGHTSSERVICE']._serialized_end=3218
+  _globals['_ROW']._serialized_start=466
+  _globals['_ROW']._serialized_end=596
+  _globals['_TOPSHARE']._serialized_start=598
+  _globals['_TOPSHARE']._serialized_end=658
+  _globals['_LORENZPOINT']._serialized_start=660
+  _globals['_LORENZPOINT']._serialized_end=715
+  _globals['_CONCENTRATION']._serialized_start=718
+  _globals['_CONCENTRATION']._serialized_end=897
+  _globals['_MEDIARATES']._serialized_start=899
+  _globals['_MEDIARATES']._serialized_end=1001
+  _globals['_MEDIAVALUE']._serialized_start=1004
+  _globals['_MEDIAVALUE']._serialized_end=1167
+  _globals['_EARNEDMEDIA']._serialized_start=1169
+  _globals['_EARNEDMEDIA']._serialized_end=1275
+  _globals['_PROGRAMMEREPORT']._serialized_start=1278
+  _globals['_PROGRAMMEREPORT']._serialized_end=1980
+  _globals['_GETPROGRAMMEREPORTREQUEST']._serialized_start=1983
+  _globals['_GETPROGRAMMEREPORTREQUEST']._serialized_end=2161
+  _globals['_GETPROGRAMMEREPORTRESPONSE']._serialized_start=2163
+  _globals['_GETPROGRAMMEREPORTRESPONSE']._serialized_end=2254
+  _globals['_GETMYREPORTREQUEST']._serialized_start=2256
+  _globals['_GETMYREPORTREQUEST']._serialized_end=2356
+  _globals['_GETMYREPORTRESPONSE']._serialized_start=2359
+  _globals['_GETMYREPORTRESPONSE']._serialized_end=2610
+  _globals['_EXPORTREPORTREQUEST']._serialized_start=2613
+  _globals['_EXPORTREPORTREQUEST']._serialized_end=2786
+  _globals['_EXPORTREPORTRESPONSE']._serialized_start=2788
+  _globals['_EXPORTREPORTRESPONSE']._serialized_end=2863
+  _globals['_INSIGHTSSERVICE']._serialized_start=2866
+  _globals['_INSIGHTSSERVICE']._serialized_end=3256
 # @@protoc_insertion_point(module_scope)

@@ -130,9 +130,12 @@ class Row(_message.Message):
     LABEL_FIELD_NUMBER: _builtins.int
     SHARES_FIELD_NUMBER: _builtins.int
     ENGAGEMENT_FIELD_NUMBER: _builtins.int
+    WITHDRAWN_FIELD_NUMBER: _builtins.int
     key: _builtins.str
     label: _builtins.str
     shares: _builtins.int
+    withdrawn: _builtins.bool
+    """An item retracted since it was shared."""
     @_builtins.property
     def engagement(self) -> Global___Engagement: ...
     def __init__(
@@ -142,10 +145,11 @@ class Row(_message.Message):
         label: _builtins.str = ...,
         shares: _builtins.int = ...,
         engagement: Global___Engagement | None = ...,
+        withdrawn: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement", "key", b"key", "label", b"label", "shares", b"shares"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement", "key", b"key", "label", b"label", "shares", b"shares", "withdrawn", b"withdrawn"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -351,6 +355,7 @@ class ProgrammeReport(_message.Message):
     participation: _builtins.float
     """Unset when nobody is enrolled."""
     opt_outs: _builtins.int
+    """Unset with a group filter: opt-outs are kept without a group."""
     engagement_per_share: _builtins.float
     @_builtins.property
     def engagement(self) -> Global___Engagement: ...
@@ -376,7 +381,7 @@ class ProgrammeReport(_message.Message):
         enrolled: _builtins.int = ...,
         active: _builtins.int = ...,
         participation: _builtins.float | None = ...,
-        opt_outs: _builtins.int = ...,
+        opt_outs: _builtins.int | None = ...,
         engagement: Global___Engagement | None = ...,
         engagement_per_share: _builtins.float | None = ...,
         earned_media: Global___EarnedMedia | None = ...,
@@ -386,16 +391,20 @@ class ProgrammeReport(_message.Message):
         top_content: _abc.Iterable[Global___Row] | None = ...,
         series: _abc.Iterable[Global___Row] | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_participation", b"_participation", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "participation", b"participation"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "opt_outs", b"opt_outs", "participation", b"participation"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_participation", b"_participation", "active", b"active", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "end", b"end", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "enrolled", b"enrolled", "opt_outs", b"opt_outs", "participation", b"participation", "series", b"series", "shares", b"shares", "start", b"start", "suppressed", b"suppressed", "top_advocates", b"top_advocates", "top_content", b"top_content"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "active", b"active", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "end", b"end", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "enrolled", b"enrolled", "opt_outs", b"opt_outs", "participation", b"participation", "series", b"series", "shares", b"shares", "start", b"start", "suppressed", b"suppressed", "top_advocates", b"top_advocates", "top_content", b"top_content"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__engagement_per_share: _TypeAlias = _typing.Literal["engagement_per_share"]  # noqa: Y015
     _WhichOneofArgType__engagement_per_share: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share"]  # noqa: Y015
+    _WhichOneofReturnType__opt_outs: _TypeAlias = _typing.Literal["opt_outs"]  # noqa: Y015
+    _WhichOneofArgType__opt_outs: _TypeAlias = _typing.Literal["_opt_outs", b"_opt_outs"]  # noqa: Y015
     _WhichOneofReturnType__participation: _TypeAlias = _typing.Literal["participation"]  # noqa: Y015
     _WhichOneofArgType__participation: _TypeAlias = _typing.Literal["_participation", b"_participation"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__engagement_per_share) -> _WhichOneofReturnType__engagement_per_share | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__opt_outs) -> _WhichOneofReturnType__opt_outs | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__participation) -> _WhichOneofReturnType__participation | None: ...
 
