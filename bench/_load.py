@@ -4,6 +4,7 @@ event loop)."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import socket
@@ -24,6 +25,16 @@ class LoadResult:
     per_second: float
     p50_ms: float
     p99_ms: float
+
+
+def stack_arguments(parser: argparse.ArgumentParser) -> None:
+    """--bootstrap and --mongo, defaulting to the settings' variables, then the local stack."""
+    parser.add_argument(
+        "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
+    )
+    parser.add_argument(
+        "--mongo", default=os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
+    )
 
 
 def free_port() -> int:

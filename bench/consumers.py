@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import random
 import sys
 import time
@@ -44,7 +43,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _load import free_port, python, start_process, stop_process, wait_http
+from _load import free_port, python, stack_arguments, start_process, stop_process, wait_http
 from _namespace import topic_namespace
 
 from chorus.contracts.common.v1.common_pb2 import NETWORK_LINKEDIN, SHARE_MODE_API
@@ -316,12 +315,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--only", default="", help="comma-separated services")
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    )
-    parser.add_argument(
-        "--mongo", default=os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
-    )
+    stack_arguments(parser)
     args = parser.parse_args()
     # Fresh topics answer "not leader" for a moment; the producer retries.
     logging.getLogger("aiokafka").setLevel(logging.ERROR)

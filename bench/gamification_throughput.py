@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import random
 import statistics
 import subprocess
@@ -42,7 +41,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo import AsyncMongoClient
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _load import free_port, python, start_process, stop_process, wait_http
+from _load import free_port, python, stack_arguments, start_process, stop_process, wait_http
 from _namespace import topic_namespace
 from _profile import Profile, cpu_seconds
 from kafka_baseline import create_topic, delete_topic
@@ -318,12 +317,7 @@ async def main() -> None:
     parser.add_argument("--rate-seconds", type=int, default=60)
     parser.add_argument("--rate-advocates", type=int, default=10_000)
     parser.add_argument("--memory-advocates", type=int, default=100_000)
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    )
-    parser.add_argument(
-        "--mongo", default=os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
-    )
+    stack_arguments(parser)
     args = parser.parse_args()
     tenant, app_id = f"bench-{uuid.uuid4().hex[:6]}", f"bench-gamification-{uuid.uuid4().hex[:6]}"
     async with topic_namespace(args.bootstrap, "gamification") as prefix:

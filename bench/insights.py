@@ -29,7 +29,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import random
 import statistics
 import sys
@@ -44,6 +43,7 @@ from pymongo import AsyncMongoClient, InsertOne
 
 sys.path.insert(0, str(Path(__file__).parent))
 import consumers
+from _load import stack_arguments
 
 from chorus.insights.adapters.store import InsightsStore
 from chorus.insights.app.reports import Filters, Reports
@@ -197,12 +197,7 @@ async def main() -> None:
     parser.add_argument("--advocates", type=int, default=10_000)
     parser.add_argument("--ingest", type=int, default=100_000, help="records; 0 skips ingest")
     parser.add_argument("--rounds", type=int, default=30)
-    parser.add_argument(
-        "--bootstrap", default=os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
-    )
-    parser.add_argument(
-        "--mongo", default=os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
-    )
+    stack_arguments(parser)
     args = parser.parse_args()
     logging.getLogger("aiokafka").setLevel(logging.ERROR)
     result: dict[str, Any] = {"benchmark": "insights", "date": date.today().isoformat()}
