@@ -14,7 +14,12 @@ from typing import Any
 import grpc
 import pytest
 from google.protobuf import message_factory
-from google.protobuf.descriptor import Descriptor, FieldDescriptor, ServiceDescriptor
+from google.protobuf.descriptor import (
+    Descriptor,
+    FieldDescriptor,
+    MethodDescriptor,
+    ServiceDescriptor,
+)
 from google.protobuf.message import Message
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -139,11 +144,20 @@ def cases(descriptor: Descriptor) -> Iterator[tuple[str, bytes, bool]]:
 
 
 async def call(
-    channel: grpc.aio.Channel, path: str, payload: bytes, metadata: list[tuple[str, str]]
+    channel: grpc.aio.Channel,
+    method: MethodDescriptor,
+    path: str,
+    payload: bytes,
+    metadata: list[tuple[str, str]],
 ) -> tuple[grpc.StatusCode, grpc.aio.AioRpcError | None]:
-    method = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
     try:
-        await method(payload, metadata=metadata, timeout=20)
+        if method.server_streaming:
+            stream = channel.unary_stream(path, request_serializer=None, response_deserializer=None)
+            async for _ in stream(payload, metadata=metadata, timeout=20):
+                pass
+        else:
+            unary = channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+            await unary(payload, metadata=metadata, timeout=20)
     except grpc.aio.AioRpcError as error:
         return error.code(), error
     return grpc.StatusCode.OK, None
@@ -165,11 +179,11 @@ async def probe(port: int, service: ServiceDescriptor) -> list[str]:
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         for method in service.methods:
             path = f"/{service.full_name}/{method.name}"
-            anonymous, _ = await call(channel, path, b"", [])
+            anonymous, _ = await call(channel, method, path, b"", [])
             if anonymous != grpc.StatusCode.UNAUTHENTICATED:
                 problems.append(f"{method.name} without a token: {anonymous.name}")
             for name, payload, invalid in cases(method.input_type):
-                code, error = await call(channel, path, payload, [("authorization", token)])
+                code, error = await call(channel, method, path, payload, [("authorization", token)])
                 where = f"{method.name} {name}: {code.name}"
                 if code in NEVER:
                     problems.append(f"{where} {error.details() if error else ''}")

@@ -1,6 +1,6 @@
 """The insights service over the real broker and database, on a scripted
 programme whose figures are worked out by hand below: participation,
-engagement, concentration, earned media value, filters, k-suppression,
+engagement, potential reach, concentration, earned media value, filters, k-suppression,
 erasure, replay equality, tenant isolation, CSV, and bad input."""
 
 from __future__ import annotations
@@ -16,12 +16,13 @@ import grpc
 import httpx
 import pytest
 
+from chorus.contracts.common.v1.common_pb2 import AudienceSize
 from chorus.contracts.content.v1.events_pb2 import (
     AdvocateLifecycle,
     ContentApproved,
     ContentRetracted,
 )
-from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from chorus.contracts.distribution.v1.events_pb2 import AccountHealthChanged, SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, EngagementObserved
 from chorus.contracts.insights.v1 import insights_service_pb2 as pb
 from chorus.contracts.insights.v1 import insights_service_pb2_grpc as pb_grpc
@@ -32,6 +33,7 @@ from chorus.kit.metrics import Metrics
 from chorus.kit.networks import Network, network_pb
 from chorus.kit.producer import EventProducer
 from chorus.kit.topics import (
+    ACCOUNT_HEALTH,
     ADVOCATE_LIFECYCLE,
     CONTENT_APPROVED,
     CONTENT_RETRACTED,
@@ -65,10 +67,17 @@ Event = tuple[Topic, str, Any, str]  # topic, key, message, event id
 
 def programme(tenant: str) -> list[Event]:
     """Six advocates (ann, ben, cat in sales; dan, eve in eng; fay, who opts
-    out on 11-05), two items, five shares and their engagement."""
+    out on 11-05), two items, five shares and their engagement, and the
+    audiences ann declared and the platforms reported."""
     events: list[Event] = []
     people = [("ann", "sales"), ("ben", "sales"), ("cat", "sales"), ("dan", "eng")]
     people += [("eve", "eng"), ("fay", "ops")]
+    declared = {
+        "ann": [
+            AudienceSize(network=network_pb(Network.LINKEDIN), size=500),
+            AudienceSize(network=network_pb(Network.X), size=90),
+        ]
+    }
     for advocate, group in people:
         change = AdvocateLifecycle(
             tenant=tenant,
@@ -76,8 +85,22 @@ def programme(tenant: str) -> list[Event]:
             change=LIFE.CHANGE_ENROLLED,
             groups=[group],
             occurred_at=timestamp(at(1)),
+            audience=declared.get(advocate, []),
         )
         events.append((ADVOCATE_LIFECYCLE, f"{tenant}:{advocate}", change, f"enrol-{advocate}"))
+    # ann's X account said 100, then 120 on a refresh; cat's LinkedIn 250; dan's
+    # LinkedIn did not say.
+    measured = [("ann", Network.X, 100), ("ann", Network.X, 120), ("cat", Network.LINKEDIN, 250)]
+    measured += [("dan", Network.LINKEDIN, None)]
+    for n, (advocate, network, size) in enumerate(measured):
+        health = AccountHealthChanged(
+            tenant=tenant,
+            advocate=advocate,
+            network=network_pb(network),
+            health=AccountHealthChanged.HEALTH_ACTIVE,
+            audience_size=size,
+        )
+        events.append((ACCOUNT_HEALTH, f"{tenant}:{advocate}", health, f"health-{n}"))
     left = AdvocateLifecycle(
         tenant=tenant, advocate="fay", change=LIFE.CHANGE_OPTED_OUT, occurred_at=timestamp(at(5))
     )
@@ -199,7 +222,8 @@ async def settled(service: Insights, *, shares: int, engagement: int = 96) -> di
     async def arrived() -> dict[str, Any] | None:
         found = await report(service)
         done = found["shares"] == shares and found["engagement"]["total"] == engagement
-        return found if done and found["enrolled"] == 6 else None
+        measured = found["reach"]["from_platform"] == 370  # account.health read too
+        return found if done and measured and found["enrolled"] == 6 else None
 
     return await eventually(arrived, timeout=30, interval=0.3)
 
@@ -248,6 +272,32 @@ async def test_the_programme_figures_are_exactly_the_hand_reckoned_ones(insights
         ("2026-11-07", 0),
         ("2026-11-08", 0),
     ]
+
+
+async def test_potential_reach_takes_the_platform_then_the_declared_size_then_an_estimate(
+    insights: Insights,
+) -> None:
+    # Who shared where in the week: ann on LinkedIn (declared 500) and X (the
+    # platform's latest 120, over her declared 90), ben on LinkedIn (nothing
+    # known, and LinkedIn has no reference average: unmeasured), cat on
+    # LinkedIn (the platform's 250), fay on X (the reference 61, an estimate).
+    reach = (await report(insights))["reach"]
+    assert reach == {
+        "total": 500 + 120 + 250 + 61,
+        "from_platform": 120 + 250,
+        "declared": 500,
+        "estimated": 61,
+        "estimated_share": pytest.approx(61 / 931),
+        "unmeasured": 1,
+        "reference": {"facebook": 200, "x": 61},
+    }
+    on_x = (await report(insights, network="x"))["reach"]
+    assert (on_x["total"], on_x["estimated"], on_x["unmeasured"]) == (181, 61, 0)
+    ann = bearer(insights.tenant, "ann", "advocate")
+    mine = (await insights.http.get("/v1/insights/me", params=WEEK, headers=ann)).json()
+    assert (mine["reach"]["total"], mine["reach"]["estimated_share"]) == (620, 0.0)
+    quiet = (await report(insights, period="week", of="2026-W43"))["reach"]
+    assert (quiet["total"], quiet["estimated_share"]) == (0, None)
 
 
 async def test_enrolled_counts_whoever_was_enrolled_at_some_moment_of_the_period(
@@ -374,17 +424,23 @@ async def test_grpc_answers_what_rest_answers(insights: Insights) -> None:
         )
         assert [row.key for row in found.top_advocates] == ["ann", "ben", "cat"]
         assert found.earned_media.total == rest["earned_media"]["total"]
-        export = await stub.ExportReport(
-            pb.ExportReportRequest(report="advocates", period=week), metadata=as_admin
-        )
+        assert (found.reach.total, found.reach.unmeasured) == (931, 1)
+        assert found.reach.estimated_share == pytest.approx(61 / 931)
+        chunks = [
+            chunk
+            async for chunk in stub.ExportReport(
+                pb.ExportReportRequest(report="advocates", period=week), metadata=as_admin
+            )
+        ]
         csv_over_rest = await insights.http.get(
             "/v1/insights/programme/advocates.csv", params=WEEK, headers=admin(insights.tenant)
         )
-        assert export.csv.decode() == csv_over_rest.text
-        assert export.filename == "advocates-2026-11-02.csv"
+        assert b"".join(chunk.csv for chunk in chunks).decode() == csv_over_rest.text
+        assert chunks[0].filename == "advocates-2026-11-02.csv"
         as_ann = [("authorization", bearer(insights.tenant, "ann", "advocate")["Authorization"])]
         mine = await stub.GetMyReport(pb.GetMyReportRequest(period=week), metadata=as_ann)
         assert (mine.advocate, mine.shares, mine.engagement.total) == ("ann", 2, 75)
+        assert (mine.reach.total, mine.reach.declared) == (620, 500)
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.GetProgrammeReport(
                 pb.GetProgrammeReportRequest(period=week), metadata=as_ann
@@ -494,6 +550,8 @@ async def test_erasure_removes_the_advocate_from_every_figure_that_names_them(
     )
     assert (found["enrolled"], found["active"], found["engagement"]["total"]) == (5, 3, 91)
     assert "cat" not in [r["key"] for r in found["top_advocates"]]
+    # Her LinkedIn audience (250, from the platform) goes too.
+    assert (found["reach"]["total"], found["reach"]["from_platform"]) == (681, 120)
     # An event of hers that comes again later (a redelivery) is dropped.
     late = [e for e in programme(insights.tenant) if e[3] == "share-cat-c2"]
     await send(insights.kafka, insights.prefix, [(*late[0][:3], "share-cat-again")])
@@ -510,6 +568,7 @@ async def caught_up(service: Insights, group: str) -> None:
     topics = (
         (group, SHARE_PERFORMED),
         (group, ENGAGEMENT_OBSERVED),
+        (group, ACCOUNT_HEALTH),
         (f"{group}-control", ADVOCATE_LIFECYCLE),
     )
 

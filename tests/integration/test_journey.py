@@ -1,5 +1,5 @@
 """The whole platform as real processes — content, distribution, engagement,
-gamification and the platform simulator — driven only through their public
+gamification, insights and the platform simulator — driven only through their public
 APIs, the way people use it; and one OpenTelemetry trace from a share request
 through every service that handles its consequences.
 
@@ -57,7 +57,7 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")
 BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0"}
 OTHER_BROWSER = {"user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari"}
 BOT = {"user-agent": "LinkedInBot/1.0"}
-SERVICES = ("content", "distribution", "engagement", "gamification")
+SERVICES = ("content", "distribution", "engagement", "gamification", "insights")
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,11 @@ async def running(
         "CHORUS_X_API_BASE_URL": simulator_url,
     }
     extra = {
-        "distribution": {"CHORUS_ENGAGEMENT_GRPC_TARGET": f"127.0.0.1:{grpc_ports['engagement']}"},
+        "distribution": {
+            "CHORUS_ENGAGEMENT_GRPC_TARGET": f"127.0.0.1:{grpc_ports['engagement']}",
+            # As for an app LinkedIn admitted to its Connections Size API.
+            "CHORUS_LINKEDIN_CONNECTIONS_SIZE": "true",
+        },
         "engagement": {
             "CHORUS_PUBLIC_BASE_URL": endpoints.engagement,
             "CHORUS_JOURNAL_DIR": str(state / "journal"),
@@ -182,7 +186,7 @@ async def running(
     }
     processes: list[asyncio.subprocess.Process] = []
     try:
-        for name in ("engagement", "content", "distribution", "gamification"):
+        for name in ("engagement", "content", "distribution", "gamification", "insights"):
             env = {
                 **common,
                 **extra.get(name, {}),
@@ -324,6 +328,37 @@ async def test_the_journey_from_curation_to_the_leaderboard_and_retraction(
         return bool(posts) and all(p["deleted"] for p in posts) and gone.status_code == 410
 
     await eventually(withdrawn, timeout=45, interval=0.5)
+
+
+async def test_potential_reach_counts_the_audiences_the_platforms_report_and_the_declared_one(
+    running: Running,
+) -> None:
+    platform, advocate = running.platform, "gus"
+    item = await platform.approved_item("carol", "alice", ITEMS[0], key=unique("item"))
+    await platform.set_audience_at_platform(advocate, "x", 1234)
+    await platform.set_audience_at_platform(advocate, "linkedin", 777)
+    program = await platform.set_program("ada", PROGRAM)
+    # Declared: what the platforms report wins for X and LinkedIn; Facebook,
+    # which reports nothing, counts the declared 150.
+    declared = {"linkedin": 300, "x": 50, "facebook": 150}
+    await platform.enroll(advocate, int(program["policy_version"]), ["sales"], declared)
+    await platform.connect(advocate, "linkedin")
+    await platform.connect(advocate, "x")
+    share = await share_once_known(platform, advocate, item["id"], ["linkedin", "x", "facebook"])
+    await platform.confirm_intent(advocate, share["id"], "facebook")
+    # Yesterday to tomorrow, whichever UTC day the share fell on.
+    around_now = {
+        "period": "range",
+        "from": time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400)),
+        "to": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400)),
+    }
+
+    async def reached() -> dict[str, Any] | None:
+        reach: dict[str, Any] = (await platform.my_insights(advocate, **around_now))["reach"]
+        return reach if reach["total"] == 1234 + 777 + 150 else None
+
+    reach = await eventually(reached, timeout=45, interval=0.5)
+    assert (reach["from_platform"], reach["declared"], reach["estimated"]) == (2011, 150, 0)
 
 
 async def test_one_trace_from_the_share_request_through_every_service(running: Running) -> None:

@@ -4,6 +4,7 @@ from datetime import date
 
 import pytest
 
+from chorus.insights.api.grpc import CHUNK_BYTES, chunks
 from chorus.insights.domain.figures import (
     Engagement,
     MediaRates,
@@ -18,6 +19,7 @@ from chorus.insights.domain.periods import (
     day_range,
     period_named,
 )
+from chorus.insights.domain.reach import Audiences, potential_reach
 
 
 def test_concentration_of_an_uneven_programme() -> None:
@@ -118,3 +120,31 @@ def test_a_custom_range_includes_both_days_and_must_run_forward() -> None:
         day_range("2026-12-02", "2026-12-01")
     with pytest.raises(InvalidPeriod, match="at most"):
         day_range("2025-01-01", "2026-12-31")
+
+
+def test_reach_prefers_the_platform_then_the_declared_size_then_the_reference() -> None:
+    known = {
+        "ann": Audiences(platform={"x": 120}, declared={"x": 90, "linkedin": 500}),
+        "ben": Audiences(platform={}, declared={"facebook": 40}),
+    }
+    sharers = [("ann", "x"), ("ann", "linkedin"), ("ben", "facebook"), ("ben", "linkedin")]
+    sharers += [("cy", "facebook"), ("cy", "x")]
+    found = potential_reach(sharers, known)
+    # 120 (platform) + 500 + 40 (declared) + 200 + 61 (cy: reference averages);
+    # ben's LinkedIn is unknown and has no reference: left out, counted.
+    assert (found.total, found.from_platform, found.declared, found.estimated) == (
+        921,
+        120,
+        540,
+        261,
+    )
+    assert (found.unmeasured, found.estimated_share) == (1, 261 / 921)
+    assert potential_reach([], known).estimated_share is None
+
+
+def test_an_export_is_streamed_in_chunks_of_whole_lines() -> None:
+    lines = [f"advocate-{n},{n}\r\n" for n in range(20_000)]
+    sent = list(chunks(lines))
+    assert len(sent) > 1
+    assert b"".join(sent).decode() == "".join(lines)
+    assert all(chunk.endswith(b"\r\n") and len(chunk) < CHUNK_BYTES + 100 for chunk in sent)

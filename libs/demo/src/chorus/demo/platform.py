@@ -10,6 +10,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -112,9 +113,16 @@ class Platform:
             await self.http.post(url, json=body, headers=self.auth(curator, "curator")), 200
         )
 
-    async def enroll(self, advocate: str, policy_version: int, groups: list[str]) -> dict[str, Any]:
+    async def enroll(
+        self,
+        advocate: str,
+        policy_version: int,
+        groups: list[str],
+        audience: dict[str, int] | None = None,
+    ) -> dict[str, Any]:
+        """Opt in; `audience` is the followers or connections the advocate declares."""
         url = f"{self.endpoints.content}/v1/enrollment"
-        body = {"policy_version": policy_version, "groups": groups}
+        body = {"policy_version": policy_version, "groups": groups, "audience": audience or {}}
         return expect(
             await self.http.put(url, json=body, headers=self.auth(advocate, "advocate")), 200
         )
@@ -154,7 +162,14 @@ class Platform:
             200,
         )
         code = f"demo-{self.tenant}-{advocate}-{network}-{time.time_ns()}"
-        consent = {"network": network, "user_id": self.member_id(advocate), "code": code}
+        # The member grants what the authorization URL asks for.
+        asked = parse_qs(urlsplit(started["authorization_url"]).query)["scope"][0].split()
+        consent = {
+            "network": network,
+            "user_id": self.member_id(advocate),
+            "code": code,
+            "scopes": asked,
+        }
         expect(await self.http.post(f"{self.endpoints.simulator}/_sim/tokens", json=consent), 201)
         body = {"code": code, "state": started["state"]}
         return expect(await self.http.post(f"{base}/callback", json=body, headers=auth), 200)
@@ -184,7 +199,19 @@ class Platform:
         url = f"{self.endpoints.gamification}/v1/me/standing"
         return expect(await self.http.get(url, headers=self.auth(advocate, "advocate")), 200)
 
+    # insights -----------------------------------------------------------------------------
+    async def my_insights(self, advocate: str, **period: str) -> dict[str, Any]:
+        url = f"{self.endpoints.insights}/v1/insights/me"
+        return expect(
+            await self.http.get(url, params=period, headers=self.auth(advocate, "advocate")), 200
+        )
+
     # the simulated platforms ------------------------------------------------------------
+    async def set_audience_at_platform(self, advocate: str, network: str, size: int) -> None:
+        """The advocate's followers (X) or connections (LinkedIn) at the platform."""
+        body = {"network": network, "user_id": self.member_id(advocate), "size": size}
+        expect(await self.http.post(f"{self.endpoints.simulator}/_sim/audiences", json=body), 201)
+
     async def posts_at_platform(self, advocate: str) -> list[dict[str, Any]]:
         posts = expect(await self.http.get(f"{self.endpoints.simulator}/_sim/posts"), 200)
         return [p for p in posts["posts"] if p["user_id"] == self.member_id(advocate)]

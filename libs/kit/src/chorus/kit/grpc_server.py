@@ -8,8 +8,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeAlias
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, NoReturn, TypeAlias
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -44,39 +44,69 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
         details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         handler = await continuation(details)
-        if handler is None or handler.unary_unary is None:
+        if handler is None or (handler.unary_unary is None and handler.unary_stream is None):
             return handler
-        inner = handler.unary_unary
         method: str = details.method
         metrics = self._metrics
         # Decoded here rather than by grpc, which answers a request it cannot
         # decode (e.g. a string field that is not UTF-8) with INTERNAL.
         decode = handler.request_deserializer
 
-        async def observed(payload: bytes, context: grpc.aio.ServicerContext) -> Any:
+        @contextlib.asynccontextmanager
+        async def observed(context: grpc.aio.ServicerContext) -> AsyncIterator[None]:
             started = time.perf_counter()
             code = grpc.StatusCode.OK
             try:
-                return await inner(decoded(decode, payload), context)
-            except ProblemError as exc:
-                code = exc.code.grpc_status
-                await context.abort_with_status(rpc_status.to_status(exc.to_rpc_status()))
+                yield
             except Exception as exc:
-                if context.code() not in (None, grpc.StatusCode.OK):
-                    code = context.code()  # the servicer aborted on its own
-                    raise
-                code = grpc.StatusCode.INTERNAL
-                log.exception("unhandled gRPC error", extra={"method": method})
-                problem = ProblemError(ErrorCode.INTERNAL, "an unexpected error occurred")
-                await context.abort_with_status(rpc_status.to_status(problem.to_rpc_status()))
-                raise AssertionError("unreachable") from exc
+                code = _status_of(exc, context)
+                await _abort(exc, context, method)
             finally:
                 metrics.grpc_requests.labels(method, code.name).inc()
                 metrics.grpc_latency.labels(method).observe(time.perf_counter() - started)
 
+        if handler.unary_stream is not None:
+            stream = handler.unary_stream
+
+            async def streamed(
+                payload: bytes, context: grpc.aio.ServicerContext
+            ) -> AsyncIterator[Any]:
+                async with observed(context):
+                    async for message in stream(decoded(decode, payload), context):
+                        yield message
+
+            return grpc.unary_stream_rpc_method_handler(
+                streamed, response_serializer=handler.response_serializer
+            )
+        unary = handler.unary_unary
+
+        async def answered(payload: bytes, context: grpc.aio.ServicerContext) -> Any:
+            async with observed(context):
+                return await unary(decoded(decode, payload), context)
+
         return grpc.unary_unary_rpc_method_handler(
-            observed, response_serializer=handler.response_serializer
+            answered, response_serializer=handler.response_serializer
         )
+
+
+def _status_of(error: Exception, context: grpc.aio.ServicerContext) -> grpc.StatusCode:
+    if isinstance(error, ProblemError):
+        return error.code.grpc_status
+    if context.code() not in (None, grpc.StatusCode.OK):
+        return context.code()  # type: ignore[no-any-return]  # the servicer aborted
+    return grpc.StatusCode.INTERNAL
+
+
+async def _abort(error: Exception, context: grpc.aio.ServicerContext, method: str) -> NoReturn:
+    """End the call with the rich status `error` deserves (a servicer's own
+    abort passes through as it is)."""
+    if isinstance(error, ProblemError):
+        await context.abort_with_status(rpc_status.to_status(error.to_rpc_status()))
+    elif context.code() in (None, grpc.StatusCode.OK):
+        log.exception("unhandled gRPC error", extra={"method": method}, exc_info=error)
+        problem = ProblemError(ErrorCode.INTERNAL, "an unexpected error occurred")
+        await context.abort_with_status(rpc_status.to_status(problem.to_rpc_status()))
+    raise error
 
 
 def decoded(decode: Callable[[bytes], Any] | None, payload: bytes) -> Any:

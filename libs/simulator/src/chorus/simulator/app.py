@@ -3,8 +3,10 @@ platforms answer them, plus /_sim/* endpoints that tests use to set it up,
 inject faults and count what it received.
 
 LinkedIn: POST /rest/posts, DELETE /rest/posts/{urn}, GET /rest/socialActions/{urn},
+          GET /v2/userinfo, GET /v2/connections/{urn} (connections size),
           POST /oauth/v2/accessToken
-X:        POST /2/tweets, DELETE /2/tweets/{id}, GET /2/tweets/{id}, POST /2/oauth2/token
+X:        POST /2/tweets, DELETE /2/tweets/{id}, GET /2/tweets/{id},
+          GET /2/users/me (user.fields=public_metrics), POST /2/oauth2/token
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import uvicorn
-from fastapi import FastAPI, Form, Header, Request
+from fastapi import FastAPI, Form, Header, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from chorus.simulator.state import Fault, Post, SimulatorState, Token
@@ -260,12 +262,33 @@ def create_app(state: SimulatorState | None = None, state_file: Path | None = No
         mine = [p for p in sim.live_posts("linkedin") if f"urn:li:person:{p.user_id}" == author]
         return JSONResponse({"elements": [{**p.body, "id": p.post_id} for p in mine[-50:]]})
 
+    @app.get("/v2/connections/{urn:path}")
+    async def linkedin_connections_size(
+        urn: str, authorization: str | None = Header(None)
+    ) -> Response:
+        token = authorize("linkedin", authorization, "r_1st_connections_size")
+        if isinstance(token, Response):
+            return token
+        if urn != f"urn:li:person:{token.user_id}":
+            return _error(403, "Only the authenticated member's connections size", "linkedin")
+        return JSONResponse({"firstDegreeSize": sim.audience("linkedin", token.user_id)})
+
     @app.get("/2/users/me")
-    async def x_me(authorization: str | None = Header(None)) -> Response:
+    async def x_me(
+        authorization: str | None = Header(None), user_fields: str = Query("", alias="user.fields")
+    ) -> Response:
         token = authorize("x", authorization, "users.read")
         if isinstance(token, Response):
             return token
-        return JSONResponse({"data": {"id": token.user_id, "username": token.user_id}})
+        user: dict[str, Any] = {"id": token.user_id, "username": token.user_id}
+        if "public_metrics" in user_fields.split(","):
+            user["public_metrics"] = {
+                "followers_count": sim.audience("x", token.user_id),
+                "following_count": 0,
+                "tweet_count": sum(1 for p in sim.live_posts("x") if p.user_id == token.user_id),
+                "listed_count": 0,
+            }
+        return JSONResponse({"data": user})
 
     @app.get("/2/users/{user_id}/tweets")
     async def x_user_tweets(user_id: str, authorization: str | None = Header(None)) -> Response:
@@ -335,6 +358,12 @@ def create_app(state: SimulatorState | None = None, state_file: Path | None = No
             time.time() + float(body.get("expires_in", 3600)),
         )
         return {"token": token}
+
+    @app.post("/_sim/audiences", status_code=201)
+    async def set_audience(body: dict[str, Any]) -> dict[str, Any]:
+        """Set a member's followers (X) or connections (LinkedIn)."""
+        sim.audiences[f"{body['network']}:{body['user_id']}"] = int(body["size"])
+        return body
 
     @app.post("/_sim/tokens/bulk", status_code=201)
     async def add_tokens(body: list[dict[str, Any]]) -> dict[str, int]:

@@ -6,6 +6,7 @@ import itertools
 import json
 import random
 import time
+import zlib
 from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -82,6 +83,8 @@ class SimulatorState:
     posts_received: int = 0
     codes: dict[str, tuple[str, str, frozenset[str]]] = field(default_factory=dict)
     refresh_tokens: dict[str, tuple[str, str, frozenset[str]]] = field(default_factory=dict)
+    # "network:user_id" -> followers (X) or 1st-degree connections (LinkedIn)
+    audiences: dict[str, int] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1_000_000))
 
     def next_id(self) -> str:
@@ -100,6 +103,11 @@ class SimulatorState:
             if scope == "user":
                 result = (True, limit, remaining, reset_at)
         return result
+
+    def audience(self, network: str, user_id: str) -> int:
+        """A member's audience as a test set it, else a stable size drawn from the id."""
+        key = f"{network}:{user_id}"
+        return self.audiences.get(key, 50 + zlib.crc32(key.encode()) % 950)
 
     def take_fault(self, network: str, kinds: tuple[str, ...]) -> Fault | None:
         for fault in self.faults:
@@ -126,6 +134,7 @@ class SimulatorState:
             },
             "posts": {key: asdict(post) for key, post in self.posts.items()},
             "posts_received": self.posts_received,
+            "audiences": self.audiences,
             "next_id": next(self._ids),
         }
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -149,6 +158,7 @@ class SimulatorState:
         }
         state.posts = {key: Post(**value) for key, value in data["posts"].items()}
         state.posts_received = data["posts_received"]
+        state.audiences = data.get("audiences", {})
         state._ids = itertools.count(data["next_id"])
         return state
 

@@ -60,6 +60,9 @@ class DistributionSettings(ServiceSettings):
     linkedin_api_base_url: str = "https://api.linkedin.com"
     linkedin_client_id: str = ""
     linkedin_client_secret: str = ""
+    # Ask LinkedIn for each advocate's 1st-degree connections (potential reach):
+    # only for apps LinkedIn has admitted to the Connections Size API.
+    linkedin_connections_size: bool = False
     x_api_base_url: str = "https://api.x.com"
     x_client_id: str = ""
     x_client_secret: str = ""
@@ -107,6 +110,7 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
             settings.linkedin_api_base_url,
             settings.linkedin_client_id,
             settings.linkedin_client_secret,
+            connections_size=settings.linkedin_connections_size,
         ),
         Network.X: X(http, settings.x_api_base_url, settings.x_client_id, settings.x_client_secret),
     }

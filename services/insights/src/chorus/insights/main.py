@@ -16,6 +16,7 @@ from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import Infrastructure, run_service
 from chorus.kit.settings import ServiceSettings
 from chorus.kit.topics import (
+    ACCOUNT_HEALTH,
     ADVOCATE_LIFECYCLE,
     CONTENT_APPROVED,
     CONTENT_RETRACTED,
@@ -46,6 +47,7 @@ def build(settings: InsightsSettings) -> ServiceRuntime:
             SHARE_PERFORMED: Batched(ingest.on_shares_performed),
             ENGAGEMENT_OBSERVED: Batched(ingest.on_engagement_observed),
             CONTENT_APPROVED: Batched(ingest.on_content_approved),
+            ACCOUNT_HEALTH: Batched(ingest.on_account_health),
         },
         dedupe=False,
     )

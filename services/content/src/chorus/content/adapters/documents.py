@@ -91,6 +91,7 @@ def enrollment_to_doc(enrollment: Enrollment) -> Document:
         "location": enrollment.profile.location,
         "languages": list(enrollment.profile.languages),
     }
+    doc["declared_audience"] = {n.value: size for n, size in enrollment.declared_audience.items()}
     return doc
 
 
@@ -108,4 +109,7 @@ def doc_to_enrollment(doc: Document) -> Enrollment:
             languages=tuple(profile["languages"]),
         ),
         auto_share=doc["auto_share"],
+        declared_audience={
+            Network(n): size for n, size in doc.get("declared_audience", {}).items()
+        },
     )

@@ -113,6 +113,10 @@ def enrollment_pb(e: Enrollment) -> pb.Enrollment:
         location=e.profile.location,
         languages=e.profile.languages,
         auto_share=e.auto_share,
+        audience=[
+            common_pb2.AudienceSize(network=network_pb(n), size=size)
+            for n, size in e.declared_audience.items()
+        ],
     )
 
 
@@ -182,10 +186,11 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
                 "location": request.location,
                 "languages": list(request.languages),
                 "auto_share": request.auto_share,
+                "audience": {network_name(a.network): a.size for a in request.audience},
             },
         )
         enrollment = await self._app.enroll(
-            who, body.policy_version, body.profile(), body.auto_share
+            who, body.policy_version, body.profile(), body.auto_share, body.audience
         )
         return pb.EnrollResponse(enrollment=enrollment_pb(enrollment))
 

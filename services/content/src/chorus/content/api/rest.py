@@ -110,7 +110,9 @@ def router(app: ContentApp) -> APIRouter:
     )
     async def enroll(body: EnrollIn, principal: Authenticated) -> EnrollmentOut:
         return EnrollmentOut.of(
-            await app.enroll(principal, body.policy_version, body.profile(), body.auto_share)
+            await app.enroll(
+                principal, body.policy_version, body.profile(), body.auto_share, body.audience
+            )
         )
 
     @api.delete("/enrollment", tags=["enrollment"], summary="Opt out, at any time")

@@ -26,6 +26,7 @@ from chorus.content.domain.model import (
 )
 
 Text = Annotated[str, Field(max_length=100_000)]
+AudienceSize = Annotated[int, Field(ge=0, le=1_000_000_000)]
 ShortList = Annotated[
     list[Annotated[str, Field(min_length=1, max_length=200)]], Field(max_length=200)
 ]
@@ -105,6 +106,7 @@ class EnrollIn(BaseModel):
                     "location": "Berlin",
                     "languages": ["en", "de"],
                     "auto_share": False,
+                    "audience": {"linkedin": 850, "x": 120},
                 }
             ]
         }
@@ -115,6 +117,12 @@ class EnrollIn(BaseModel):
     location: str = Field("", max_length=200)
     languages: ShortList = []
     auto_share: bool = Field(False, description="queue targeted items automatically")
+    audience: dict[Network, AudienceSize] = Field(
+        {},
+        max_length=len(Network),
+        description="followers or connections per network, as the advocate counts them: "
+        "potential reach uses them where the platform does not report a size",
+    )
 
     def profile(self) -> Profile:
         return Profile(tuple(self.groups), self.department, self.location, tuple(self.languages))
@@ -130,6 +138,7 @@ class EnrollmentOut(BaseModel):
     location: str
     languages: list[str]
     auto_share: bool
+    audience: dict[Network, int]
 
     @classmethod
     def of(cls, e: Enrollment) -> EnrollmentOut:
@@ -143,6 +152,7 @@ class EnrollmentOut(BaseModel):
             location=e.profile.location,
             languages=list(e.profile.languages),
             auto_share=e.auto_share,
+            audience=e.declared_audience,
         )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -18,6 +18,7 @@ from chorus.content.domain.model import (
     EnrollmentStatus,
     Item,
     ItemKind,
+    Network,
     PostingFrequency,
     Profile,
     Program,
@@ -184,7 +185,12 @@ class ContentApp:
         return await self._store.get_enrollment(principal.tenant, principal.subject)
 
     async def enroll(
-        self, principal: Principal, policy_version: int, profile: Profile, auto_share: bool
+        self,
+        principal: Principal,
+        policy_version: int,
+        profile: Profile,
+        auto_share: bool,
+        declared_audience: Mapping[Network, int] | None = None,
     ) -> Enrollment:
         """Opt in (or re-acknowledge a new policy version) of the advocate's own will."""
         principal.require_role(Role.ADVOCATE)
@@ -205,6 +211,7 @@ class ContentApp:
             policy_version,
             profile,
             auto_share,
+            dict(declared_audience or {}),
         )
         event = events.advocate_lifecycle(
             enrollment, AdvocateLifecycle.CHANGE_ENROLLED, self._now()

@@ -76,6 +76,12 @@ def advocate_lifecycle(
         languages=() if erased else profile.languages,
         auto_share=False if erased else enrollment.auto_share,
         occurred_at=timestamp(now),
+        audience=()
+        if erased
+        else [
+            common_pb2.AudienceSize(network=network_pb(network), size=size)
+            for network, size in enrollment.declared_audience.items()
+        ],
     )
 
 

@@ -92,6 +92,8 @@ class Enrollment:
     acknowledged_policy_version: int
     profile: Profile = field(default_factory=Profile)
     auto_share: bool = False
+    # Followers or connections per network, as the advocate counts them.
+    declared_audience: dict[Network, int] = field(default_factory=dict)
 
     def may_share_under(self, program: Program) -> bool:
         """Enrolled and acknowledged the policy version in force."""

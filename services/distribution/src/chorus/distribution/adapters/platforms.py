@@ -3,7 +3,9 @@ are configurable: tests, benchmarks and `make run` point them at the simulator."
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import quote, urlencode
@@ -11,6 +13,8 @@ from urllib.parse import quote, urlencode
 import httpx
 
 from chorus.distribution.domain.sharing import PlatformAnswer
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,8 @@ class Platform(Protocol):
     async def refresh(self, refresh_token: str) -> TokenGrant | None: ...
 
     async def member_id(self, token: str) -> str: ...
+
+    async def audience_size(self, token: str, member: str) -> int | None: ...
 
     async def post(
         self, token: str, member: str, text: str, link: str, title: str
@@ -180,6 +186,16 @@ class _OAuth:
             raise PlatformUnreachable(f"{self.network}: HTTP {response.status_code}")
         return response.json()
 
+    async def _audience(self, path: str, token: str, read: Callable[[Any], Any]) -> int | None:
+        """The member's audience as the platform reports it; None when it will
+        not say (a scope not granted, an outage): reach then uses the size the
+        advocate declared, or an estimate."""
+        try:
+            return int(read(await self._identity(path, token)))
+        except (PlatformUnreachable, LookupError, TypeError, ValueError) as error:
+            log.info("no audience size", extra={"network": self.network, "error": str(error)})
+            return None
+
 
 class LinkedIn(_OAuth):
     network = "linkedin"
@@ -194,9 +210,16 @@ class LinkedIn(_OAuth):
         client_id: str = "",
         client_secret: str = "",
         version: str = "202511",
+        *,
+        connections_size: bool = False,
     ) -> None:
         super().__init__(http, base_url, client_id, client_secret)
         self._version = version
+        # The Connections Size API is for LinkedIn's partner programmes only:
+        # asked for (and its scope requested) only when the app is approved.
+        self._connections_size = connections_size
+        if connections_size:
+            self._scopes = f"{LinkedIn._scopes} r_1st_connections_size"
 
     def _headers(self, token: str) -> dict[str, str]:
         return {
@@ -207,6 +230,12 @@ class LinkedIn(_OAuth):
 
     async def member_id(self, token: str) -> str:
         return str((await self._identity("/v2/userinfo", token))["sub"])
+
+    async def audience_size(self, token: str, member: str) -> int | None:
+        if not self._connections_size:
+            return None
+        path = f"/v2/connections/{quote(f'urn:li:person:{member}', safe=':')}"
+        return await self._audience(path, token, lambda body: body["firstDegreeSize"])
 
     async def post(self, token: str, member: str, text: str, link: str, title: str) -> PostAttempt:
         body: dict[str, Any] = {
@@ -260,6 +289,13 @@ class X(_OAuth):
 
     async def member_id(self, token: str) -> str:
         return str((await self._identity("/2/users/me", token))["data"]["id"])
+
+    async def audience_size(self, token: str, member: str) -> int | None:
+        return await self._audience(
+            "/2/users/me?user.fields=public_metrics",
+            token,
+            lambda body: body["data"]["public_metrics"]["followers_count"],
+        )
 
     async def post(self, token: str, member: str, text: str, link: str, title: str) -> PostAttempt:
         request = self._http.build_request(

@@ -1,5 +1,7 @@
 """Connected accounts: OAuth 2.0 authorization code with PKCE and state, tokens
-encrypted at rest, health shown and emitted, refresh where the platform allows."""
+encrypted at rest, health shown and emitted, refresh where the platform allows.
+Each connection and refresh also asks the platform for the member's audience
+size, which travels on account.health for potential reach."""
 
 from __future__ import annotations
 
@@ -152,12 +154,21 @@ class Accounts:
             raise ProblemError(
                 ErrorCode.UNAVAILABLE, f"{error}; connect again in a moment"
             ) from error
-        await self._store_grant(principal.tenant, principal.subject, network, member, grant)
+        audience = await platform.audience_size(grant.access_token, member)
+        await self._store_grant(
+            principal.tenant, principal.subject, network, member, grant, audience
+        )
         views = [v for v in await self.list(principal) if v.network == network]
         return views[0]
 
     async def _store_grant(
-        self, tenant: str, advocate: str, network: str, member: str, grant: TokenGrant
+        self,
+        tenant: str,
+        advocate: str,
+        network: str,
+        member: str,
+        grant: TokenGrant,
+        audience: int | None,
     ) -> None:
         key = f"{tenant}:{advocate}:{network}"
         expires_at = self._now() + timedelta(seconds=grant.expires_in)
@@ -174,16 +185,22 @@ class Accounts:
             "revoked": False,
             "connected_at": self._now(),
         }
+        if audience is not None:
+            fields["audience_size"] = audience
         current = health(expires_at, False, self._now(), self._warn_days)
         fields["health"] = current.value
-        await self._store.save_account(
-            key, fields, [self._health_event(tenant, advocate, network, current, expires_at)]
-        )
+        event = self._health_event(tenant, advocate, network, current, expires_at, audience)
+        await self._store.save_account(key, fields, [event])
 
     def _health_event(
-        self, tenant: str, advocate: str, network: str, current: Health, expires_at: datetime
+        self,
+        tenant: str,
+        advocate: str,
+        network: str,
+        current: Health,
+        expires_at: datetime,
+        audience: int | None = None,
     ) -> dict[str, Any]:
-        stamp = timestamp(expires_at)
         return outbox_entry(
             ACCOUNT_HEALTH,
             advocate_key(tenant, advocate),
@@ -192,7 +209,8 @@ class Accounts:
                 advocate=advocate,
                 network=network_pb(network),
                 health=HEALTH_PB[current],
-                expires_at=stamp,
+                expires_at=timestamp(expires_at),
+                audience_size=audience,
             ),
         )
 
@@ -231,13 +249,13 @@ class Accounts:
         key = doc["_id"]
         if not doc.get("refresh"):
             return None
-        grant = await self._platforms[doc["network"]].refresh(
-            self._cipher.decrypt(doc["refresh"], key)
-        )
+        platform = self._platforms[doc["network"]]
+        grant = await platform.refresh(self._cipher.decrypt(doc["refresh"], key))
         if grant is None:
             return None
+        audience = await platform.audience_size(grant.access_token, doc["member_id"])
         await self._store_grant(
-            doc["tenant"], doc["advocate"], doc["network"], doc["member_id"], grant
+            doc["tenant"], doc["advocate"], doc["network"], doc["member_id"], grant, audience
         )
         return await self._store.account(doc["tenant"], doc["advocate"], doc["network"])
 

@@ -1,6 +1,7 @@
 """MongoDB persistence of insights: pre-aggregated day buckets (one per tenant,
 day, advocate, network and item), counted exactly once by event id, and the read
-models the filters need (advocates and their groups, items and their tags).
+models the filters need (advocates and their groups, items and their tags),
+and each advocate's audiences (declared, and as the platforms report them).
 
 Every event's effect is written in one transaction with its id in `counted`:
 a redelivered event (a restart, a rebalance, a second replica) finds its id
@@ -24,6 +25,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from chorus.insights.domain.activity import COUNTERS, Counted
 from chorus.insights.domain.figures import Engagement, MediaRates
 from chorus.insights.domain.periods import Period
+from chorus.insights.domain.reach import Audiences
 from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.networks import Network
 from chorus.kit.topics import advocate_key
@@ -37,6 +39,17 @@ class Lifecycle:
     at: datetime
     enrolled: bool  # False: opted out
     groups: tuple[str, ...] = ()
+    declared_audience: Mapping[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class MeasuredAudience:
+    """An audience size a platform reported for an advocate's account."""
+
+    tenant: str
+    advocate: str
+    network: str
+    size: int
 
 
 @dataclass(frozen=True)
@@ -50,12 +63,13 @@ class Item:
 
 @dataclass
 class Breakdown:
-    """A period's counters summed four ways."""
+    """A period's counters summed four ways, and who shared to which network."""
 
     by_advocate: dict[str, tuple[int, Engagement]] = field(default_factory=dict)
     by_content: dict[str, tuple[int, Engagement]] = field(default_factory=dict)
     by_network: dict[str, tuple[int, Engagement]] = field(default_factory=dict)
     by_day: dict[str, tuple[int, Engagement]] = field(default_factory=dict)
+    sharers: list[tuple[str, str]] = field(default_factory=list)  # (advocate, network)
 
 
 def _bucket_key(c: Counted) -> str:
@@ -183,6 +197,35 @@ class InsightsStore:
             ],
         )
 
+    async def save_measured_audiences(self, measured: Sequence[MeasuredAudience]) -> None:
+        """The platforms' latest word on each account's audience (in topic order,
+        so the last one wins on a replay too)."""
+        if not measured:
+            return
+        await self.advocates.bulk_write(
+            [
+                UpdateOne(
+                    {"_id": advocate_key(m.tenant, m.advocate)},
+                    {
+                        "$set": {
+                            "tenant": m.tenant,
+                            "advocate": m.advocate,
+                            f"platform_audience.{m.network}": m.size,
+                        }
+                    },
+                    upsert=True,
+                )
+                for m in measured
+            ]
+        )
+        # An erasure may have come meanwhile; it writes its mark before it
+        # deletes, so this look after the write catches what it missed.
+        marks = {erased_mark(m.tenant, m.advocate): m for m in measured}
+        for mark in await self._erased_among(marks):
+            await self.advocates.delete_one(
+                {"_id": advocate_key(marks[mark].tenant, marks[mark].advocate)}
+            )
+
     async def erase(self, tenant: str, advocate: str) -> None:
         """Everything that names the advocate goes; a digest stays (see erased_mark)."""
         await self.erased.update_one(
@@ -263,6 +306,18 @@ class InsightsStore:
             async for doc in cursor
         }
 
+    async def audiences(self, tenant: str, advocates: Iterable[str]) -> dict[str, Audiences]:
+        cursor = self.advocates.find(
+            {"_id": {"$in": [advocate_key(tenant, a) for a in advocates]}},
+            {"advocate": 1, "platform_audience": 1, "declared_audience": 1},
+        )
+        return {
+            doc["advocate"]: Audiences(
+                doc.get("platform_audience", {}), doc.get("declared_audience", {})
+            )
+            async for doc in cursor
+        }
+
     async def opt_outs(self, tenant: str, period: Period) -> int:
         return await self.changes.count_documents(
             {
@@ -302,10 +357,17 @@ class InsightsStore:
                 ("by_day", "day"),
             )
         }
-        cursor = await self.daily.aggregate([{"$match": match}, {"$facet": facets}])
+        sharers = [
+            {"$match": {"shares": {"$gt": 0}}},
+            {"$group": {"_id": {"advocate": "$advocate", "network": "$network"}}},
+        ]
+        cursor = await self.daily.aggregate(
+            [{"$match": match}, {"$facet": {**facets, "sharers": sharers}}]
+        )
         result: dict[str, Any] = (await cursor.to_list(1))[0]
         return Breakdown(
-            **{name: {doc["_id"]: _sums(doc) for doc in result[name]} for name in facets}
+            **{name: {doc["_id"]: _sums(doc) for doc in result[name]} for name in facets},
+            sharers=[(doc["_id"]["advocate"], doc["_id"]["network"]) for doc in result["sharers"]],
         )
 
     # Media rates ---------------------------------------------------------------
@@ -342,7 +404,12 @@ def _enrolment(change: Lifecycle) -> Document:
     }
     if change.enrolled:
         return {
-            "$set": {**fields, "groups": list(change.groups), "left_at": None},
+            "$set": {
+                **fields,
+                "groups": list(change.groups),
+                "declared_audience": dict(change.declared_audience),
+                "left_at": None,
+            },
             "$min": {"enrolled_at": change.at},
         }
     return {"$set": {**fields, "left_at": change.at}}

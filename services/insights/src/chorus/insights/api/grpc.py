@@ -3,6 +3,7 @@ requests checked by the same rules (periods, filters, bounds)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -13,6 +14,7 @@ from chorus.insights.api.rest import EVERY_ROW, Report, csv_report, requested_pe
 from chorus.insights.app.reports import Filters, Interval, ProgrammeReport, Reports, Row
 from chorus.insights.domain.figures import Concentration, EarnedMedia, Engagement
 from chorus.insights.domain.periods import Period, PeriodKind
+from chorus.insights.domain.reach import Reach
 from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
@@ -114,6 +116,36 @@ def earned_media_pb(m: EarnedMedia) -> pb.EarnedMedia:
     )
 
 
+def reach_pb(r: Reach) -> pb.Reach:
+    message = pb.Reach(
+        total=r.total,
+        from_platform=r.from_platform,
+        declared=r.declared,
+        estimated=r.estimated,
+        unmeasured=r.unmeasured,
+    )
+    if r.estimated_share is not None:
+        message.estimated_share = r.estimated_share
+    return message
+
+
+# A chunk of an export holds whole lines, about this many bytes.
+CHUNK_BYTES = 64 * 1024
+
+
+def chunks(lines: Iterable[str]) -> Iterator[bytes]:
+    pending: list[bytes] = []
+    size = 0
+    for line in lines:
+        pending.append(line.encode())
+        size += len(pending[-1])
+        if size >= CHUNK_BYTES:
+            yield b"".join(pending)
+            pending, size = [], 0
+    if pending:
+        yield b"".join(pending)
+
+
 def report_pb(r: ProgrammeReport) -> pb.ProgrammeReport:
     message = pb.ProgrammeReport(
         start=r.period.start.isoformat(), end=r.period.end.isoformat(), suppressed=r.suppressed
@@ -128,6 +160,8 @@ def report_pb(r: ProgrammeReport) -> pb.ProgrammeReport:
     if r.engagement_per_share is not None:
         message.engagement_per_share = r.engagement_per_share
     message.engagement.CopyFrom(engagement_pb(r.engagement))
+    if r.reach is not None:
+        message.reach.CopyFrom(reach_pb(r.reach))
     if r.earned_media is not None:
         message.earned_media.CopyFrom(earned_media_pb(r.earned_media))
     if r.advocates is not None:
@@ -172,9 +206,12 @@ class InsightsServicer(pb_grpc.InsightsServiceServicer):
             engagement=engagement_pb(found.engagement),
             by_network=[row_pb(row) for row in found.by_network],
             series=[row_pb(row) for row in found.series],
+            reach=reach_pb(found.reach),
         )
 
-    async def ExportReport(self, request: pb.ExportReportRequest, context: Context) -> Any:
+    async def ExportReport(
+        self, request: pb.ExportReportRequest, context: Context
+    ) -> AsyncIterator[pb.ExportReportResponse]:
         who = await self._who(context)
         args = _query(
             request.period, request.filters, interval=request.interval, report=request.report
@@ -184,11 +221,13 @@ class InsightsServicer(pb_grpc.InsightsServiceServicer):
         )
         report = args.report or Report.DAILY
         lines, filename = csv_report(report, found)
-        return pb.ExportReportResponse(
-            content_type="text/csv; charset=utf-8",
-            filename=filename,
-            csv="".join(lines).encode(),
-        )
+        for number, chunk in enumerate(chunks(lines)):
+            if number == 0:
+                yield pb.ExportReportResponse(
+                    content_type="text/csv; charset=utf-8", filename=filename, csv=chunk
+                )
+            else:
+                yield pb.ExportReportResponse(csv=chunk)
 
 
 def registration(servicer: InsightsServicer) -> Registration:

@@ -31,6 +31,7 @@ from chorus.insights.domain.periods import (
     day_range,
     period_named,
 )
+from chorus.insights.domain.reach import REFERENCE_AUDIENCE, Reach
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.fields import QueryId
 from chorus.kit.http import PROBLEM_RESPONSES, Authenticated, links_to
@@ -182,6 +183,32 @@ class EarnedMediaOut(BaseModel):
         )
 
 
+class ReachOut(BaseModel):
+    total: int = Field(description="people the shares could have reached")
+    from_platform: int = Field(description="of the total, audiences the platforms reported")
+    declared: int = Field(description="of the total, audiences the advocates declared")
+    estimated: int = Field(description="of the total, the reference averages (an estimate)")
+    estimated_share: float | None = Field(description="estimated ÷ total; null when 0")
+    unmeasured: int = Field(
+        description="(advocate, network) pairs that shared with no audience known (LinkedIn "
+        "has no reference average): left out of the total"
+    )
+    reference: dict[str, int] = Field(
+        dict(REFERENCE_AUDIENCE), description="the averages an estimate uses, per network"
+    )
+
+    @classmethod
+    def of(cls, r: Reach) -> ReachOut:
+        return cls(
+            total=r.total,
+            from_platform=r.from_platform,
+            declared=r.declared,
+            estimated=r.estimated,
+            estimated_share=r.estimated_share,
+            unmeasured=r.unmeasured,
+        )
+
+
 class PeriodOut(BaseModel):
     start: date
     end: date = Field(description="exclusive")
@@ -197,6 +224,7 @@ class ProgrammeOut(BaseModel):
     opt_outs: int | None = Field(description="null with a group filter (opt-outs keep no group)")
     engagement: EngagementOut | None
     engagement_per_share: float | None
+    reach: ReachOut | None
     earned_media: EarnedMediaOut | None
     advocate_concentration: ConcentrationOut | None
     content_concentration: ConcentrationOut | None
@@ -218,6 +246,7 @@ class ProgrammeOut(BaseModel):
                 opt_outs=None,
                 engagement=None,
                 engagement_per_share=None,
+                reach=None,
                 earned_media=None,
                 advocate_concentration=None,
                 content_concentration=None,
@@ -235,6 +264,7 @@ class ProgrammeOut(BaseModel):
             opt_outs=r.opt_outs,
             engagement=EngagementOut.of(r.engagement),
             engagement_per_share=r.engagement_per_share,
+            reach=ReachOut.of(r.reach) if r.reach else None,
             earned_media=EarnedMediaOut.of(r.earned_media) if r.earned_media else None,
             advocate_concentration=ConcentrationOut.of(r.advocates) if r.advocates else None,
             content_concentration=ConcentrationOut.of(r.content) if r.content else None,
@@ -249,6 +279,7 @@ class AdvocateOut(BaseModel):
     advocate: str
     shares: int
     engagement: EngagementOut
+    reach: ReachOut
     by_network: list[RowOut]
     series: list[RowOut]
 
@@ -259,6 +290,7 @@ class AdvocateOut(BaseModel):
             advocate=r.advocate,
             shares=r.shares,
             engagement=EngagementOut.of(r.engagement),
+            reach=ReachOut.of(r.reach),
             by_network=[RowOut.of(row) for row in r.by_network],
             series=[RowOut.of(row) for row in r.series],
         )

@@ -1,5 +1,6 @@
 """What insights takes from the other services' events: shares and
-engagement into day buckets, enrolments and opt-outs, items and their tags.
+engagement into day buckets, enrolments and opt-outs, items and their tags,
+and the audience sizes the platforms report for connected accounts.
 Every handler is idempotent by itself (see adapters/store.py)."""
 
 from __future__ import annotations
@@ -11,14 +12,14 @@ from chorus.contracts.content.v1.events_pb2 import (
     ContentApproved,
     ContentRetracted,
 )
-from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
+from chorus.contracts.distribution.v1.events_pb2 import AccountHealthChanged, SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, EngagementObserved
-from chorus.insights.adapters.store import InsightsStore, Item, Lifecycle
+from chorus.insights.adapters.store import InsightsStore, Item, Lifecycle, MeasuredAudience
 from chorus.insights.domain.activity import Counted
 from chorus.insights.domain.figures import Engagement
 from chorus.kit.calendar import utc_day
 from chorus.kit.envelope import Envelope, messages, utc_moment
-from chorus.kit.networks import network_name
+from chorus.kit.networks import network_name, network_of
 
 LIFECYCLE = AdvocateLifecycle
 
@@ -90,6 +91,11 @@ class Ingest:
                         utc_moment(change.occurred_at),
                         enrolled=change.change == LIFECYCLE.CHANGE_ENROLLED,
                         groups=tuple(change.groups),
+                        declared_audience={
+                            network_name(a.network): a.size
+                            for a in change.audience
+                            if a.size >= 0 and network_of(a.network)
+                        },
                     )
                 )
         await self._store.apply_lifecycle(pending)
@@ -104,3 +110,19 @@ class Ingest:
 
     async def on_content_retracted(self, retracted: ContentRetracted, event: Envelope) -> None:
         await self._store.mark_retracted(retracted.tenant, retracted.content_id)
+
+    async def on_account_health(self, events: Sequence[Envelope]) -> None:
+        await self._store.save_measured_audiences(
+            [
+                MeasuredAudience(
+                    health.tenant,
+                    health.advocate,
+                    network_name(health.network),
+                    health.audience_size,
+                )
+                for health in messages(events, AccountHealthChanged)
+                if health.HasField("audience_size")
+                and health.audience_size >= 0
+                and network_of(health.network)
+            ]
+        )

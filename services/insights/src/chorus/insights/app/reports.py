@@ -19,6 +19,7 @@ from chorus.insights.domain.figures import (
     participation,
 )
 from chorus.insights.domain.periods import Period
+from chorus.insights.domain.reach import Reach, potential_reach
 from chorus.kit.auth import Principal, Role
 from chorus.kit.calendar import week_start
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
@@ -66,6 +67,7 @@ class ProgrammeReport:
     opt_outs: int | None = None
     engagement: Engagement = field(default_factory=Engagement)
     engagement_per_share: float | None = None
+    reach: Reach | None = None
     earned_media: EarnedMedia | None = None
     advocates: Concentration | None = None
     content: Concentration | None = None
@@ -80,6 +82,7 @@ class AdvocateReport:
     advocate: str
     shares: int
     engagement: Engagement
+    reach: Reach
     by_network: tuple[Row, ...]
     series: tuple[Row, ...]
 
@@ -165,6 +168,7 @@ class Reports:
             opt_outs=await self._store.opt_outs(tenant, period) if filters.group is None else None,
             engagement=engagement,
             engagement_per_share=engagement.total / shares if shares else None,
+            reach=await self._reach(tenant, found),
             earned_media=await self._earned_media(tenant, found),
             advocates=concentration([c.total for _, c in found.by_advocate.values()]),
             content=concentration([c.total for _, c in found.by_content.values()]),
@@ -188,6 +192,7 @@ class Reports:
             principal.subject,
             shares,
             engagement,
+            await self._reach(principal.tenant, found),
             tuple(_ranked(found.by_network, len(found.by_network))),
             tuple(series(found.by_day, period, interval)),
         )
@@ -199,6 +204,10 @@ class Reports:
         if filters.content_id is not None:
             return [c for c in tagged if c == filters.content_id]
         return tagged
+
+    async def _reach(self, tenant: str, found: Breakdown) -> Reach:
+        known = await self._store.audiences(tenant, {advocate for advocate, _ in found.sharers})
+        return potential_reach(found.sharers, known)
 
     async def _earned_media(self, tenant: str, found: Breakdown) -> EarnedMedia:
         configured = await self._store.media_rates(tenant)

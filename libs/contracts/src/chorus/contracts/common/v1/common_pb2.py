@@ -24,19 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'chorus/contracts/common/v1/common.proto\x12\x1a\x63horus.contracts.common.v1\"U\n\x08\x41udience\x12\x0e\n\x06groups\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x02 \x03(\t\x12\x11\n\tlocations\x18\x03 \x03(\t\x12\x11\n\tlanguages\x18\x04 \x03(\t\"P\n\nCommentary\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x0c\n\x04text\x18\x02 \x01(\t*]\n\x07Network\x12\x17\n\x13NETWORK_UNSPECIFIED\x10\x00\x12\x14\n\x10NETWORK_LINKEDIN\x10\x01\x12\r\n\tNETWORK_X\x10\x02\x12\x14\n\x10NETWORK_FACEBOOK\x10\x03*R\n\tShareMode\x12\x1a\n\x16SHARE_MODE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSHARE_MODE_API\x10\x01\x12\x15\n\x11SHARE_MODE_INTENT\x10\x02\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'chorus/contracts/common/v1/common.proto\x12\x1a\x63horus.contracts.common.v1\"U\n\x08\x41udience\x12\x0e\n\x06groups\x18\x01 \x03(\t\x12\x13\n\x0b\x64\x65partments\x18\x02 \x03(\t\x12\x11\n\tlocations\x18\x03 \x03(\t\x12\x11\n\tlanguages\x18\x04 \x03(\t\"R\n\x0c\x41udienceSize\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x0c\n\x04size\x18\x02 \x01(\x03\"P\n\nCommentary\x12\x34\n\x07network\x18\x01 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x0c\n\x04text\x18\x02 \x01(\t*]\n\x07Network\x12\x17\n\x13NETWORK_UNSPECIFIED\x10\x00\x12\x14\n\x10NETWORK_LINKEDIN\x10\x01\x12\r\n\tNETWORK_X\x10\x02\x12\x14\n\x10NETWORK_FACEBOOK\x10\x03*R\n\tShareMode\x12\x1a\n\x16SHARE_MODE_UNSPECIFIED\x10\x00\x12\x12\n\x0eSHARE_MODE_API\x10\x01\x12\x15\n\x11SHARE_MODE_INTENT\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'chorus.contracts.common.v1.common_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NETWORK']._serialized_start=240
-  _globals['_NETWORK']._serialized_end=333
-  _globals['_SHAREMODE']._serialized_start=335
-  _globals['_SHAREMODE']._serialized_end=417
+  _globals['_NETWORK']._serialized_start=324
+  _globals['_NETWORK']._serialized_end=417
+  _globals['_SHAREMODE']._serialized_start=419
+  _globals['_SHAREMODE']._serialized_end=501
   _globals['_AUDIENCE']._serialized_start=71
   _globals['_AUDIENCE']._serialized_end=156
-  _globals['_COMMENTARY']._serialized_start=158
-  _globals['_COMMENTARY']._serialized_end=238
+  _globals['_AUDIENCESIZE']._serialized_start=158
+  _globals['_AUDIENCESIZE']._serialized_end=240
+  _globals['_COMMENTARY']._serialized_start=242
+  _globals['_COMMENTARY']._serialized_end=322
 # @@protoc_insertion_point(module_scope)

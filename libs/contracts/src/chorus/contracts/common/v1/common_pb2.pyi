@@ -94,6 +94,32 @@ class Audience(_message.Message):
 Global___Audience: _TypeAlias = Audience  # noqa: Y015
 
 @_typing.final
+class AudienceSize(_message.Message):
+    """How many people an advocate reaches on one network: followers (X) or
+    1st-degree connections (LinkedIn), as the advocate declared or the platform said.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETWORK_FIELD_NUMBER: _builtins.int
+    SIZE_FIELD_NUMBER: _builtins.int
+    network: Global___Network.ValueType
+    size: _builtins.int
+    def __init__(
+        self,
+        *,
+        network: Global___Network.ValueType = ...,
+        size: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["network", b"network", "size", b"size"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AudienceSize: _TypeAlias = AudienceSize  # noqa: Y015
+
+@_typing.final
 class Commentary(_message.Message):
     """A suggested commentary for one network; several per network keep posts varied."""
 

@@ -105,6 +105,7 @@ class Enrollment(_message.Message):
     LOCATION_FIELD_NUMBER: _builtins.int
     LANGUAGES_FIELD_NUMBER: _builtins.int
     AUTO_SHARE_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     advocate: _builtins.str
     status: _builtins.str
@@ -117,6 +118,8 @@ class Enrollment(_message.Message):
     def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def audience(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.AudienceSize]: ...
     def __init__(
         self,
         *,
@@ -129,10 +132,11 @@ class Enrollment(_message.Message):
         location: _builtins.str = ...,
         languages: _abc.Iterable[_builtins.str] | None = ...,
         auto_share: _builtins.bool = ...,
+        audience: _abc.Iterable[_common_pb2.AudienceSize] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledged_policy_version", b"acknowledged_policy_version", "advocate", b"advocate", "auto_share", b"auto_share", "department", b"department", "groups", b"groups", "languages", b"languages", "location", b"location", "status", b"status", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["acknowledged_policy_version", b"acknowledged_policy_version", "advocate", b"advocate", "audience", b"audience", "auto_share", b"auto_share", "department", b"department", "groups", b"groups", "languages", b"languages", "location", b"location", "status", b"status", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -377,6 +381,7 @@ class EnrollRequest(_message.Message):
     LOCATION_FIELD_NUMBER: _builtins.int
     LANGUAGES_FIELD_NUMBER: _builtins.int
     AUTO_SHARE_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
     policy_version: _builtins.int
     department: _builtins.str
     location: _builtins.str
@@ -385,6 +390,12 @@ class EnrollRequest(_message.Message):
     def groups(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def audience(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.AudienceSize]:
+        """Followers or connections per network, as the advocate counts them: potential
+        reach uses them where the platform does not report a size.
+        """
+
     def __init__(
         self,
         *,
@@ -394,10 +405,11 @@ class EnrollRequest(_message.Message):
         location: _builtins.str = ...,
         languages: _abc.Iterable[_builtins.str] | None = ...,
         auto_share: _builtins.bool = ...,
+        audience: _abc.Iterable[_common_pb2.AudienceSize] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["auto_share", b"auto_share", "department", b"department", "groups", b"groups", "languages", b"languages", "location", b"location", "policy_version", b"policy_version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["audience", b"audience", "auto_share", b"auto_share", "department", b"department", "groups", b"groups", "languages", b"languages", "location", b"location", "policy_version", b"policy_version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

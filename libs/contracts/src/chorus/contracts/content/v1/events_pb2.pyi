@@ -172,6 +172,7 @@ class AdvocateLifecycle(_message.Message):
     LANGUAGES_FIELD_NUMBER: _builtins.int
     AUTO_SHARE_FIELD_NUMBER: _builtins.int
     OCCURRED_AT_FIELD_NUMBER: _builtins.int
+    AUDIENCE_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     advocate: _builtins.str
     change: Global___AdvocateLifecycle.Change.ValueType
@@ -185,6 +186,10 @@ class AdvocateLifecycle(_message.Message):
     def languages(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
     @_builtins.property
     def occurred_at(self) -> _timestamp_pb2.Timestamp: ...
+    @_builtins.property
+    def audience(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.AudienceSize]:
+        """The audience the advocate declared per network (empty on erasure)."""
+
     def __init__(
         self,
         *,
@@ -198,10 +203,11 @@ class AdvocateLifecycle(_message.Message):
         languages: _abc.Iterable[_builtins.str] | None = ...,
         auto_share: _builtins.bool = ...,
         occurred_at: _timestamp_pb2.Timestamp | None = ...,
+        audience: _abc.Iterable[_common_pb2.AudienceSize] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["occurred_at", b"occurred_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "auto_share", b"auto_share", "change", b"change", "department", b"department", "groups", b"groups", "languages", b"languages", "location", b"location", "occurred_at", b"occurred_at", "policy_version", b"policy_version", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "audience", b"audience", "auto_share", b"auto_share", "change", b"change", "department", b"department", "groups", b"groups", "languages", b"languages", "location", b"location", "occurred_at", b"occurred_at", "policy_version", b"policy_version", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -186,10 +186,15 @@ class AccountHealthChanged(_message.Message):
     NETWORK_FIELD_NUMBER: _builtins.int
     HEALTH_FIELD_NUMBER: _builtins.int
     EXPIRES_AT_FIELD_NUMBER: _builtins.int
+    AUDIENCE_SIZE_FIELD_NUMBER: _builtins.int
     tenant: _builtins.str
     advocate: _builtins.str
     network: _common_pb2.Network.ValueType
     health: Global___AccountHealthChanged.Health.ValueType
+    audience_size: _builtins.int
+    """Followers (X) or 1st-degree connections (LinkedIn) as the platform reported
+    them when the account was connected or refreshed; unset when it did not say.
+    """
     @_builtins.property
     def expires_at(self) -> _timestamp_pb2.Timestamp: ...
     def __init__(
@@ -200,11 +205,14 @@ class AccountHealthChanged(_message.Message):
         network: _common_pb2.Network.ValueType = ...,
         health: Global___AccountHealthChanged.Health.ValueType = ...,
         expires_at: _timestamp_pb2.Timestamp | None = ...,
+        audience_size: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["expires_at", b"expires_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_audience_size", b"_audience_size", "audience_size", b"audience_size", "expires_at", b"expires_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "expires_at", b"expires_at", "health", b"health", "network", b"network", "tenant", b"tenant"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_audience_size", b"_audience_size", "advocate", b"advocate", "audience_size", b"audience_size", "expires_at", b"expires_at", "health", b"health", "network", b"network", "tenant", b"tenant"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    def WhichOneof(self, oneof_group: _Never) -> None: ...
+    _WhichOneofReturnType__audience_size: _TypeAlias = _typing.Literal["audience_size"]  # noqa: Y015
+    _WhichOneofArgType__audience_size: _TypeAlias = _typing.Literal["_audience_size", b"_audience_size"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__audience_size) -> _WhichOneofReturnType__audience_size | None: ...
 
 Global___AccountHealthChanged: _TypeAlias = AccountHealthChanged  # noqa: Y015

@@ -325,6 +325,49 @@ class EarnedMedia(_message.Message):
 Global___EarnedMedia: _TypeAlias = EarnedMedia  # noqa: Y015
 
 @_typing.final
+class Reach(_message.Message):
+    """Potential reach: the sum, over the advocates who shared and each network they
+    shared to, of their audience there (the platform's figure, else the declared
+    one, else the reference average, which is an estimate).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TOTAL_FIELD_NUMBER: _builtins.int
+    FROM_PLATFORM_FIELD_NUMBER: _builtins.int
+    DECLARED_FIELD_NUMBER: _builtins.int
+    ESTIMATED_FIELD_NUMBER: _builtins.int
+    ESTIMATED_SHARE_FIELD_NUMBER: _builtins.int
+    UNMEASURED_FIELD_NUMBER: _builtins.int
+    total: _builtins.int
+    from_platform: _builtins.int
+    declared: _builtins.int
+    estimated: _builtins.int
+    estimated_share: _builtins.float
+    """Unset when the total is 0."""
+    unmeasured: _builtins.int
+    """(advocate, network) pairs that shared but whose audience is unknown."""
+    def __init__(
+        self,
+        *,
+        total: _builtins.int = ...,
+        from_platform: _builtins.int = ...,
+        declared: _builtins.int = ...,
+        estimated: _builtins.int = ...,
+        estimated_share: _builtins.float | None = ...,
+        unmeasured: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_estimated_share", b"_estimated_share", "estimated_share", b"estimated_share"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_estimated_share", b"_estimated_share", "declared", b"declared", "estimated", b"estimated", "estimated_share", b"estimated_share", "from_platform", b"from_platform", "total", b"total", "unmeasured", b"unmeasured"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__estimated_share: _TypeAlias = _typing.Literal["estimated_share"]  # noqa: Y015
+    _WhichOneofArgType__estimated_share: _TypeAlias = _typing.Literal["_estimated_share", b"_estimated_share"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__estimated_share) -> _WhichOneofReturnType__estimated_share | None: ...
+
+Global___Reach: _TypeAlias = Reach  # noqa: Y015
+
+@_typing.final
 class ProgrammeReport(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -344,6 +387,7 @@ class ProgrammeReport(_message.Message):
     TOP_ADVOCATES_FIELD_NUMBER: _builtins.int
     TOP_CONTENT_FIELD_NUMBER: _builtins.int
     SERIES_FIELD_NUMBER: _builtins.int
+    REACH_FIELD_NUMBER: _builtins.int
     start: _builtins.str
     """The first day and the day after the last."""
     end: _builtins.str
@@ -371,6 +415,8 @@ class ProgrammeReport(_message.Message):
     def top_content(self) -> _containers.RepeatedCompositeFieldContainer[Global___Row]: ...
     @_builtins.property
     def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___Row]: ...
+    @_builtins.property
+    def reach(self) -> Global___Reach: ...
     def __init__(
         self,
         *,
@@ -390,10 +436,11 @@ class ProgrammeReport(_message.Message):
         top_advocates: _abc.Iterable[Global___Row] | None = ...,
         top_content: _abc.Iterable[Global___Row] | None = ...,
         series: _abc.Iterable[Global___Row] | None = ...,
+        reach: Global___Reach | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "opt_outs", b"opt_outs", "participation", b"participation"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "opt_outs", b"opt_outs", "participation", b"participation", "reach", b"reach"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "active", b"active", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "end", b"end", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "enrolled", b"enrolled", "opt_outs", b"opt_outs", "participation", b"participation", "series", b"series", "shares", b"shares", "start", b"start", "suppressed", b"suppressed", "top_advocates", b"top_advocates", "top_content", b"top_content"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "active", b"active", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "end", b"end", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "enrolled", b"enrolled", "opt_outs", b"opt_outs", "participation", b"participation", "reach", b"reach", "series", b"series", "shares", b"shares", "start", b"start", "suppressed", b"suppressed", "top_advocates", b"top_advocates", "top_content", b"top_content"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__engagement_per_share: _TypeAlias = _typing.Literal["engagement_per_share"]  # noqa: Y015
     _WhichOneofArgType__engagement_per_share: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share"]  # noqa: Y015
@@ -496,6 +543,7 @@ class GetMyReportResponse(_message.Message):
     ENGAGEMENT_FIELD_NUMBER: _builtins.int
     BY_NETWORK_FIELD_NUMBER: _builtins.int
     SERIES_FIELD_NUMBER: _builtins.int
+    REACH_FIELD_NUMBER: _builtins.int
     start: _builtins.str
     end: _builtins.str
     advocate: _builtins.str
@@ -506,6 +554,8 @@ class GetMyReportResponse(_message.Message):
     def by_network(self) -> _containers.RepeatedCompositeFieldContainer[Global___Row]: ...
     @_builtins.property
     def series(self) -> _containers.RepeatedCompositeFieldContainer[Global___Row]: ...
+    @_builtins.property
+    def reach(self) -> Global___Reach: ...
     def __init__(
         self,
         *,
@@ -516,10 +566,11 @@ class GetMyReportResponse(_message.Message):
         engagement: Global___Engagement | None = ...,
         by_network: _abc.Iterable[Global___Row] | None = ...,
         series: _abc.Iterable[Global___Row] | None = ...,
+        reach: Global___Reach | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement", "reach", b"reach"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "by_network", b"by_network", "end", b"end", "engagement", b"engagement", "series", b"series", "shares", b"shares", "start", b"start"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "by_network", b"by_network", "end", b"end", "engagement", b"engagement", "reach", b"reach", "series", b"series", "shares", b"shares", "start", b"start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -564,9 +615,11 @@ class ExportReportResponse(_message.Message):
     FILENAME_FIELD_NUMBER: _builtins.int
     CSV_FIELD_NUMBER: _builtins.int
     content_type: _builtins.str
-    """text/csv; charset=utf-8"""
+    """text/csv; charset=utf-8 (first chunk only)"""
     filename: _builtins.str
+    """First chunk only."""
     csv: _builtins.bytes
+    """Whole CSV lines; the chunks in order make the file."""
     def __init__(
         self,
         *,

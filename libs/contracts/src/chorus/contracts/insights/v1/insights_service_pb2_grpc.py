@@ -47,7 +47,7 @@ class InsightsServiceStub:
                 request_serializer=chorus_dot_contracts_dot_insights_dot_v1_dot_insights__service__pb2.GetMyReportRequest.SerializeToString,
                 response_deserializer=chorus_dot_contracts_dot_insights_dot_v1_dot_insights__service__pb2.GetMyReportResponse.FromString,
                 _registered_method=True)
-        self.ExportReport = channel.unary_unary(
+        self.ExportReport = channel.unary_stream(
                 '/chorus.contracts.insights.v1.InsightsService/ExportReport',
                 request_serializer=chorus_dot_contracts_dot_insights_dot_v1_dot_insights__service__pb2.ExportReportRequest.SerializeToString,
                 response_deserializer=chorus_dot_contracts_dot_insights_dot_v1_dot_insights__service__pb2.ExportReportResponse.FromString,
@@ -75,7 +75,8 @@ class InsightsServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ExportReport(self, request, context):
-        """Admins and curators: a report as RFC 4180 CSV, in chunks of lines.
+        """Admins and curators: a report as RFC 4180 CSV, streamed in chunks of whole
+        lines (the first carries the header row, the content type and a file name).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -94,7 +95,7 @@ def add_InsightsServiceServicer_to_server(servicer, server):
                     request_deserializer=chorus_dot_contracts_dot_insights_dot_v1_dot_insights__service__pb2.GetMyReportRequest.FromString,
                     response_serializer=chorus_dot_contracts_dot_insights_dot_v1_dot_insights__service__pb2.GetMyReportResponse.SerializeToString,
             ),
-            'ExportReport': grpc.unary_unary_rpc_method_handler(
+            'ExportReport': grpc.unary_stream_rpc_method_handler(
                     servicer.ExportReport,
                     request_deserializer=chorus_dot_contracts_dot_insights_dot_v1_dot_insights__service__pb2.ExportReportRequest.FromString,
                     response_serializer=chorus_dot_contracts_dot_insights_dot_v1_dot_insights__service__pb2.ExportReportResponse.SerializeToString,
@@ -178,7 +179,7 @@ class InsightsService:
             wait_for_ready=None,
             timeout=None,
             metadata=None):
-        return grpc.experimental.unary_unary(
+        return grpc.experimental.unary_stream(
             request,
             target,
             '/chorus.contracts.insights.v1.InsightsService/ExportReport',

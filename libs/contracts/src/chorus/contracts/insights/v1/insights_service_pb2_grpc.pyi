@@ -40,8 +40,10 @@ class InsightsServiceStub:
     """Admins and curators: the programme's figures for a period."""
     GetMyReport: _grpc.UnaryUnaryMultiCallable[_insights_service_pb2.GetMyReportRequest, _insights_service_pb2.GetMyReportResponse]
     """An advocate: their own figures for a period."""
-    ExportReport: _grpc.UnaryUnaryMultiCallable[_insights_service_pb2.ExportReportRequest, _insights_service_pb2.ExportReportResponse]
-    """Admins and curators: a report as RFC 4180 CSV, in chunks of lines."""
+    ExportReport: _grpc.UnaryStreamMultiCallable[_insights_service_pb2.ExportReportRequest, _insights_service_pb2.ExportReportResponse]
+    """Admins and curators: a report as RFC 4180 CSV, streamed in chunks of whole
+    lines (the first carries the header row, the content type and a file name).
+    """
 
 @_typing.type_check_only
 class InsightsServiceAsyncStub(InsightsServiceStub):
@@ -55,8 +57,10 @@ class InsightsServiceAsyncStub(InsightsServiceStub):
     """Admins and curators: the programme's figures for a period."""
     GetMyReport: _aio.UnaryUnaryMultiCallable[_insights_service_pb2.GetMyReportRequest, _insights_service_pb2.GetMyReportResponse]  # type: ignore[assignment]
     """An advocate: their own figures for a period."""
-    ExportReport: _aio.UnaryUnaryMultiCallable[_insights_service_pb2.ExportReportRequest, _insights_service_pb2.ExportReportResponse]  # type: ignore[assignment]
-    """Admins and curators: a report as RFC 4180 CSV, in chunks of lines."""
+    ExportReport: _aio.UnaryStreamMultiCallable[_insights_service_pb2.ExportReportRequest, _insights_service_pb2.ExportReportResponse]  # type: ignore[assignment]
+    """Admins and curators: a report as RFC 4180 CSV, streamed in chunks of whole
+    lines (the first carries the header row, the content type and a file name).
+    """
 
 class InsightsServiceServicer(metaclass=_abc_1.ABCMeta):
     """The insights service's gRPC API: the same reports as REST, on the same use
@@ -85,7 +89,9 @@ class InsightsServiceServicer(metaclass=_abc_1.ABCMeta):
         self,
         request: _insights_service_pb2.ExportReportRequest,
         context: _ServicerContext,
-    ) -> _typing.Union[_insights_service_pb2.ExportReportResponse, _abc.Awaitable[_insights_service_pb2.ExportReportResponse]]:
-        """Admins and curators: a report as RFC 4180 CSV, in chunks of lines."""
+    ) -> _typing.Union[_abc.Iterator[_insights_service_pb2.ExportReportResponse], _abc.AsyncIterator[_insights_service_pb2.ExportReportResponse]]:
+        """Admins and curators: a report as RFC 4180 CSV, streamed in chunks of whole
+        lines (the first carries the header row, the content type and a file name).
+        """
 
 def add_InsightsServiceServicer_to_server(servicer: InsightsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
