@@ -32,8 +32,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from chorus.contracts.common.v1.common_pb2 import SHARE_MODE_API
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementObserved
+from chorus.demo.activity import plan, seed_activity
 from chorus.demo.platform import Endpoints, Platform
-from chorus.demo.seed import ADVOCATES, ITEMS, PROGRAM, seed
+from chorus.demo.seed import ADMIN, ADVOCATES, ITEMS, PROGRAM, seed
 from chorus.gamification.domain.rules import DEFAULT_RULES, Action
 from chorus.kit.admin import delete_namespace, ensure_topics, topic_specs
 from chorus.kit.envelope import Encoder
@@ -212,6 +213,15 @@ async def running(
         await delete_namespace(kafka_bootstrap, prefix)
 
 
+def around_now() -> dict[str, str]:
+    """Yesterday to tomorrow: whichever UTC day the test's activity fell on."""
+    return {
+        "period": "range",
+        "from": time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400)),
+        "to": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400)),
+    }
+
+
 async def enrolled_with_linkedin(platform: Platform, advocate: str, item_id: str) -> None:
     program = await platform.set_program("ada", PROGRAM)
     await platform.enroll(advocate, int(program["policy_version"]), ["sales"])
@@ -346,15 +356,9 @@ async def test_potential_reach_counts_the_audiences_the_platforms_report_and_the
     await platform.connect(advocate, "x")
     share = await share_once_known(platform, advocate, item["id"], ["linkedin", "x", "facebook"])
     await platform.confirm_intent(advocate, share["id"], "facebook")
-    # Yesterday to tomorrow, whichever UTC day the share fell on.
-    around_now = {
-        "period": "range",
-        "from": time.strftime("%Y-%m-%d", time.gmtime(time.time() - 86400)),
-        "to": time.strftime("%Y-%m-%d", time.gmtime(time.time() + 86400)),
-    }
 
     async def reached() -> dict[str, Any] | None:
-        reach: dict[str, Any] = (await platform.my_insights(advocate, **around_now))["reach"]
+        reach: dict[str, Any] = (await platform.my_insights(advocate, **around_now()))["reach"]
         return reach if reach["total"] == 1234 + 777 + 150 else None
 
     reach = await eventually(reached, timeout=45, interval=0.5)
@@ -443,15 +447,64 @@ async def test_the_demo_seed_is_complete_and_a_second_run_changes_nothing(
         )
         assert enrollment.status_code == 200 and enrollment.json()["status"] == "enrolled"
 
+    # The activity: 12 of the 20 shared, unevenly, and the dashboard says so.
+    item_ids = [str(item["id"]) for item in items]
+    assert await seed_activity(platform, ADMIN, ADVOCATES, item_ids) == len(plan(ADVOCATES, 3))
+    posts = len(await platform_posts(platform))
+
+    async def dashboard() -> dict[str, Any] | None:
+        found = await platform_dashboard(platform)
+        engaged = found["engagement"]
+        clicked = engaged["clicks"] == planned_clicks(item_ids)
+        return found if clicked and engaged["reactions"] == planned_reactions() else None
+
+    figures = await eventually(dashboard, timeout=45, interval=0.5)
+    assert (figures["enrolled"], figures["active"], figures["participation"]) == (20, 12, 0.6)
+    assert figures["reach"]["total"] > 0
+    top_fifth = figures["advocate_concentration"]["tops"][2]
+    assert top_fifth["share"] > 0.5, top_fifth  # the top 20% earned most of the engagement
+
     again = await seed(platform)
     assert [item["id"] for item in again] == [item["id"] for item in items]
     assert {a: await platform.accounts(a) for a in ADVOCATES} == accounts
+    assert await seed_activity(platform, ADMIN, ADVOCATES, item_ids) == 0
+    assert len(await platform_posts(platform)) == posts
+    # The webhooks sent again were recorded once: the figures stand.
+    assert (await platform_dashboard(platform))["engagement"] == figures["engagement"]
     live = await platform.http.get(
         f"{running.endpoints.content}/v1/items",
         params={"state": "live"},
         headers=platform.auth("carol", "curator"),
     )
     assert len(live.json()["items"]) == len(ITEMS)
+
+
+async def platform_posts(platform: Platform) -> list[dict[str, Any]]:
+    found = []
+    for advocate in ADVOCATES:
+        found += await platform.posts_at_platform(advocate)
+    return found
+
+
+async def platform_dashboard(platform: Platform) -> dict[str, Any]:
+    response = await platform.http.get(
+        f"{platform.endpoints.insights}/v1/insights/programme",
+        params=around_now(),
+        headers=platform.auth("ada", "admin"),
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def planned_clicks(item_ids: list[str]) -> int:
+    """Every planned click lands once per network shared to (a confirmed
+    Facebook intent carries a tracked link too)."""
+    return sum(p.clicks * len(p.networks) for p in plan(ADVOCATES, len(item_ids)))
+
+
+def planned_reactions() -> int:
+    """Every planned reaction arrives once per network, by webhook."""
+    return sum(p.reactions * len(p.networks) for p in plan(ADVOCATES, len(ITEMS)))
 
 
 # The bound on a control event's effect while bulk events queue (issue #16).

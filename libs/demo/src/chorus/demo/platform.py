@@ -7,6 +7,9 @@ journey test: every step goes through the services' real HTTP endpoints.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -198,6 +201,26 @@ class Platform:
     async def standing(self, advocate: str) -> dict[str, Any]:
         url = f"{self.endpoints.gamification}/v1/me/standing"
         return expect(await self.http.get(url, headers=self.auth(advocate, "advocate")), 200)
+
+    # engagement ---------------------------------------------------------------------------
+    async def set_webhook_secret(self, admin: str, secret: str) -> None:
+        url = f"{self.endpoints.engagement}/v1/settings/webhook-secret"
+        body = {"secret": secret}
+        expect(await self.http.put(url, json=body, headers=self.auth(admin, "admin")), 204)
+
+    async def send_engagement(self, secret: str, observation: dict[str, Any]) -> None:
+        """An integrator relaying what a platform counted, signed with the
+        tenant's webhook secret (HMAC-SHA256 over "<timestamp>.<body>")."""
+        body = json.dumps(observation).encode()
+        stamp = str(int(time.time()))
+        mac = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256)
+        headers = {
+            "content-type": "application/json",
+            "x-chorus-timestamp": stamp,
+            "x-chorus-signature": f"sha256={mac.hexdigest()}",
+        }
+        url = f"{self.endpoints.engagement}/v1/webhooks/{self.tenant}/engagement"
+        expect(await self.http.post(url, content=body, headers=headers), 200, 201, 202)
 
     # insights -----------------------------------------------------------------------------
     async def my_insights(self, advocate: str, **period: str) -> dict[str, Any]:

@@ -1,6 +1,7 @@
-"""`chorus-demo`: seed a demo tenant into a running local platform, then print
-what to try. Every step goes through the public APIs, and a re-run changes
-nothing that is already there (items by Idempotency-Key, accounts once).
+"""`chorus-demo`: seed a demo tenant into a running local platform, with some
+activity for its dashboard, then print what to try. Every step goes through
+the public APIs, and a re-run changes nothing that is already there (items
+and shares by Idempotency-Key, accounts once).
 
     chorus-demo            # waits for the services, seeds tenant "acme", prints the walkthrough
     chorus-demo --quiet    # seeds only
@@ -19,6 +20,7 @@ from pathlib import Path
 
 import httpx
 
+from chorus.demo.activity import SHARERS, seed_activity
 from chorus.demo.platform import Endpoints, Platform, StepFailed
 
 TENANT = "acme"
@@ -76,6 +78,16 @@ def advocate_groups(index: int) -> list[str]:
     return [GROUPS[index % len(GROUPS)]]
 
 
+def declared_audience(index: int) -> dict[str, int]:
+    """What some advocates say they reach: every third one their LinkedIn
+    connections (the local LinkedIn does not report them), the first two
+    their Facebook friends too; the rest declare nothing."""
+    declared = {"linkedin": 150 + 97 * index} if index % 3 == 0 else {}
+    if index < 2:
+        declared["facebook"] = 420 - 90 * index
+    return declared
+
+
 async def seed(platform: Platform) -> list[dict[str, object]]:
     """The program, three approved items and 20 enrolled advocates with a LinkedIn
     account (every other one with X too); returns the items."""
@@ -85,7 +97,12 @@ async def seed(platform: Platform) -> list[dict[str, object]]:
         for n, body in enumerate(ITEMS, start=1)
     ]
     for index, advocate in enumerate(ADVOCATES):
-        await platform.enroll(advocate, int(program["policy_version"]), advocate_groups(index))
+        await platform.enroll(
+            advocate,
+            int(program["policy_version"]),
+            advocate_groups(index),
+            declared_audience(index),
+        )
         networks = ["linkedin", "x"] if index % 2 == 0 else ["linkedin"]
         healthy = {
             account["network"]
@@ -125,7 +142,8 @@ def walkthrough(endpoints: Endpoints, items: list[dict[str, object]]) -> str:
     return f"""
 Demo tenant "{TENANT}" is ready: a program with a policy, curator "{CURATOR}",
 approver "{APPROVER}", admin "{ADMIN}", {len(ADVOCATES)} enrolled advocates
-({ADVOCATES[0]} … {ADVOCATES[-1]}) with simulator accounts, {len(items)} live items.
+({ADVOCATES[0]} … {ADVOCATES[-1]}) with simulator accounts, {len(items)} live items,
+and some activity: {SHARERS} of the advocates shared, a few of them most.
 
 {services}
 
@@ -144,7 +162,8 @@ Try it in four steps:
   3. Watch the points and badges arrive:
      curl -s -H "Authorization: Bearer $TOKEN" {endpoints.gamification}/v1/leaderboards/week
   4. See the programme's figures for this week as its admin (participation,
-     engagement, concentration, earned media value), or as CSV:
+     engagement, potential reach, concentration, earned media value), or as
+     CSV (reactions and impressions arrive with engagement's next poll):
      ADMIN=$({bin_dir}/chorus token --tenant {TENANT} --sub {ADMIN} --role admin)
      curl -s -H "Authorization: Bearer $ADMIN" \\
        "{endpoints.insights}/v1/insights/programme?period=week&of=$(date -u +%G-W%V)"
@@ -178,6 +197,7 @@ async def run(endpoints: Endpoints, quiet: bool, check: bool) -> int:
         try:
             await platform.wait_ready()
             items = await seed(platform)
+            await seed_activity(platform, ADMIN, ADVOCATES, [str(item["id"]) for item in items])
             if not quiet:
                 print(walkthrough(endpoints, items), flush=True)
             if check:
