@@ -24,6 +24,7 @@ from chorus.contracts.content.v1.events_pb2 import (
 )
 from chorus.contracts.distribution.v1.events_pb2 import AccountHealthChanged, SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, EngagementObserved
+from chorus.contracts.gamification.v1.events_pb2 import PointsAwarded
 from chorus.contracts.insights.v1 import insights_service_pb2 as pb
 from chorus.contracts.insights.v1 import insights_service_pb2_grpc as pb_grpc
 from chorus.insights.main import InsightsSettings, build
@@ -38,6 +39,7 @@ from chorus.kit.topics import (
     CONTENT_APPROVED,
     CONTENT_RETRACTED,
     ENGAGEMENT_OBSERVED,
+    POINTS_AWARDED,
     SHARE_PERFORMED,
     Topic,
 )
@@ -105,6 +107,14 @@ def programme(tenant: str) -> list[Event]:
         tenant=tenant, advocate="fay", change=LIFE.CHANGE_OPTED_OUT, occurred_at=timestamp(at(5))
     )
     events.append((ADVOCATE_LIFECYCLE, f"{tenant}:fay", left, "leave-fay"))
+    # Points the engine awarded: dan's on 10-30 fall before the week.
+    awarded = [("ann", 2, 30), ("ben", 2, 10), ("fay", 3, 5), ("cat", 4, 8), ("dan", -2, 7)]
+    for n, (advocate, day, points) in enumerate(awarded):
+        when = at(day) if day > 0 else datetime(2026, 10, 30, 12, tzinfo=UTC)
+        award = PointsAwarded(
+            tenant=tenant, advocate=advocate, points=points, occurred_at=timestamp(when)
+        )
+        events.append((POINTS_AWARDED, f"{tenant}:{advocate}", award, f"points-{n}"))
     for content_id, tag in (("c1", "launch"), ("c2", "hiring")):
         item = ContentApproved(
             tenant=tenant, content_id=content_id, title=f"Item {content_id}", tags=[tag]
@@ -222,7 +232,8 @@ async def settled(service: Insights, *, shares: int, engagement: int = 96) -> di
     async def arrived() -> dict[str, Any] | None:
         found = await report(service)
         done = found["shares"] == shares and found["engagement"]["total"] == engagement
-        measured = found["reach"]["from_platform"] == 370  # account.health read too
+        # account.health and points.awarded read too
+        measured = found["reach"]["from_platform"] == 370 and found["points"] == 53
         return found if done and measured and found["enrolled"] == 6 else None
 
     return await eventually(arrived, timeout=30, interval=0.3)
@@ -235,6 +246,8 @@ async def test_the_programme_figures_are_exactly_the_hand_reckoned_ones(insights
     assert (found["shares"], found["enrolled"], found["active"]) == (5, 6, 4)
     assert found["participation"] == pytest.approx(4 / 6)
     assert found["opt_outs"] == 1
+    # Points in the week: ann 30, ben 10, fay 5, cat 8 (dan's came before it).
+    assert found["points"] == 53
     # clicks 40 + 10 + 8 + 4 + 6; reactions 20 + 2; engagement = clicks,
     # reactions, comments and reshares: 68 + 22 + 1 + 5 = 96 over 5 shares.
     assert {k: found["engagement"][k] for k in ("clicks", "unique_clicks", "total")} == {
@@ -349,6 +362,7 @@ async def test_filters_by_network_tag_and_group_and_small_groups_are_suppressed(
     sales = await report(insights, group="sales")  # ann, ben, cat: all shared
     assert (sales["enrolled"], sales["active"], sales["participation"]) == (3, 3, 1.0)
     assert (sales["shares"], sales["engagement"]["total"]) == (4, 90)
+    assert (sales["points"], on_x["points"], launch["points"]) == (48, None, None)
     eng = await report(insights, group="eng")  # dan and eve: fewer than k = 3
     assert eng["suppressed"] is True
     assert (eng["shares"], eng["participation"], eng["top_advocates"]) == (None, None, [])
@@ -368,6 +382,7 @@ async def test_an_advocate_sees_their_own_figures_and_never_the_programmes(
     assert mine.status_code == 200, mine.text
     body = mine.json()
     assert (body["advocate"], body["shares"], body["engagement"]["total"]) == ("ann", 2, 75)
+    assert body["points"] == 30
     assert [(r["key"], r["shares"]) for r in body["by_network"]] == [("linkedin", 1), ("x", 1)]
     refused = await insights.http.get("/v1/insights/programme", params=WEEK, headers=ann)
     assert refused.status_code == 403
@@ -424,7 +439,7 @@ async def test_grpc_answers_what_rest_answers(insights: Insights) -> None:
         )
         assert [row.key for row in found.top_advocates] == ["ann", "ben", "cat"]
         assert found.earned_media.total == rest["earned_media"]["total"]
-        assert (found.reach.total, found.reach.unmeasured) == (931, 1)
+        assert (found.reach.total, found.reach.unmeasured, found.points) == (931, 1, 53)
         assert found.reach.estimated_share == pytest.approx(61 / 931)
         chunks = [
             chunk
@@ -440,7 +455,7 @@ async def test_grpc_answers_what_rest_answers(insights: Insights) -> None:
         as_ann = [("authorization", bearer(insights.tenant, "ann", "advocate")["Authorization"])]
         mine = await stub.GetMyReport(pb.GetMyReportRequest(period=week), metadata=as_ann)
         assert (mine.advocate, mine.shares, mine.engagement.total) == ("ann", 2, 75)
-        assert (mine.reach.total, mine.reach.declared) == (620, 500)
+        assert (mine.reach.total, mine.reach.declared, mine.points) == (620, 500, 30)
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await stub.GetProgrammeReport(
                 pb.GetProgrammeReportRequest(period=week), metadata=as_ann
@@ -546,11 +561,13 @@ async def test_erasure_removes_the_advocate_from_every_figure_that_names_them(
     )
     # cat's share (1) and engagement (5) go with her; so does her enrolment.
     found = await eventually(
-        lambda: _when(report(insights), lambda r: r["shares"] == 4), timeout=30, interval=0.3
+        lambda: _when(report(insights), lambda r: (r["shares"], r["points"]) == (4, 45)),
+        timeout=30,
+        interval=0.3,
     )
     assert (found["enrolled"], found["active"], found["engagement"]["total"]) == (5, 3, 91)
     assert "cat" not in [r["key"] for r in found["top_advocates"]]
-    # Her LinkedIn audience (250, from the platform) goes too.
+    # Her LinkedIn audience (250, from the platform) goes too, and her 8 points.
     assert (found["reach"]["total"], found["reach"]["from_platform"]) == (681, 120)
     # An event of hers that comes again later (a redelivery) is dropped.
     late = [e for e in programme(insights.tenant) if e[3] == "share-cat-c2"]
@@ -569,6 +586,7 @@ async def caught_up(service: Insights, group: str) -> None:
         (group, SHARE_PERFORMED),
         (group, ENGAGEMENT_OBSERVED),
         (group, ACCOUNT_HEALTH),
+        (group, POINTS_AWARDED),
         (f"{group}-control", ADVOCATE_LIFECYCLE),
     )
 

@@ -21,6 +21,7 @@ from chorus.kit.topics import (
     CONTENT_APPROVED,
     CONTENT_RETRACTED,
     ENGAGEMENT_OBSERVED,
+    POINTS_AWARDED,
     SHARE_PERFORMED,
 )
 
@@ -48,6 +49,7 @@ def build(settings: InsightsSettings) -> ServiceRuntime:
             ENGAGEMENT_OBSERVED: Batched(ingest.on_engagement_observed),
             CONTENT_APPROVED: Batched(ingest.on_content_approved),
             ACCOUNT_HEALTH: Batched(ingest.on_account_health),
+            POINTS_AWARDED: Batched(ingest.on_points_awarded),
         },
         dedupe=False,
     )

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import collections
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, time
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
-from chorus.insights.domain.activity import COUNTERS, Counted
+from chorus.insights.domain.activity import COUNTERS, Awarded, Counted
 from chorus.insights.domain.figures import Engagement, MediaRates
 from chorus.insights.domain.periods import Period
 from chorus.insights.domain.reach import Audiences
@@ -76,6 +76,60 @@ def _bucket_key(c: Counted) -> str:
     return "|".join((c.tenant, c.day.isoformat(), c.advocate, c.network, c.content_id))
 
 
+class _Attributed(Protocol):
+    """An event counted once by its id, for one advocate of one tenant."""
+
+    @property
+    def event_id(self) -> str: ...
+
+    @property
+    def tenant(self) -> str: ...
+
+    @property
+    def advocate(self) -> str: ...
+
+
+_Event = TypeVar("_Event", bound=_Attributed)
+
+
+def _day_bucket_updates(counted: Iterable[Counted]) -> list[UpdateOne]:
+    increments: dict[str, collections.Counter[str]] = collections.defaultdict(collections.Counter)
+    dimensions: dict[str, Document] = {}
+    for c in counted:
+        key = _bucket_key(c)
+        increments[key].update(c.counters())
+        dimensions[key] = {
+            "tenant": c.tenant,
+            "day": c.day.isoformat(),
+            "advocate": c.advocate,
+            "network": c.network,
+            "content_id": c.content_id,
+        }
+    return [
+        UpdateOne(
+            {"_id": key}, {"$setOnInsert": dimensions[key], "$inc": dict(counters)}, upsert=True
+        )
+        for key, counters in increments.items()
+    ]
+
+
+def _points_updates(awarded: Iterable[Awarded]) -> list[UpdateOne]:
+    points: collections.Counter[tuple[str, str, str]] = collections.Counter()
+    for a in awarded:
+        points[a.tenant, a.day.isoformat(), a.advocate] += a.points
+    return [
+        UpdateOne(
+            {"_id": "|".join(key)},
+            {
+                "$setOnInsert": dict(zip(("tenant", "day", "advocate"), key, strict=True)),
+                "$inc": {"points": total},
+            },
+            upsert=True,
+        )
+        for key, total in points.items()
+    ]
+
+
 def erased_mark(tenant: str, advocate: str) -> str:
     """What is kept of an erased advocate: a one-way digest, so that their
     events, if they come again, are known and dropped."""
@@ -96,41 +150,46 @@ class InsightsStore:
         self.contents: AsyncCollection[Document] = db["contents"]
         self.erased: AsyncCollection[Document] = db["erased"]
         self.rates: AsyncCollection[Document] = db["media_rates"]
+        self.points: AsyncCollection[Document] = db["points_daily"]
 
     async def ensure_indexes(self) -> None:
         await self.daily.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
         await self.daily.create_index([("tenant", ASCENDING), ("advocate", ASCENDING)])
         await self.counted.create_index([("tenant", ASCENDING), ("advocate", ASCENDING)])
+        await self.points.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
+        await self.points.create_index([("tenant", ASCENDING), ("advocate", ASCENDING)])
         await self.advocates.create_index([("tenant", ASCENDING), ("groups", ASCENDING)])
         await self.changes.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
         await self.contents.create_index([("tenant", ASCENDING), ("tags", ASCENDING)])
 
     # Ingest ------------------------------------------------------------------
     async def add(self, counted: Sequence[Counted]) -> int:
-        """Add what the events not yet counted contribute; returns how many were new."""
-        marks = {who: erased_mark(*who) for who in {(c.tenant, c.advocate) for c in counted}}
+        """Add what the events not yet counted contribute to the day buckets;
+        returns how many were new."""
+        return await self._count_once(counted, self.daily, _day_bucket_updates)
+
+    async def add_points(self, awarded: Sequence[Awarded]) -> int:
+        """Add the points not yet counted to each advocate's day; returns how many were new."""
+        return await self._count_once(awarded, self.points, _points_updates)
+
+    async def _count_once(
+        self,
+        items: Sequence[_Event],
+        into: AsyncCollection[Document],
+        updates: Callable[[Iterable[_Event]], list[UpdateOne]],
+    ) -> int:
+        """Write the effects of the events not yet counted, with their ids, in
+        one transaction; an erased advocate's events are dropped."""
+        marks = {who: erased_mark(*who) for who in {(c.tenant, c.advocate) for c in items}}
         gone = await self._erased_among(marks.values())
-        live = [c for c in counted if marks[c.tenant, c.advocate] not in gone]
+        live = [c for c in items if marks[c.tenant, c.advocate] not in gone]
         ids = [c.event_id for c in live]
         already = {doc["_id"] async for doc in self.counted.find({"_id": {"$in": ids}}, {"_id": 1})}
         fresh = {c.event_id: c for c in live if c.event_id not in already}
         if not fresh:
             return 0
-        increments: dict[str, collections.Counter[str]] = collections.defaultdict(
-            collections.Counter
-        )
-        dimensions: dict[str, Document] = {}
-        for c in fresh.values():
-            key = _bucket_key(c)
-            increments[key].update(c.counters())
-            dimensions[key] = {
-                "tenant": c.tenant,
-                "day": c.day.isoformat(),
-                "advocate": c.advocate,
-                "network": c.network,
-                "content_id": c.content_id,
-            }
         now = datetime.now(UTC)
+        effects = updates(fresh.values())
 
         async def write(session: AsyncClientSession) -> None:
             # Another replica counting the same event collides on its id: the
@@ -142,18 +201,7 @@ class InsightsStore:
                 ],
                 session=session,
             )
-            await self.daily.bulk_write(
-                [
-                    UpdateOne(
-                        {"_id": key},
-                        {"$setOnInsert": dimensions[key], "$inc": dict(counters)},
-                        upsert=True,
-                    )
-                    for key, counters in increments.items()
-                ],
-                ordered=False,
-                session=session,
-            )
+            await into.bulk_write(effects, ordered=False, session=session)
 
         async with self.daily.database.client.start_session() as session:
             await session.with_transaction(write)
@@ -231,11 +279,12 @@ class InsightsStore:
         await self.erased.update_one(
             {"_id": erased_mark(tenant, advocate)}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
         )
-        await self._forget(tenant, advocate)
         await self.advocates.delete_one({"_id": advocate_key(tenant, advocate)})
+        await self._forget(tenant, advocate)
 
     async def _forget(self, tenant: str, advocate: str) -> None:
         await self.daily.delete_many({"tenant": tenant, "advocate": advocate})
+        await self.points.delete_many({"tenant": tenant, "advocate": advocate})
         await self.counted.delete_many({"tenant": tenant, "advocate": advocate})
 
     async def save_contents(self, items: Sequence[Item]) -> None:
@@ -317,6 +366,18 @@ class InsightsStore:
             )
             async for doc in cursor
         }
+
+    async def points_awarded(
+        self, tenant: str, period: Period, advocates: Sequence[str] | None = None
+    ) -> int:
+        match: Document = {"tenant": tenant, "day": _days(period)}
+        if advocates is not None:
+            match["advocate"] = {"$in": list(advocates)}
+        cursor = await self.points.aggregate(
+            [{"$match": match}, {"$group": {"_id": None, "points": {"$sum": "$points"}}}]
+        )
+        found = await cursor.to_list(1)
+        return int(found[0]["points"]) if found else 0
 
     async def opt_outs(self, tenant: str, period: Period) -> int:
         return await self.changes.count_documents(

@@ -160,6 +160,8 @@ def report_pb(r: ProgrammeReport) -> pb.ProgrammeReport:
     if r.engagement_per_share is not None:
         message.engagement_per_share = r.engagement_per_share
     message.engagement.CopyFrom(engagement_pb(r.engagement))
+    if r.points is not None:
+        message.points = r.points
     if r.reach is not None:
         message.reach.CopyFrom(reach_pb(r.reach))
     if r.earned_media is not None:
@@ -207,6 +209,7 @@ class InsightsServicer(pb_grpc.InsightsServiceServicer):
             by_network=[row_pb(row) for row in found.by_network],
             series=[row_pb(row) for row in found.series],
             reach=reach_pb(found.reach),
+            points=found.points,
         )
 
     async def ExportReport(

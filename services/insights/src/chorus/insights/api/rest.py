@@ -224,6 +224,9 @@ class ProgrammeOut(BaseModel):
     opt_outs: int | None = Field(description="null with a group filter (opt-outs keep no group)")
     engagement: EngagementOut | None
     engagement_per_share: float | None
+    points: int | None = Field(
+        description="points awarded in the period; null under a network, item or tag filter"
+    )
     reach: ReachOut | None
     earned_media: EarnedMediaOut | None
     advocate_concentration: ConcentrationOut | None
@@ -246,6 +249,7 @@ class ProgrammeOut(BaseModel):
                 opt_outs=None,
                 engagement=None,
                 engagement_per_share=None,
+                points=None,
                 reach=None,
                 earned_media=None,
                 advocate_concentration=None,
@@ -264,6 +268,7 @@ class ProgrammeOut(BaseModel):
             opt_outs=r.opt_outs,
             engagement=EngagementOut.of(r.engagement),
             engagement_per_share=r.engagement_per_share,
+            points=r.points,
             reach=ReachOut.of(r.reach) if r.reach else None,
             earned_media=EarnedMediaOut.of(r.earned_media) if r.earned_media else None,
             advocate_concentration=ConcentrationOut.of(r.advocates) if r.advocates else None,
@@ -279,6 +284,7 @@ class AdvocateOut(BaseModel):
     advocate: str
     shares: int
     engagement: EngagementOut
+    points: int = Field(description="points awarded in the period")
     reach: ReachOut
     by_network: list[RowOut]
     series: list[RowOut]
@@ -290,6 +296,7 @@ class AdvocateOut(BaseModel):
             advocate=r.advocate,
             shares=r.shares,
             engagement=EngagementOut.of(r.engagement),
+            points=r.points,
             reach=ReachOut.of(r.reach),
             by_network=[RowOut.of(row) for row in r.by_network],
             series=[RowOut.of(row) for row in r.series],

@@ -1,5 +1,6 @@
 """What insights takes from the other services' events: shares and
-engagement into day buckets, enrolments and opt-outs, items and their tags,
+engagement into day buckets, points per advocate and day, enrolments and
+opt-outs, items and their tags,
 and the audience sizes the platforms report for connected accounts.
 Every handler is idempotent by itself (see adapters/store.py)."""
 
@@ -14,8 +15,9 @@ from chorus.contracts.content.v1.events_pb2 import (
 )
 from chorus.contracts.distribution.v1.events_pb2 import AccountHealthChanged, SharePerformed
 from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, EngagementObserved
+from chorus.contracts.gamification.v1.events_pb2 import PointsAwarded
 from chorus.insights.adapters.store import InsightsStore, Item, Lifecycle, MeasuredAudience
-from chorus.insights.domain.activity import Counted
+from chorus.insights.domain.activity import Awarded, Counted
 from chorus.insights.domain.figures import Engagement
 from chorus.kit.calendar import utc_day
 from chorus.kit.envelope import Envelope, messages, utc_moment
@@ -70,6 +72,21 @@ class Ingest:
                 )
                 for event, seen in zip(events, messages(events, EngagementObserved), strict=True)
                 if seen.delta > 0 and seen.kind in _COUNTED_AS
+            ]
+        )
+
+    async def on_points_awarded(self, events: Sequence[Envelope]) -> None:
+        await self._store.add_points(
+            [
+                Awarded(
+                    event.id,
+                    awarded.tenant,
+                    awarded.advocate,
+                    utc_day(utc_moment(awarded.occurred_at)),
+                    int(awarded.points),
+                )
+                for event, awarded in zip(events, messages(events, PointsAwarded), strict=True)
+                if awarded.points
             ]
         )
 

@@ -67,6 +67,9 @@ class ProgrammeReport:
     opt_outs: int | None = None
     engagement: Engagement = field(default_factory=Engagement)
     engagement_per_share: float | None = None
+    # Points the scoring engine awarded; None under a network, item or tag
+    # filter (points belong to an advocate and a day, not to a share's network).
+    points: int | None = None
     reach: Reach | None = None
     earned_media: EarnedMedia | None = None
     advocates: Concentration | None = None
@@ -82,6 +85,7 @@ class AdvocateReport:
     advocate: str
     shares: int
     engagement: Engagement
+    points: int
     reach: Reach
     by_network: tuple[Row, ...]
     series: tuple[Row, ...]
@@ -168,6 +172,9 @@ class Reports:
             opt_outs=await self._store.opt_outs(tenant, period) if filters.group is None else None,
             engagement=engagement,
             engagement_per_share=engagement.total / shares if shares else None,
+            points=await self._store.points_awarded(tenant, period, members)
+            if filters.network is None and content_ids is None
+            else None,
             reach=await self._reach(tenant, found),
             earned_media=await self._earned_media(tenant, found),
             advocates=concentration([c.total for _, c in found.by_advocate.values()]),
@@ -192,6 +199,7 @@ class Reports:
             principal.subject,
             shares,
             engagement,
+            await self._store.points_awarded(principal.tenant, period, [principal.subject]),
             await self._reach(principal.tenant, found),
             tuple(_ranked(found.by_network, len(found.by_network))),
             tuple(series(found.by_day, period, interval)),

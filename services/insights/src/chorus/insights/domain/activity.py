@@ -1,5 +1,6 @@
 """What one event adds to the programme's figures: a share, or some
-engagement, by one advocate, on one network, for one item, on one day."""
+engagement, by one advocate, on one network, for one item, on one day; or
+points the scoring engine awarded an advocate on a day."""
 
 from __future__ import annotations
 
@@ -25,3 +26,12 @@ class Counted:
     def counters(self) -> dict[str, int]:
         counted = {"shares": self.shares, **asdict(self.engagement)}
         return {name: value for name, value in counted.items() if value}
+
+
+@dataclass(frozen=True)
+class Awarded:
+    event_id: str
+    tenant: str
+    advocate: str
+    day: date
+    points: int

@@ -388,6 +388,7 @@ class ProgrammeReport(_message.Message):
     TOP_CONTENT_FIELD_NUMBER: _builtins.int
     SERIES_FIELD_NUMBER: _builtins.int
     REACH_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
     start: _builtins.str
     """The first day and the day after the last."""
     end: _builtins.str
@@ -401,6 +402,8 @@ class ProgrammeReport(_message.Message):
     opt_outs: _builtins.int
     """Unset with a group filter: opt-outs are kept without a group."""
     engagement_per_share: _builtins.float
+    points: _builtins.int
+    """Points awarded in the period; unset under a network, item or tag filter."""
     @_builtins.property
     def engagement(self) -> Global___Engagement: ...
     @_builtins.property
@@ -437,10 +440,11 @@ class ProgrammeReport(_message.Message):
         top_content: _abc.Iterable[Global___Row] | None = ...,
         series: _abc.Iterable[Global___Row] | None = ...,
         reach: Global___Reach | None = ...,
+        points: _builtins.int | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "opt_outs", b"opt_outs", "participation", b"participation", "reach", b"reach"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "_points", b"_points", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "opt_outs", b"opt_outs", "participation", b"participation", "points", b"points", "reach", b"reach"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "active", b"active", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "end", b"end", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "enrolled", b"enrolled", "opt_outs", b"opt_outs", "participation", b"participation", "reach", b"reach", "series", b"series", "shares", b"shares", "start", b"start", "suppressed", b"suppressed", "top_advocates", b"top_advocates", "top_content", b"top_content"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share", "_opt_outs", b"_opt_outs", "_participation", b"_participation", "_points", b"_points", "active", b"active", "advocate_concentration", b"advocate_concentration", "content_concentration", b"content_concentration", "earned_media", b"earned_media", "end", b"end", "engagement", b"engagement", "engagement_per_share", b"engagement_per_share", "enrolled", b"enrolled", "opt_outs", b"opt_outs", "participation", b"participation", "points", b"points", "reach", b"reach", "series", b"series", "shares", b"shares", "start", b"start", "suppressed", b"suppressed", "top_advocates", b"top_advocates", "top_content", b"top_content"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__engagement_per_share: _TypeAlias = _typing.Literal["engagement_per_share"]  # noqa: Y015
     _WhichOneofArgType__engagement_per_share: _TypeAlias = _typing.Literal["_engagement_per_share", b"_engagement_per_share"]  # noqa: Y015
@@ -448,12 +452,16 @@ class ProgrammeReport(_message.Message):
     _WhichOneofArgType__opt_outs: _TypeAlias = _typing.Literal["_opt_outs", b"_opt_outs"]  # noqa: Y015
     _WhichOneofReturnType__participation: _TypeAlias = _typing.Literal["participation"]  # noqa: Y015
     _WhichOneofArgType__participation: _TypeAlias = _typing.Literal["_participation", b"_participation"]  # noqa: Y015
+    _WhichOneofReturnType__points: _TypeAlias = _typing.Literal["points"]  # noqa: Y015
+    _WhichOneofArgType__points: _TypeAlias = _typing.Literal["_points", b"_points"]  # noqa: Y015
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__engagement_per_share) -> _WhichOneofReturnType__engagement_per_share | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__opt_outs) -> _WhichOneofReturnType__opt_outs | None: ...
     @_typing.overload
     def WhichOneof(self, oneof_group: _WhichOneofArgType__participation) -> _WhichOneofReturnType__participation | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__points) -> _WhichOneofReturnType__points | None: ...
 
 Global___ProgrammeReport: _TypeAlias = ProgrammeReport  # noqa: Y015
 
@@ -544,10 +552,12 @@ class GetMyReportResponse(_message.Message):
     BY_NETWORK_FIELD_NUMBER: _builtins.int
     SERIES_FIELD_NUMBER: _builtins.int
     REACH_FIELD_NUMBER: _builtins.int
+    POINTS_FIELD_NUMBER: _builtins.int
     start: _builtins.str
     end: _builtins.str
     advocate: _builtins.str
     shares: _builtins.int
+    points: _builtins.int
     @_builtins.property
     def engagement(self) -> Global___Engagement: ...
     @_builtins.property
@@ -567,10 +577,11 @@ class GetMyReportResponse(_message.Message):
         by_network: _abc.Iterable[Global___Row] | None = ...,
         series: _abc.Iterable[Global___Row] | None = ...,
         reach: Global___Reach | None = ...,
+        points: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["engagement", b"engagement", "reach", b"reach"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "by_network", b"by_network", "end", b"end", "engagement", b"engagement", "reach", b"reach", "series", b"series", "shares", b"shares", "start", b"start"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "by_network", b"by_network", "end", b"end", "engagement", b"engagement", "points", b"points", "reach", b"reach", "series", b"series", "shares", b"shares", "start", b"start"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
