@@ -4,7 +4,9 @@ from datetime import date
 
 import pytest
 
+from chorus.insights.api import examples
 from chorus.insights.api.grpc import CHUNK_BYTES, chunks
+from chorus.insights.api.rest import AdvocateOut, ProgrammeOut
 from chorus.insights.domain.figures import (
     Engagement,
     MediaRates,
@@ -148,3 +150,11 @@ def test_an_export_is_streamed_in_chunks_of_whole_lines() -> None:
     assert len(sent) > 1
     assert b"".join(sent).decode() == "".join(lines)
     assert all(chunk.endswith(b"\r\n") and len(chunk) < CHUNK_BYTES + 100 for chunk in sent)
+
+
+def test_the_openapi_examples_are_answers_the_api_could_give() -> None:
+    # Every field of the example is one of the model's, and none is missing.
+    programme = ProgrammeOut.model_validate(examples.PROGRAMME)
+    assert programme.model_dump(mode="json") == examples.PROGRAMME
+    advocate = AdvocateOut.model_validate(examples.ADVOCATE)
+    assert advocate.model_dump(mode="json") == examples.ADVOCATE

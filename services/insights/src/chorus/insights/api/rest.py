@@ -12,8 +12,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Response
 from fastapi.responses import StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
+from chorus.insights.api import examples
 from chorus.insights.app.reports import (
     AdvocateReport,
     Filters,
@@ -41,11 +42,15 @@ DayText = Annotated[str | None, Query(max_length=10, description="YYYY-MM-DD")]
 
 
 def requested_period(
-    period: Annotated[PeriodKind, Query(description="day, week, month, quarter or range")],
+    period: Annotated[
+        PeriodKind, Query(description="day, week, month, quarter or range", examples=["week"])
+    ],
     of: Annotated[
         str | None,
         Query(
-            max_length=20, description='the period: "2026-12-02", "2026-W49", "2026-12", "2026-Q4"'
+            max_length=20,
+            description='the period: "2026-12-02", "2026-W49", "2026-12", "2026-Q4"',
+            examples=["2026-W49"],
         ),
     ] = None,
     start: Annotated[DayText, Query(alias="from")] = None,
@@ -215,6 +220,8 @@ class PeriodOut(BaseModel):
 
 
 class ProgrammeOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.PROGRAMME]})
+
     period: PeriodOut
     suppressed: bool = Field(description="the group is smaller than k: no figure is shown")
     shares: int | None
@@ -280,6 +287,8 @@ class ProgrammeOut(BaseModel):
 
 
 class AdvocateOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [examples.ADVOCATE]})
+
     period: PeriodOut
     advocate: str
     shares: int
