@@ -293,9 +293,18 @@ async def test_enrollment_is_voluntary_versioned_and_erasable(
     enrolled = await http.put(
         "/v1/enrollment",
         headers=advocate,
-        json={"policy_version": 1, "groups": ["sales"], "department": "Sales", "languages": ["en"]},
+        json={
+            "policy_version": 1,
+            "groups": ["sales"],
+            "department": "Sales",
+            "languages": ["en"],
+            "audience": {"linkedin": 850},
+        },
     )
-    assert enrolled.json()["status"] == "enrolled"
+    assert (enrolled.json()["status"], enrolled.json()["audience"]) == (
+        "enrolled",
+        {"linkedin": 850},
+    )
     feed = (await http.get("/v1/feed", headers=advocate)).json()
     assert feed["enrolled"] and feed["policy_acknowledged"]
 
@@ -327,7 +336,15 @@ async def test_enrollment_is_voluntary_versioned_and_erasable(
         AdvocateLifecycle.CHANGE_ERASED,
     ]
     assert events[0].groups == ["sales"] and events[0].policy_version == 1
-    assert events[2].groups == [] and events[2].department == ""
+    assert [(a.network, a.size) for a in events[0].audience] == [(NETWORK_LINKEDIN, 850)]
+    assert events[2].groups == [] and events[2].department == "" and not events[2].audience
+    # What the tombstone keeps names no audience.
+    client = mongo_client(content.settings)
+    tombstone = await client[content.settings.database_name]["enrollments"].find_one(
+        {"tenant": tenant, "advocate": "bob"}
+    )
+    await client.close()
+    assert tombstone is not None and tombstone["declared_audience"] == {}
 
 
 async def test_the_feed_targets_orders_pages_and_marks_shares(

@@ -441,6 +441,7 @@ async def test_grpc_answers_what_rest_answers(insights: Insights) -> None:
         assert found.earned_media.total == rest["earned_media"]["total"]
         assert (found.reach.total, found.reach.unmeasured, found.points) == (931, 1, 53)
         assert found.reach.estimated_share == pytest.approx(61 / 931)
+        assert dict(found.reach.reference) == {"facebook": 200, "x": 61}
         chunks = [
             chunk
             async for chunk in stub.ExportReport(

@@ -163,7 +163,7 @@ Try it in four steps:
      curl -s -H "Authorization: Bearer $TOKEN" {endpoints.gamification}/v1/leaderboards/week
   4. See the programme's figures for this week as its admin (participation,
      engagement, potential reach, concentration, earned media value), or as
-     CSV (reactions and impressions arrive with engagement's next poll):
+     CSV:
      ADMIN=$({bin_dir}/chorus token --tenant {TENANT} --sub {ADMIN} --role admin)
      curl -s -H "Authorization: Bearer $ADMIN" \\
        "{endpoints.insights}/v1/insights/programme?period=week&of=$(date -u +%G-W%V)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -67,6 +68,8 @@ class _Interceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
         if handler.unary_stream is not None:
             stream = handler.unary_stream
+            if not inspect.isasyncgenfunction(stream):
+                return handler  # a handler that writes to its context (health's Watch)
 
             async def streamed(
                 payload: bytes, context: grpc.aio.ServicerContext

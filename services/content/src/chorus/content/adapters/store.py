@@ -163,6 +163,7 @@ class ContentStore:
                         "erased": True,
                         "status": "opted_out",
                         "profile": {},
+                        "declared_audience": {},
                         "auto_share": False,
                     }
                 },

@@ -177,6 +177,13 @@ class ContentServicer(pb_grpc.ContentServiceServicer):
 
     async def Enroll(self, request: pb.EnrollRequest, context: Context) -> Any:
         who = await self._who(context)
+        networks = [a.network for a in request.audience]
+        if len(set(networks)) != len(networks):
+            raise ProblemError(
+                ErrorCode.VALIDATION_FAILED,
+                "one audience size per network",
+                [Violation("audience", "each network at most once")],
+            )
         body = validated(
             EnrollIn,
             {

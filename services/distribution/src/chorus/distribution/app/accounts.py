@@ -185,8 +185,6 @@ class Accounts:
             "revoked": False,
             "connected_at": self._now(),
         }
-        if audience is not None:
-            fields["audience_size"] = audience
         current = health(expires_at, False, self._now(), self._warn_days)
         fields["health"] = current.value
         event = self._health_event(tenant, advocate, network, current, expires_at, audience)

@@ -279,13 +279,23 @@ class InsightsStore:
         await self.erased.update_one(
             {"_id": erased_mark(tenant, advocate)}, {"$set": {"at": datetime.now(UTC)}}, upsert=True
         )
-        await self.advocates.delete_one({"_id": advocate_key(tenant, advocate)})
         await self._forget(tenant, advocate)
 
     async def _forget(self, tenant: str, advocate: str) -> None:
-        await self.daily.delete_many({"tenant": tenant, "advocate": advocate})
-        await self.points.delete_many({"tenant": tenant, "advocate": advocate})
-        await self.counted.delete_many({"tenant": tenant, "advocate": advocate})
+        """The advocate's enrolment, activity and points go in one transaction,
+        so no report sees them enrolled without their activity, or the reverse."""
+        whose = {"tenant": tenant, "advocate": advocate}
+
+        async def delete(session: AsyncClientSession) -> None:
+            await self.advocates.delete_one(
+                {"_id": advocate_key(tenant, advocate)}, session=session
+            )
+            await self.daily.delete_many(whose, session=session)
+            await self.points.delete_many(whose, session=session)
+
+        async with self.daily.database.client.start_session() as session:
+            await session.with_transaction(delete)
+        await self.counted.delete_many(whose)
 
     async def save_contents(self, items: Sequence[Item]) -> None:
         """Each item's title and tags as its latest approval gave them (a

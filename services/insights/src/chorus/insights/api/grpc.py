@@ -14,7 +14,7 @@ from chorus.insights.api.rest import EVERY_ROW, Report, csv_report, requested_pe
 from chorus.insights.app.reports import Filters, Interval, ProgrammeReport, Reports, Row
 from chorus.insights.domain.figures import Concentration, EarnedMedia, Engagement
 from chorus.insights.domain.periods import Period, PeriodKind
-from chorus.insights.domain.reach import Reach
+from chorus.insights.domain.reach import REFERENCE_AUDIENCE, Reach
 from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.grpc_server import GrpcContext as Context
 from chorus.kit.grpc_server import Registration, principal_from
@@ -123,6 +123,7 @@ def reach_pb(r: Reach) -> pb.Reach:
         declared=r.declared,
         estimated=r.estimated,
         unmeasured=r.unmeasured,
+        reference=REFERENCE_AUDIENCE,
     )
     if r.estimated_share is not None:
         message.estimated_share = r.estimated_share

@@ -333,12 +333,33 @@ class Reach(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    @_typing.final
+    class ReferenceEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        value: _builtins.int
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: _builtins.int = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
     TOTAL_FIELD_NUMBER: _builtins.int
     FROM_PLATFORM_FIELD_NUMBER: _builtins.int
     DECLARED_FIELD_NUMBER: _builtins.int
     ESTIMATED_FIELD_NUMBER: _builtins.int
     ESTIMATED_SHARE_FIELD_NUMBER: _builtins.int
     UNMEASURED_FIELD_NUMBER: _builtins.int
+    REFERENCE_FIELD_NUMBER: _builtins.int
     total: _builtins.int
     from_platform: _builtins.int
     declared: _builtins.int
@@ -347,6 +368,10 @@ class Reach(_message.Message):
     """Unset when the total is 0."""
     unmeasured: _builtins.int
     """(advocate, network) pairs that shared but whose audience is unknown."""
+    @_builtins.property
+    def reference(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]:
+        """The reference averages an estimate uses, per network name."""
+
     def __init__(
         self,
         *,
@@ -356,10 +381,11 @@ class Reach(_message.Message):
         estimated: _builtins.int = ...,
         estimated_share: _builtins.float | None = ...,
         unmeasured: _builtins.int = ...,
+        reference: _abc.Mapping[_builtins.str, _builtins.int] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_estimated_share", b"_estimated_share", "estimated_share", b"estimated_share"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_estimated_share", b"_estimated_share", "declared", b"declared", "estimated", b"estimated", "estimated_share", b"estimated_share", "from_platform", b"from_platform", "total", b"total", "unmeasured", b"unmeasured"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_estimated_share", b"_estimated_share", "declared", b"declared", "estimated", b"estimated", "estimated_share", b"estimated_share", "from_platform", b"from_platform", "reference", b"reference", "total", b"total", "unmeasured", b"unmeasured"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__estimated_share: _TypeAlias = _typing.Literal["estimated_share"]  # noqa: Y015
     _WhichOneofArgType__estimated_share: _TypeAlias = _typing.Literal["_estimated_share", b"_estimated_share"]  # noqa: Y015
