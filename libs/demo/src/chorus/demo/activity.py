@@ -32,7 +32,7 @@ class PlannedShare:
     advocate: str
     item: int  # index into the seeded items
     networks: tuple[str, ...]
-    clicks: int  # on each network posted through the API
+    clicks: int  # on each network's tracked link
     reactions: int
 
 
@@ -100,15 +100,15 @@ async def click(platform: Platform, planned: PlannedShare, share: dict[str, Any]
 async def relay(platform: Platform, planned: PlannedShare, share: dict[str, Any]) -> None:
     """What each platform counted of the share, by webhook (idempotent by
     event id, so sent again on a re-run)."""
+    counted = {
+        "reaction": planned.reactions,
+        "comment": planned.reactions // 5,
+        "reshare": planned.reactions // 8,
+        "impression": 40 * (planned.clicks + planned.reactions),
+    }
     for network in share["networks"]:
         if network["status"] != "posted":
             continue
-        counted = {
-            "reaction": planned.reactions,
-            "comment": planned.reactions // 5,
-            "reshare": planned.reactions // 8,
-            "impression": 40 * (planned.clicks + planned.reactions),
-        }
         for kind, delta in counted.items():
             if delta > 0:
                 observation = {
