@@ -35,6 +35,7 @@ import sys
 import time
 import uuid
 from collections import Counter, defaultdict
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -45,9 +46,16 @@ sys.path.insert(0, str(Path(__file__).parent))
 import consumers
 from _load import stack_arguments
 
+from chorus.insights.adapters.rollups import (
+    points_rollup_updates,
+    rollup_updates,
+    shared_marks,
+)
 from chorus.insights.adapters.store import InsightsStore
 from chorus.insights.app.reports import Filters, Reports
-from chorus.insights.domain.periods import PeriodKind, period_named
+from chorus.insights.domain.activity import Awarded, Counted
+from chorus.insights.domain.figures import Engagement
+from chorus.insights.domain.periods import Period, PeriodKind, period_named
 from chorus.kit.auth import Principal, Role
 
 GOAL_P99_MS = 200.0
@@ -56,6 +64,7 @@ QUARTER = "2026-Q3"
 ITEMS = 300
 NETWORKS = ("linkedin", "x", "facebook")
 # Per share, the engagement observations that follow it (kind, most likely deltas).
+POINTS_PER_SHARE = 10
 ENGAGEMENT = (("clicks", 3), ("unique_clicks", 2), ("reactions", 2), ("impressions", 80))
 
 
@@ -87,14 +96,23 @@ def buckets(events: int, advocates: int) -> dict[str, Counter[str]]:
     return found
 
 
+def as_counted(key: str, counters: Counter[str]) -> Counted:
+    tenant, day, advocate, network, content_id = key.split("|")
+    engagement = Engagement(**{k: v for k, v in counters.items() if k != "shares"})
+    when = date.fromisoformat(day)
+    return Counted("", tenant, advocate, when, network, content_id, counters["shares"], engagement)
+
+
+async def write(collection: Any, writes: list[Any]) -> None:
+    for start in range(0, len(writes), 20_000):
+        await collection.bulk_write(writes[start : start + 20_000], ordered=False)
+
+
 async def seed(db: Any, events: int, advocates: int) -> int:
-    """Writes the quarter's buckets, the advocates' enrolments and the items."""
-    daily = [
-        InsertOne({"_id": key, **dict(zip(_DIMENSIONS, key.split("|"), strict=True)), **counters})
-        for key, counters in buckets(events, advocates).items()
-    ]
-    for start in range(0, len(daily), 20_000):
-        await db["daily"].bulk_write(daily[start : start + 20_000], ordered=False)
+    """Writes the advocates' enrolments and audiences, the quarter's buckets
+    and rollups, the points (POINTS_PER_SHARE for each share, on its day) and
+    the items."""
+    found = buckets(events, advocates)
     enrolled_at = datetime(2026, 6, 1, tzinfo=UTC)
     await db["advocates"].insert_many(
         [
@@ -107,9 +125,38 @@ async def seed(db: Any, events: int, advocates: int) -> int:
                 "enrolled_at": enrolled_at,
                 "left_at": None if n % 50 else datetime(2026, 9, 1, tzinfo=UTC),
                 "changed_at": enrolled_at,
+                # Some declared a LinkedIn audience; X reported the followers of half.
+                "declared_audience": {"linkedin": 300 + n % 500} if n % 3 == 0 else {},
+                "platform_audience": {"x": 40 + n % 90} if n % 2 == 0 else {},
             }
             for n in range(advocates)
         ]
+    )
+    await write(
+        db["daily"],
+        [
+            InsertOne({"_id": key, **dict(zip(_DIMENSIONS, key.split("|"), strict=True)), **c})
+            for key, c in found.items()
+        ],
+    )
+    counted = [as_counted(key, counters) for key, counters in found.items()]
+    awarded = [
+        Awarded("", c.tenant, c.advocate, c.day, POINTS_PER_SHARE * c.shares) for c in counted
+    ]
+    await write(db["rollups"], rollup_updates(counted) + points_rollup_updates(awarded))
+    await write(db["advocates"], shared_marks(counted))
+    points: Counter[tuple[str, str]] = Counter()
+    for a in awarded:
+        points[a.advocate, a.day.isoformat()] += a.points
+    await write(
+        db["points_daily"],
+        [
+            InsertOne(
+                {"_id": f"{TENANT}|{day}|{who}", "tenant": TENANT}
+                | {"day": day, "advocate": who, "points": n}
+            )
+            for (who, day), n in points.items()
+        ],
     )
     await db["contents"].insert_many(
         [
@@ -118,7 +165,7 @@ async def seed(db: Any, events: int, advocates: int) -> int:
             for n in range(ITEMS)
         ]
     )
-    return len(daily)
+    return len(found)
 
 
 _DIMENSIONS = ("tenant", "day", "advocate", "network", "content_id")
@@ -173,6 +220,12 @@ async def dashboard(mongo: str, events: int, advocates: int, rounds: int) -> dic
             p50, p99 = await timed(rounds, programme)
             result |= {f"{kind}_dashboard_p50_ms": p50, f"{kind}_dashboard_p99_ms": p99}
         quarter = period_named(PeriodKind.QUARTER, QUARTER)
+        # The quarter from its rollups must be what its days say, read from the buckets.
+        as_days = Period(quarter.start, quarter.end)
+        rolled_up, from_buckets = [
+            await reports.programme(admin, p, every) for p in (quarter, as_days)
+        ]
+        result["rollups_match_buckets"] = replace(rolled_up, period=as_days) == from_buckets
         team = Filters(group="team-1")
 
         async def one_team() -> None:

@@ -503,10 +503,42 @@ async def test_bad_periods_and_filters_are_refused_with_a_problem(
     assert where in response.text
 
 
+MONTH = {"period": "month", "of": "2026-11"}
+QUARTER = {"period": "quarter", "of": "2026-Q4"}
+
+
+async def rollups_agree_with_the_days(service: Insights) -> dict[str, Any]:
+    """A month and a quarter without filters are read from the rollups; the
+    same days asked as a range, from the day buckets: the figures must agree."""
+    for named, first, last in (
+        (MONTH, "2026-11-01", "2026-11-30"),
+        (QUARTER, "2026-10-01", "2026-12-31"),
+    ):
+        rolled_up = await report(service, **named)
+        assert rolled_up == await report(service, period="range", **{"from": first, "to": last})
+    return rolled_up
+
+
+async def test_a_month_and_a_quarter_read_from_rollups_agree_with_their_days(
+    insights: Insights,
+) -> None:
+    quarter = await rollups_agree_with_the_days(insights)
+    # The week's hand-reckoned figures, and dan's 7 points of 10-30 besides.
+    assert (quarter["shares"], quarter["active"], quarter["engagement"]["total"]) == (5, 4, 96)
+    assert (quarter["points"], quarter["reach"]["total"], quarter["reach"]["unmeasured"]) == (
+        60,
+        931,
+        1,
+    )
+    assert [r["key"] for r in quarter["top_advocates"]] == ["ann", "ben", "cat"]
+    assert (await report(insights, **MONTH))["points"] == 53
+
+
 async def test_a_replay_from_offset_0_into_an_empty_database_gives_the_same_figures(
     insights: Insights,
 ) -> None:
     before = await report(insights)
+    quarter_before = await report(insights, **QUARTER)
     # Every event again (a redelivery): nothing changes.
     await send(insights.kafka, insights.prefix, programme(insights.tenant))
     await caught_up(insights, "insights")
@@ -525,13 +557,16 @@ async def test_a_replay_from_offset_0_into_an_empty_database_gives_the_same_figu
                 again = Insights(http, insights.kafka, insights.mongo_url, "", insights.tenant)
                 await caught_up(insights, "insights-replay")
                 replayed = await settled(again, shares=5)
+                quarter_replayed = await rollups_agree_with_the_days(again)
     finally:
         await drop_database(insights.mongo_url, replay.mongo_database)
     assert (await report(insights)) == before
+    assert (await report(insights, **QUARTER)) == quarter_before
     # The rates were set through the API, not an event: leave them out.
-    assert {k: v for k, v in replayed.items() if k != "earned_media"} == {
-        k: v for k, v in before.items() if k != "earned_media"
-    }
+    for again_found, first in ((replayed, before), (quarter_replayed, quarter_before)):
+        assert {k: v for k, v in again_found.items() if k != "earned_media"} == {
+            k: v for k, v in first.items() if k != "earned_media"
+        }
 
 
 async def test_a_retracted_item_is_marked_withdrawn_in_the_rankings(insights: Insights) -> None:
@@ -570,6 +605,10 @@ async def test_erasure_removes_the_advocate_from_every_figure_that_names_them(
     assert "cat" not in [r["key"] for r in found["top_advocates"]]
     # Her LinkedIn audience (250, from the platform) goes too, and her 8 points.
     assert (found["reach"]["total"], found["reach"]["from_platform"]) == (681, 120)
+    # The month and the quarter lose her from their rollups too.
+    quarter = await rollups_agree_with_the_days(insights)
+    assert (quarter["shares"], quarter["engagement"]["total"], quarter["points"]) == (4, 91, 52)
+    assert quarter["reach"]["total"] == 681
     # An event of hers that comes again later (a redelivery) is dropped.
     late = [e for e in programme(insights.tenant) if e[3] == "share-cat-c2"]
     await send(insights.kafka, insights.prefix, [(*late[0][:3], "share-cat-again")])

@@ -96,7 +96,7 @@ def test_earned_media_value_is_the_rates_times_the_inputs_per_network() -> None:
     ],
 )
 def test_periods_on_the_utc_calendar(kind: PeriodKind, name: str, start: date, end: date) -> None:
-    assert period_named(kind, name) == Period(start, end)
+    assert period_named(kind, name) == Period(start, end, kind)
 
 
 @pytest.mark.parametrize(

@@ -141,6 +141,14 @@ def _append(batch: BatchBuilder, record: OutgoingRecord) -> bool:
     return metadata is not None
 
 
+def partition_of(key: str, partitions: int) -> int:
+    """The partition of `partitions` a key's records go to, as every Kafka
+    client's default partitioner picks it (murmur2 of the key)."""
+    every = list(range(partitions))
+    partition: int = DefaultPartitioner()(key.encode(), every, every)
+    return partition
+
+
 class _Partitioner:
     """The partition aiokafka's default partitioner gives a key (murmur2, as
     every Kafka client does), with each topic's partitions looked up once."""

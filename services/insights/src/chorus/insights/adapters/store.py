@@ -1,15 +1,18 @@
 """MongoDB persistence of insights: pre-aggregated day buckets (one per tenant,
 day, advocate, network and item), counted exactly once by event id, and the read
 models the filters need (advocates and their groups, items and their tags),
-and each advocate's audiences (declared, and as the platforms report them).
+and each advocate's audiences (declared, and as the platforms report them);
+and the rollups an unfiltered month or quarter is read from (adapters/rollups.py).
 
-Every event's effect is written in one transaction with its id in `counted`:
+Every event's effect (day bucket and rollups) is written in one transaction
+with its id in `counted`:
 a redelivered event (a restart, a rebalance, a second replica) finds its id
 there and adds nothing, so replaying every topic from offset 0 into an empty
 database gives the same figures."""
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,10 +25,23 @@ from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 
+from chorus.insights.adapters.rollups import (
+    QuarterScope,
+    Totals,
+    advocate_rollup_id,
+    audience_sums,
+    days_scope,
+    points_rollup_updates,
+    reach_by_source,
+    rollup_updates,
+    scoped,
+    shared_marks,
+    sums,
+)
 from chorus.insights.domain.activity import COUNTERS, Awarded, Counted
-from chorus.insights.domain.figures import Engagement, MediaRates
-from chorus.insights.domain.periods import Period
-from chorus.insights.domain.reach import Audiences
+from chorus.insights.domain.figures import ENGAGEMENT_COUNTERS, Engagement, MediaRates
+from chorus.insights.domain.periods import Period, quarter_name
+from chorus.insights.domain.reach import Audiences, AudienceSums
 from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.networks import Network
 from chorus.kit.topics import advocate_key
@@ -72,6 +88,16 @@ class Breakdown:
     sharers: list[tuple[str, str]] = field(default_factory=list)  # (advocate, network)
 
 
+@dataclass(frozen=True)
+class RankedAdvocates:
+    """A period's advocates: each one's engagement total, how many shared, and
+    the head of their ranking (most engagement, then most shares)."""
+
+    totals: list[int]
+    active: int
+    ranked: list[tuple[str, int, Engagement]]
+
+
 def _bucket_key(c: Counted) -> str:
     return "|".join((c.tenant, c.day.isoformat(), c.advocate, c.network, c.content_id))
 
@@ -90,6 +116,10 @@ class _Attributed(Protocol):
 
 
 _Event = TypeVar("_Event", bound=_Attributed)
+
+
+# What a chunk of events writes: the updates of each collection it touches.
+Effects = list[tuple[AsyncCollection[Document], list[UpdateOne]]]
 
 
 def _day_bucket_updates(counted: Iterable[Counted]) -> list[UpdateOne]:
@@ -136,11 +166,6 @@ def erased_mark(tenant: str, advocate: str) -> str:
     return hashlib.sha256(advocate_key(tenant, advocate).encode()).hexdigest()
 
 
-def _sums(doc: Document) -> tuple[int, Engagement]:
-    counted = {name: int(doc.get(name, 0)) for name in COUNTERS}
-    return counted.pop("shares"), Engagement(**counted)
-
-
 class InsightsStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.daily: AsyncCollection[Document] = db["daily"]
@@ -151,6 +176,7 @@ class InsightsStore:
         self.erased: AsyncCollection[Document] = db["erased"]
         self.rates: AsyncCollection[Document] = db["media_rates"]
         self.points: AsyncCollection[Document] = db["points_daily"]
+        self.rollups: AsyncCollection[Document] = db["rollups"]
 
     async def ensure_indexes(self) -> None:
         await self.daily.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
@@ -159,6 +185,7 @@ class InsightsStore:
         await self.points.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
         await self.points.create_index([("tenant", ASCENDING), ("advocate", ASCENDING)])
         await self.advocates.create_index([("tenant", ASCENDING), ("groups", ASCENDING)])
+        await self.advocates.create_index([("tenant", ASCENDING), ("enrolled", ASCENDING)])
         await self.changes.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
         await self.contents.create_index([("tenant", ASCENDING), ("tags", ASCENDING)])
 
@@ -166,17 +193,29 @@ class InsightsStore:
     async def add(self, counted: Sequence[Counted]) -> int:
         """Add what the events not yet counted contribute to the day buckets;
         returns how many were new."""
-        return await self._count_once(counted, self.daily, _day_bucket_updates)
+        return await self._count_once(
+            counted,
+            lambda fresh: [
+                (self.daily, _day_bucket_updates(fresh)),
+                (self.rollups, rollup_updates(fresh)),
+                (self.advocates, shared_marks(fresh)),
+            ],
+        )
 
     async def add_points(self, awarded: Sequence[Awarded]) -> int:
         """Add the points not yet counted to each advocate's day; returns how many were new."""
-        return await self._count_once(awarded, self.points, _points_updates)
+        return await self._count_once(
+            awarded,
+            lambda fresh: [
+                (self.points, _points_updates(fresh)),
+                (self.rollups, points_rollup_updates(fresh)),
+            ],
+        )
 
     async def _count_once(
         self,
         items: Sequence[_Event],
-        into: AsyncCollection[Document],
-        updates: Callable[[Iterable[_Event]], list[UpdateOne]],
+        effects_of: Callable[[Sequence[_Event]], Effects],
     ) -> int:
         """Write the effects of the events not yet counted, with their ids, in
         one transaction; an erased advocate's events are dropped."""
@@ -189,7 +228,7 @@ class InsightsStore:
         if not fresh:
             return 0
         now = datetime.now(UTC)
-        effects = updates(fresh.values())
+        effects = effects_of(list(fresh.values()))
 
         async def write(session: AsyncClientSession) -> None:
             # Another replica counting the same event collides on its id: the
@@ -201,7 +240,9 @@ class InsightsStore:
                 ],
                 session=session,
             )
-            await into.bulk_write(effects, ordered=False, session=session)
+            for collection, updates in effects:
+                if updates:
+                    await collection.bulk_write(updates, ordered=False, session=session)
 
         async with self.daily.database.client.start_session() as session:
             await session.with_transaction(write)
@@ -283,10 +324,22 @@ class InsightsStore:
 
     async def _forget(self, tenant: str, advocate: str) -> None:
         """The advocate's enrolment, activity and points go in one transaction,
-        so no report sees them enrolled without their activity, or the reverse."""
+        so no report sees them enrolled without their activity, or the reverse;
+        what their activity added to the item and day rollups is taken back in
+        it (read in its snapshot: an ingest writing a bucket meanwhile collides
+        with the delete, and one of the two is retried)."""
         whose = {"tenant": tenant, "advocate": advocate}
 
         async def delete(session: AsyncClientSession) -> None:
+            buckets = await self.daily.find(whose, session=session).to_list(None)
+            points = await self.points.find(whose, session=session).to_list(None)
+            taken_back = rollup_updates(map(_taken_back, buckets), per_advocate=False)
+            taken_back += points_rollup_updates(map(_points_taken_back, points))
+            if taken_back:
+                await self.rollups.bulk_write(taken_back, ordered=False, session=session)
+            quarters = {quarter_name(date.fromisoformat(b["day"])) for b in buckets}
+            rolled_up = [advocate_rollup_id(tenant, q, advocate) for q in quarters]
+            await self.rollups.delete_many({"_id": {"$in": rolled_up}}, session=session)
             await self.advocates.delete_one(
                 {"_id": advocate_key(tenant, advocate)}, session=session
             )
@@ -380,9 +433,12 @@ class InsightsStore:
     async def points_awarded(
         self, tenant: str, period: Period, advocates: Sequence[str] | None = None
     ) -> int:
-        match: Document = {"tenant": tenant, "day": _days(period)}
-        if advocates is not None:
-            match["advocate"] = {"$in": list(advocates)}
+        """The points of the period: the tenant's from the day rollups, some
+        advocates' from their own days."""
+        if advocates is None:
+            days = self.rollups.find(days_scope(tenant, period), {"points": 1})
+            return sum([int(doc.get("points", 0)) async for doc in days])
+        match: Document = {"tenant": tenant, "day": _days(period), "advocate": {"$in": advocates}}
         cursor = await self.points.aggregate(
             [{"$match": match}, {"$group": {"_id": None, "points": {"$sum": "$points"}}}]
         )
@@ -418,9 +474,9 @@ class InsightsStore:
             match["content_id"] = {"$in": list(content_ids)}
         if advocates is not None:
             match["advocate"] = {"$in": list(advocates)}
-        sums = {name: {"$sum": f"${name}"} for name in COUNTERS}
+        summed = {name: {"$sum": f"${name}"} for name in COUNTERS}
         facets = {
-            name: [{"$group": {"_id": f"${dimension}", **sums}}]
+            name: [{"$group": {"_id": f"${dimension}", **summed}}]
             for name, dimension in (
                 ("by_advocate", "advocate"),
                 ("by_content", "content_id"),
@@ -437,9 +493,74 @@ class InsightsStore:
         )
         result: dict[str, Any] = (await cursor.to_list(1))[0]
         return Breakdown(
-            **{name: {doc["_id"]: _sums(doc) for doc in result[name]} for name in facets},
+            **{name: {doc["_id"]: sums(doc) for doc in result[name]} for name in facets},
             sharers=[(doc["_id"]["advocate"], doc["_id"]["network"]) for doc in result["sharers"]],
         )
+
+    async def rolled_up(self, tenant: str, period: Period) -> Breakdown:
+        """An unfiltered month's or quarter's items, networks and days, from
+        their rollups (advocates: ranked_advocates, reach: audience_sums)."""
+        scope = QuarterScope(tenant, period, "c")
+        items, days = await asyncio.gather(
+            self.rollups.find(scope.query, {scope.field: 1}).to_list(None),
+            self.rollups.find(days_scope(tenant, period), {"n": 1}).to_list(None),
+        )
+        networks = [(n, c) for doc in days for n, c in doc.get("n", {}).items()]
+        day_totals = [
+            (doc["_id"].rsplit("|", 2)[1], c) for doc in days for c in doc.get("n", {}).values()
+        ]
+        return Breakdown(
+            by_content=Totals.of(
+                (scope.subject(doc["_id"]), scoped(doc, scope.field)) for doc in items
+            ).rows,
+            by_network=Totals.of(networks).rows,
+            by_day=Totals.of(day_totals).rows,
+        )
+
+    async def ranked_advocates(
+        self, tenant: str, period: Period, *, hidden: Iterable[str], limit: int
+    ) -> RankedAdvocates:
+        """A month's or a quarter's advocates, from their rollups, summed and
+        ranked by MongoDB: only the ranking's head comes back whole."""
+        scope = QuarterScope(tenant, period, "a")
+        counters = f"${scope.field}"
+        total = {"$add": [{"$ifNull": [f"{counters}.{name}", 0]} for name in ENGAGEMENT_COUNTERS]}
+        shares = {"$ifNull": [f"{counters}.shares", 0]}
+        not_hidden = [advocate_rollup_id(tenant, scope.quarter, who) for who in hidden]
+        cursor = await self.rollups.aggregate(
+            [
+                {"$match": scope.query},
+                {"$project": {"counted": counters, "total": total, "shares": shares}},
+                {
+                    "$facet": {
+                        "all": [
+                            {
+                                "$group": {
+                                    "_id": None,
+                                    "totals": {"$push": "$total"},
+                                    "active": {"$sum": {"$cond": [{"$gt": ["$shares", 0]}, 1, 0]}},
+                                }
+                            }
+                        ],
+                        "head": [
+                            {"$match": {"_id": {"$nin": not_hidden}}},
+                            {"$sort": {"total": -1, "shares": -1, "_id": 1}},
+                            {"$limit": max(limit, 1)},
+                        ],
+                    }
+                },
+            ]
+        )
+        found: Document = (await cursor.to_list(1))[0]
+        summed: Document = found["all"][0] if found["all"] else {"totals": [], "active": 0}
+        head = [(scope.subject(doc["_id"]), *sums(doc["counted"])) for doc in found["head"]]
+        return RankedAdvocates(summed["totals"], summed["active"], head[:limit])
+
+    async def audience_sums(self, tenant: str, period: Period) -> dict[str, AudienceSums]:
+        """The audiences of a month's or a quarter's sharers, by network and source."""
+        cursor = await self.advocates.aggregate(reach_by_source(tenant, period))
+        found = await cursor.to_list(1)
+        return audience_sums(found[0] if found else None)
 
     # Media rates ---------------------------------------------------------------
     async def media_rates(self, tenant: str) -> tuple[str, dict[str, MediaRates]] | None:
@@ -455,6 +576,27 @@ class InsightsStore:
         await self.rates.replace_one(
             {"_id": tenant}, {"currency": currency, "networks": networks}, upsert=True
         )
+
+
+def _taken_back(bucket: Document) -> Counted:
+    """What an erased advocate's day bucket had added, negated."""
+    negated = {name: -int(bucket.get(name, 0)) for name in COUNTERS}
+    return Counted(
+        "",
+        bucket["tenant"],
+        bucket["advocate"],
+        date.fromisoformat(bucket["day"]),
+        bucket["network"],
+        bucket["content_id"],
+        negated.pop("shares"),
+        Engagement(**negated),
+    )
+
+
+def _points_taken_back(day: Document) -> Awarded:
+    return Awarded(
+        "", day["tenant"], day["advocate"], date.fromisoformat(day["day"]), -day["points"]
+    )
 
 
 def _days(period: Period) -> Document:

@@ -4,10 +4,12 @@ suppressed (never shown as zero), and advocates who left are never named."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from chorus.insights.adapters.rollups import ROLLED_UP
 from chorus.insights.adapters.store import Breakdown, InsightsStore, Item
 from chorus.insights.domain.figures import (
     Concentration,
@@ -19,7 +21,7 @@ from chorus.insights.domain.figures import (
     participation,
 )
 from chorus.insights.domain.periods import Period
-from chorus.insights.domain.reach import Reach, potential_reach
+from chorus.insights.domain.reach import Reach, potential_reach, reach_of
 from chorus.kit.auth import Principal, Role
 from chorus.kit.calendar import week_start
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
@@ -124,6 +126,30 @@ def _item_row(row: Row, item: Item | None) -> Row:
     return Row(row.key, row.shares, row.engagement, item.title, item.retracted)
 
 
+@dataclass(frozen=True)
+class _Summary:
+    """A period's figures that were read two ways (see Reports._rolled_up)."""
+
+    found: Breakdown  # by_content, by_network and by_day
+    advocate_totals: list[int]
+    active: int
+    top_advocates: tuple[Row, ...]
+    reach: Reach
+
+
+async def _none() -> None:
+    return None
+
+
+def _earned_media(
+    found: Breakdown, configured: tuple[str, dict[str, MediaRates]] | None
+) -> EarnedMedia:
+    currency, rates = configured if configured else (DEFAULT_CURRENCY, {})
+    return earned_media(
+        {network: counted for network, (_, counted) in found.by_network.items()}, rates, currency
+    )
+
+
 class Reports:
     def __init__(self, store: InsightsStore, *, min_group_size: int) -> None:
         self._store = store
@@ -149,16 +175,26 @@ class Reports:
                     f"no advocate is in the group {filters.group!r}",
                     [Violation("group", "a group of the tenant's advocates")],
                 )
-        enrolled = await self._store.enrolled_during(tenant, period, filters.group)
-        if filters.group is not None and enrolled < self._k:
-            return ProgrammeReport(period, filters, suppressed=True)
+            if await self._store.enrolled_during(tenant, period, filters.group) < self._k:
+                return ProgrammeReport(period, filters, suppressed=True)
         content_ids = await self._content_ids(tenant, filters)
-        found = await self._store.breakdown(
-            tenant, period, network=filters.network, content_ids=content_ids, advocates=members
+
+        async def summary() -> _Summary:
+            hidden = await self._store.opted_out(tenant)
+            if filters == Filters() and period.kind in ROLLED_UP:
+                return await self._rolled_up(tenant, period, hidden, limit)
+            return await self._summed(tenant, period, filters, content_ids, members, hidden, limit)
+
+        unfiltered_points = filters.network is None and content_ids is None
+        enrolled, summed, opt_outs, points, rates = await asyncio.gather(
+            self._store.enrolled_during(tenant, period, filters.group),
+            summary(),
+            self._store.opt_outs(tenant, period) if filters.group is None else _none(),
+            self._store.points_awarded(tenant, period, members) if unfiltered_points else _none(),
+            self._store.media_rates(tenant),
         )
+        found = summed.found
         shares, engagement = _total(found.by_network)
-        active = sum(1 for count, _ in found.by_advocate.values() if count > 0)
-        hidden = await self._store.opted_out(tenant)
         top_content = _ranked(found.by_content, limit)
         items = await self._store.items(tenant, [row.key for row in top_content])
         return ProgrammeReport(
@@ -167,25 +203,60 @@ class Reports:
             suppressed=False,
             shares=shares,
             enrolled=enrolled,
-            active=active,
-            participation=participation(active, enrolled),
-            opt_outs=await self._store.opt_outs(tenant, period) if filters.group is None else None,
+            active=summed.active,
+            participation=participation(summed.active, enrolled),
+            opt_outs=opt_outs,
             engagement=engagement,
             engagement_per_share=engagement.total / shares if shares else None,
-            points=await self._store.points_awarded(tenant, period, members)
-            if filters.network is None and content_ids is None
-            else None,
-            reach=await self._reach(tenant, found),
-            earned_media=await self._earned_media(tenant, found),
-            advocates=concentration([c.total for _, c in found.by_advocate.values()]),
+            points=points,
+            reach=summed.reach,
+            earned_media=_earned_media(found, rates),
+            advocates=concentration(summed.advocate_totals),
             content=concentration([c.total for _, c in found.by_content.values()]),
-            top_advocates=tuple(
-                row
-                for row in _ranked(found.by_advocate, len(found.by_advocate))
-                if row.key not in hidden
-            )[:limit],
+            top_advocates=summed.top_advocates,
             top_content=tuple(_item_row(row, items.get(row.key)) for row in top_content),
             series=tuple(series(found.by_day, period, interval)),
+        )
+
+    async def _summed(
+        self,
+        tenant: str,
+        period: Period,
+        filters: Filters,
+        content_ids: Sequence[str] | None,
+        members: Sequence[str] | None,
+        hidden: set[str],
+        limit: int,
+    ) -> _Summary:
+        """Any period under any filter, from the day buckets."""
+        found = await self._store.breakdown(
+            tenant, period, network=filters.network, content_ids=content_ids, advocates=members
+        )
+        ranked = _ranked(found.by_advocate, len(found.by_advocate))
+        return _Summary(
+            found,
+            [c.total for _, c in found.by_advocate.values()],
+            sum(1 for count, _ in found.by_advocate.values() if count > 0),
+            tuple(row for row in ranked if row.key not in hidden)[:limit],
+            await self._reach(tenant, found),
+        )
+
+    async def _rolled_up(
+        self, tenant: str, period: Period, hidden: set[str], limit: int
+    ) -> _Summary:
+        """A month or a quarter without filters, from its rollups: the same
+        figures as _summed, in a fraction of the time."""
+        found, advocates, audiences = await asyncio.gather(
+            self._store.rolled_up(tenant, period),
+            self._store.ranked_advocates(tenant, period, hidden=hidden, limit=limit),
+            self._store.audience_sums(tenant, period),
+        )
+        return _Summary(
+            found,
+            advocates.totals,
+            advocates.active,
+            tuple(Row(key, shares, counted) for key, shares, counted in advocates.ranked),
+            reach_of(audiences),
         )
 
     async def mine(
@@ -216,15 +287,6 @@ class Reports:
     async def _reach(self, tenant: str, found: Breakdown) -> Reach:
         known = await self._store.audiences(tenant, {advocate for advocate, _ in found.sharers})
         return potential_reach(found.sharers, known)
-
-    async def _earned_media(self, tenant: str, found: Breakdown) -> EarnedMedia:
-        configured = await self._store.media_rates(tenant)
-        currency, rates = configured if configured else (DEFAULT_CURRENCY, {})
-        return earned_media(
-            {network: counted for network, (_, counted) in found.by_network.items()},
-            rates,
-            currency,
-        )
 
     async def set_media_rates(
         self, principal: Principal, currency: str, rates: Mapping[Network, MediaRates]

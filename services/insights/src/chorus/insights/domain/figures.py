@@ -18,6 +18,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 TOP_SHARES = (0.02, 0.10, 0.20)
+# The counters that make up an engagement total (see Engagement.total).
+ENGAGEMENT_COUNTERS = ("clicks", "reactions", "comments", "reshares")
 # Lorenz points returned at most (a chart needs no more).
 LORENZ_POINTS = 21
 
@@ -35,7 +37,7 @@ class Engagement:
     def total(self) -> int:
         """What counts as engagement for concentration: every interaction
         (impressions are exposure, not engagement; unique clicks are in clicks)."""
-        return self.clicks + self.reactions + self.comments + self.reshares
+        return sum(getattr(self, name) for name in ENGAGEMENT_COUNTERS)
 
     def __add__(self, other: Engagement) -> Engagement:
         return Engagement(

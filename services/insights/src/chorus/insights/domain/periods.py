@@ -29,6 +29,8 @@ class InvalidPeriod(ValueError):
 class Period:
     start: date
     end: date  # exclusive
+    # How it was named: a month or a quarter is answered from its rollups.
+    kind: PeriodKind = PeriodKind.RANGE
 
     @property
     def days(self) -> list[date]:
@@ -65,24 +67,24 @@ def period_named(kind: PeriodKind, name: str) -> Period:
 def _period_named(kind: PeriodKind, name: str) -> Period:
     if kind is PeriodKind.DAY:
         day = _day(name)
-        return Period(day, day + timedelta(days=1))
+        return Period(day, day + timedelta(days=1), kind)
     if kind is PeriodKind.WEEK and (found := WEEK_NAME.fullmatch(name)):
         try:
             monday = date.fromisocalendar(int(found[1]), int(found[2]), 1)
         except ValueError:
             raise InvalidPeriod(f"{name!r}: that ISO week does not exist") from None
-        return Period(monday, monday + timedelta(days=7))
+        return Period(monday, monday + timedelta(days=7), kind)
     if kind is PeriodKind.MONTH and (found := MONTH_NAME.fullmatch(name)):
         year, month = int(found[1]), int(found[2])
         if not 1 <= month <= 12 or year < 1:
             raise InvalidPeriod(f"{name!r}: that month does not exist")
-        return Period(_month_start(year, month), _month_start(year, month + 1))
+        return Period(_month_start(year, month), _month_start(year, month + 1), kind)
     if kind is PeriodKind.QUARTER and (found := QUARTER_NAME.fullmatch(name)):
         year, quarter = int(found[1]), int(found[2])
         if year < 1 or not 1 <= quarter <= 4:
             raise InvalidPeriod(f"{name!r}: that quarter does not exist")
         first = 3 * (quarter - 1) + 1
-        return Period(_month_start(year, first), _month_start(year, first + 3))
+        return Period(_month_start(year, first), _month_start(year, first + 3), kind)
     examples = {
         PeriodKind.WEEK: "2026-W49",
         PeriodKind.MONTH: "2026-12",
@@ -90,6 +92,14 @@ def _period_named(kind: PeriodKind, name: str) -> Period:
         PeriodKind.RANGE: "from and to",
     }
     raise InvalidPeriod(f"{name!r} is not a {kind} (e.g. {examples.get(kind, '2026-12-02')})")
+
+
+def month_name(day: date) -> str:
+    return f"{day.year:04d}-{day.month:02d}"
+
+
+def quarter_name(day: date) -> str:
+    return f"{day.year:04d}-Q{(day.month - 1) // 3 + 1}"
 
 
 def day_range(first: str, last: str) -> Period:

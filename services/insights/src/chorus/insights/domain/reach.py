@@ -44,20 +44,42 @@ class Reach:
         return self.estimated / self.total if self.total else None
 
 
-def potential_reach(sharers: Iterable[tuple[str, str]], known: Mapping[str, Audiences]) -> Reach:
-    """Reach of the (advocate, network) pairs that shared."""
+@dataclass
+class AudienceSums:
+    """One network's sharers' audiences, summed by the best source known of
+    each: the platform's figure, else the declared one, else none (counted)."""
+
+    from_platform: int = 0
+    declared: int = 0
+    unknown: int = 0
+
+
+def reach_of(sums: Mapping[str, AudienceSums]) -> Reach:
+    """The reach of those sums: an unknown audience counts the network's
+    reference average as an estimate, or is unmeasured where it has none."""
     from_platform = declared = estimated = unmeasured = 0
-    nobody = Audiences({}, {})
-    for advocate, network in sharers:
-        audiences = known.get(advocate, nobody)
-        if network in audiences.platform:
-            from_platform += audiences.platform[network]
-        elif network in audiences.declared:
-            declared += audiences.declared[network]
-        elif network in REFERENCE_AUDIENCE:
-            estimated += REFERENCE_AUDIENCE[network]
+    for network, found in sums.items():
+        from_platform += found.from_platform
+        declared += found.declared
+        if network in REFERENCE_AUDIENCE:
+            estimated += REFERENCE_AUDIENCE[network] * found.unknown
         else:
-            unmeasured += 1
+            unmeasured += found.unknown
     return Reach(
         from_platform + declared + estimated, from_platform, declared, estimated, unmeasured
     )
+
+
+def potential_reach(sharers: Iterable[tuple[str, str]], known: Mapping[str, Audiences]) -> Reach:
+    """Reach of the (advocate, network) pairs that shared."""
+    sums: dict[str, AudienceSums] = {}
+    nobody = Audiences({}, {})
+    for advocate, network in sharers:
+        audiences, found = known.get(advocate, nobody), sums.setdefault(network, AudienceSums())
+        if network in audiences.platform:
+            found.from_platform += audiences.platform[network]
+        elif network in audiences.declared:
+            found.declared += audiences.declared[network]
+        else:
+            found.unknown += 1
+    return reach_of(sums)
