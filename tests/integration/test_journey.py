@@ -590,7 +590,12 @@ async def test_a_retraction_and_an_opt_out_take_effect_within_2_s_behind_a_bulk_
         board = await platform.leaderboard(advocate)
         return any(entry["advocate"] == leaver for entry in board["entries"])
 
+    async def leaver_in_the_top_advocates() -> bool:
+        top = (await platform_dashboard(platform))["top_advocates"]
+        return leaver in [row["key"] for row in top]
+
     await eventually(leaver_on_the_board, timeout=30, interval=0.3)
+    await eventually(leaver_in_the_top_advocates, timeout=30, interval=0.3)
 
     await produce_backlog(running.kafka, running.prefix, BACKLOG_RECORDS)
 
@@ -616,7 +621,8 @@ async def test_a_retraction_and_an_opt_out_take_effect_within_2_s_behind_a_bulk_
         )
     )
 
-    # The opt-out: sharing refused (distribution), off the leaderboard (gamification).
+    # The opt-out: sharing refused (distribution), off the leaderboard
+    # (gamification), no longer named among the top advocates (insights).
     started = time.monotonic()
     await platform.opt_out(leaver)
 
@@ -631,10 +637,13 @@ async def test_a_retraction_and_an_opt_out_take_effect_within_2_s_behind_a_bulk_
     async def off_the_board() -> bool:
         return not await leaver_on_the_board()
 
+    async def not_named_in_insights() -> bool:
+        return not await leaver_in_the_top_advocates()
+
     opt_out = await asyncio.gather(
         *(
             seconds_until(c, CONTROL_BOUND_SECONDS, started)
-            for c in (sharing_refused, off_the_board)
+            for c in (sharing_refused, off_the_board, not_named_in_insights)
         )
     )
 
@@ -644,6 +653,7 @@ async def test_a_retraction_and_an_opt_out_take_effect_within_2_s_behind_a_bulk_
         for group, topic in (
             ("engagement", ENGAGEMENT_OBSERVED.name),
             ("content", SHARE_PERFORMED.name),
+            ("insights", SHARE_PERFORMED.name),
         )
     }
     rounded = [[round(s, 2) for s in found] for found in (retraction, opt_out)]
