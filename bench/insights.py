@@ -194,6 +194,7 @@ async def dashboard(mongo: str, events: int, advocates: int, rounds: int) -> dic
         db = client[database]
         store = InsightsStore(db)
         await store.ensure_indexes()
+        await store.start_rollups()  # a new database: the rollups hold every day
         began = time.perf_counter()
         bucket_count = await seed(db, events, advocates)
         seeded_s = time.perf_counter() - began

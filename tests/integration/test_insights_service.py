@@ -9,12 +9,13 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import grpc
 import httpx
 import pytest
+from pymongo import AsyncMongoClient
 
 from chorus.contracts.common.v1.common_pb2 import AudienceSize
 from chorus.contracts.content.v1.events_pb2 import (
@@ -27,8 +28,13 @@ from chorus.contracts.engagement.v1.events_pb2 import EngagementKind, Engagement
 from chorus.contracts.gamification.v1.events_pb2 import PointsAwarded
 from chorus.contracts.insights.v1 import insights_service_pb2 as pb
 from chorus.contracts.insights.v1 import insights_service_pb2_grpc as pb_grpc
+from chorus.insights.adapters.store import InsightsStore
+from chorus.insights.app.reports import Filters, Reports
+from chorus.insights.domain.periods import PeriodKind, period_named
 from chorus.insights.main import InsightsSettings, build
 from chorus.kit.admin import delete_namespace, ensure_topics, topic_specs
+from chorus.kit.auth import Principal, Role
+from chorus.kit.calendar import utc_day
 from chorus.kit.envelope import timestamp
 from chorus.kit.metrics import Metrics
 from chorus.kit.networks import Network, network_pb
@@ -643,3 +649,32 @@ async def caught_up(service: Insights, group: str) -> None:
 async def _when(pending: Any, ready: Any) -> dict[str, Any] | None:
     found = await pending
     return found if ready(found) else None
+
+
+async def test_an_upgraded_database_reads_its_months_from_the_buckets_until_the_rollups_hold_them(
+    mongo_url: str,
+) -> None:
+    """Buckets counted before the rollups existed are in no rollup: a database
+    that has buckets at the first start reads from them the months and
+    quarters that begin before the day after it."""
+    today = utc_day(datetime.now(UTC))
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url, tz_aware=True)
+    upgraded, new = unique("insights_upgraded"), unique("insights_new")
+    try:
+        store = InsightsStore(client[upgraded])
+        bucket = {"tenant": "t", "day": today.isoformat(), "advocate": "ann", "network": "x"}
+        await store.daily.insert_one({"_id": "old", **bucket, "content_id": "c1", "shares": 2})
+        await store.start_rollups()
+        await store.start_rollups()  # a second replica, or a restart: unchanged
+        assert await store.rollups_since() == today + timedelta(days=1)
+        month = period_named(PeriodKind.MONTH, f"{today:%Y-%m}")
+        pat = Principal("pat", "t", frozenset({Role.ADMIN}))
+        found = await Reports(store, min_group_size=1).programme(pat, month, Filters())
+        assert (found.shares, found.active) == (2, 1)
+        fresh = InsightsStore(client[new])
+        await fresh.start_rollups()
+        assert await fresh.rollups_since() == date.min
+    finally:
+        for name in (upgraded, new):
+            await client.drop_database(name)
+        await client.close()

@@ -69,7 +69,10 @@ def build(settings: InsightsSettings) -> ServiceRuntime:
         "earned media value, exports.",
         routers=[rest.router(reports)],
         grpc_services=[grpc_api.registration(grpc_api.InsightsServicer(reports, infra.verifier))],
-        components=[Lifecycle.on_start_only(store.ensure_indexes)],
+        components=[
+            Lifecycle.on_start_only(store.ensure_indexes),
+            Lifecycle.on_start_only(store.start_rollups),
+        ],
     )
 
 

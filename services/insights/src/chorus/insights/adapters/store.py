@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import hashlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Protocol, TypeVar
 
 from pymongo import ASCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.client_session import AsyncClientSession
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
 
 from chorus.insights.adapters.rollups import (
     QuarterScope,
@@ -42,6 +44,7 @@ from chorus.insights.domain.activity import COUNTERS, Awarded, Counted
 from chorus.insights.domain.figures import ENGAGEMENT_COUNTERS, Engagement, MediaRates
 from chorus.insights.domain.periods import Period, quarter_name
 from chorus.insights.domain.reach import Audiences, AudienceSums
+from chorus.kit.calendar import utc_day
 from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.networks import Network
 from chorus.kit.topics import advocate_key
@@ -177,6 +180,29 @@ class InsightsStore:
         self.rates: AsyncCollection[Document] = db["media_rates"]
         self.points: AsyncCollection[Document] = db["points_daily"]
         self.rollups: AsyncCollection[Document] = db["rollups"]
+        self.meta: AsyncCollection[Document] = db["meta"]
+        self._rollups_since: date | None = None
+
+    async def start_rollups(self) -> None:
+        """Marks the first day the rollups hold whole: every day for a new
+        database; for one that already has day buckets (an upgrade from a
+        version without rollups) the day after this first start, so months
+        and quarters that begin before it are read from the buckets."""
+        if await self.meta.find_one({"_id": _ROLLUPS}) is not None:
+            return
+        upgraded = await self.daily.find_one({}, {"_id": 1}) is not None
+        since = utc_day(datetime.now(UTC)) + timedelta(days=1) if upgraded else date.min
+        with contextlib.suppress(DuplicateKeyError):  # another replica marked it first
+            await self.meta.insert_one({"_id": _ROLLUPS, "since": since.isoformat()})
+
+    async def rollups_since(self) -> date:
+        """The first day the rollups hold (see start_rollups); it never changes."""
+        if self._rollups_since is None:
+            found = await self.meta.find_one({"_id": _ROLLUPS})
+            if found is None:  # not started yet: trust only the buckets
+                return date.max
+            self._rollups_since = date.fromisoformat(found["since"])
+        return self._rollups_since
 
     async def ensure_indexes(self) -> None:
         await self.daily.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
@@ -431,14 +457,21 @@ class InsightsStore:
         }
 
     async def points_awarded(
-        self, tenant: str, period: Period, advocates: Sequence[str] | None = None
+        self,
+        tenant: str,
+        period: Period,
+        advocates: Sequence[str] | None = None,
+        *,
+        rolled_up: bool = False,
     ) -> int:
-        """The points of the period: the tenant's from the day rollups, some
-        advocates' from their own days."""
-        if advocates is None:
+        """The points of the period: the tenant's from the day rollups when
+        they hold the period, else from every advocate's days."""
+        if advocates is None and rolled_up:
             days = self.rollups.find(days_scope(tenant, period), {"points": 1})
             return sum([int(doc.get("points", 0)) async for doc in days])
-        match: Document = {"tenant": tenant, "day": _days(period), "advocate": {"$in": advocates}}
+        match: Document = {"tenant": tenant, "day": _days(period)}
+        if advocates is not None:
+            match["advocate"] = {"$in": list(advocates)}
         cursor = await self.points.aggregate(
             [{"$match": match}, {"$group": {"_id": None, "points": {"$sum": "$points"}}}]
         )
@@ -576,6 +609,9 @@ class InsightsStore:
         await self.rates.replace_one(
             {"_id": tenant}, {"currency": currency, "networks": networks}, upsert=True
         )
+
+
+_ROLLUPS = "rollups"
 
 
 def _taken_back(bucket: Document) -> Counted:

@@ -179,9 +179,11 @@ class Reports:
                 return ProgrammeReport(period, filters, suppressed=True)
         content_ids = await self._content_ids(tenant, filters)
 
+        rolled_up = await self._store.rollups_since() <= period.start
+
         async def summary() -> _Summary:
             hidden = await self._store.opted_out(tenant)
-            if filters == Filters() and period.kind in ROLLED_UP:
+            if filters == Filters() and period.kind in ROLLED_UP and rolled_up:
                 return await self._rolled_up(tenant, period, hidden, limit)
             return await self._summed(tenant, period, filters, content_ids, members, hidden, limit)
 
@@ -190,7 +192,9 @@ class Reports:
             self._store.enrolled_during(tenant, period, filters.group),
             summary(),
             self._store.opt_outs(tenant, period) if filters.group is None else _none(),
-            self._store.points_awarded(tenant, period, members) if unfiltered_points else _none(),
+            self._store.points_awarded(tenant, period, members, rolled_up=rolled_up)
+            if unfiltered_points
+            else _none(),
             self._store.media_rates(tenant),
         )
         found = summed.found
