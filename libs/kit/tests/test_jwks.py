@@ -51,13 +51,13 @@ class Clock:
         return self.now
 
 
-def signed(private_pem: str, kid: str) -> str:
+def signed(private_pem: str, kid: str, issuer: str = ISSUER) -> str:
     return mint_token(
         private_key_pem=private_pem,
         tenant="acme",
         subject="alice",
         roles=["advocate"],
-        issuer=ISSUER,
+        issuer=issuer,
         audience=AUDIENCE,
         key_id=kid,
     )
@@ -138,3 +138,25 @@ def test_malformed_headers_are_refused(header: str | None) -> None:
     with pytest.raises(ProblemError) as caught:
         asyncio.run(verifier.authenticate(header))
     assert caught.value.code in (ErrorCode.UNAUTHENTICATED, ErrorCode.INVALID_TOKEN)
+
+
+def test_beside_a_provider_the_development_key_keeps_its_own_issuer() -> None:
+    from chorus.kit.devkey import DEV_ISSUER, DEV_KEY_ID, DEV_PRIVATE_KEY_PEM, DEV_PUBLIC_KEY_PEM
+
+    provider, clock = Provider(), Clock()
+    private_pem, jwk = keypair()
+    provider.keys["k1"] = jwk
+    keys = JwksKeys("https://id.example/jwks", fetch=provider.fetch, clock=clock)
+    verifier = TokenVerifier(
+        issuer=ISSUER,
+        audience=AUDIENCE,
+        jwks=keys,
+        public_key_pem=DEV_PUBLIC_KEY_PEM,
+        pem_issuer=DEV_ISSUER,
+    )
+
+    assert code_of(verifier, signed(private_pem, "k1")) is None
+    assert code_of(verifier, signed(DEV_PRIVATE_KEY_PEM, DEV_KEY_ID, DEV_ISSUER)) is None
+    # The public development key cannot mint tokens in the provider's name.
+    forged = signed(DEV_PRIVATE_KEY_PEM, DEV_KEY_ID, ISSUER)
+    assert code_of(verifier, forged) is ErrorCode.INVALID_TOKEN

@@ -40,3 +40,12 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("CHORUS_HTTP_PORT", "99999")
     with pytest.raises(ValidationError):
         ServiceSettings()
+
+
+def test_beside_a_provider_only_development_and_tests_trust_the_dev_key() -> None:
+    provider = {"jwt_jwks_url": "https://idp.example/jwks", "jwt_issuer": "https://idp.example"}
+    local = ServiceSettings(**provider)
+    assert local.verification_key_pem == DEV_PUBLIC_KEY_PEM
+    # Tokens of the development key name its own issuer, never the provider's.
+    assert local.verification_key_issuer == "chorus-dev"
+    assert ServiceSettings(environment="production", **provider).verification_key_pem == ""

@@ -56,7 +56,7 @@ class TokenVerifier:
     """Verifies tokens with a PEM public key, or with the keys of a JWKS URL
     (JwksKeys: cached, refetched on a new key id); with both, a token whose key
     id the JWKS lacks is tried with the PEM key (the development key beside a
-    real provider)."""
+    real provider), against the PEM key's own issuer when it has one."""
 
     def __init__(
         self,
@@ -65,6 +65,7 @@ class TokenVerifier:
         audience: str,
         public_key_pem: str = "",
         jwks: JwksKeys | None = None,
+        pem_issuer: str = "",
     ) -> None:
         if not public_key_pem and jwks is None:
             raise ValueError("a verifier needs a public key or a JWKS URL")
@@ -72,6 +73,7 @@ class TokenVerifier:
         self._audience = audience
         self._key = public_key_pem
         self._jwks = jwks
+        self._pem_issuer = pem_issuer or issuer
 
     @classmethod
     def from_settings(cls, settings: ServiceSettings) -> TokenVerifier:
@@ -82,6 +84,7 @@ class TokenVerifier:
             jwks=JwksKeys(settings.jwt_jwks_url, ttl_seconds=settings.jwt_jwks_cache_seconds)
             if settings.jwt_jwks_url
             else None,
+            pem_issuer=settings.verification_key_issuer,
         )
 
     async def authenticate(self, authorization: str | None) -> Principal:
@@ -94,8 +97,8 @@ class TokenVerifier:
         except ProblemError:
             if not self._key:
                 raise
-            key = self._key
-        return self._verified(token, key)
+            return self._verified(token, self._key, self._pem_issuer)
+        return self._verified(token, key, self._issuer)
 
     def verify_header(self, authorization: str | None) -> Principal:
         """Like authenticate, for a verifier with a PEM key only."""
@@ -105,16 +108,16 @@ class TokenVerifier:
         """A token checked with the PEM key (see authenticate for JWKS)."""
         if not self._key:
             raise ValueError("this verifier has only a JWKS URL: use authenticate()")
-        return self._verified(token, self._key)
+        return self._verified(token, self._key, self._pem_issuer)
 
-    def _verified(self, token: str, key: Any) -> Principal:
+    def _verified(self, token: str, key: Any, issuer: str) -> Principal:
         try:
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=ALGORITHMS,
                 audience=self._audience,
-                issuer=self._issuer,
+                issuer=issuer,
                 options={"require": ["exp", "sub", "iss", "aud"]},
             )
         except jwt.ExpiredSignatureError as exc:
@@ -180,7 +183,7 @@ def dev_authorization(
 ) -> dict[str, str]:
     """An Authorization header signed with the published development key, which
     local services trust (and production settings refuse)."""
-    from chorus.kit.devkey import DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
+    from chorus.kit.devkey import DEV_ISSUER, DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
 
     token = mint_token(
         private_key_pem=DEV_PRIVATE_KEY_PEM,
@@ -189,7 +192,7 @@ def dev_authorization(
         subject=subject,
         roles=roles,
         groups=groups,
-        issuer="chorus-dev",
+        issuer=DEV_ISSUER,
         audience="chorus",
     )
     return {"Authorization": f"Bearer {token}"}

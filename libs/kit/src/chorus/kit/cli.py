@@ -14,17 +14,21 @@ import sys
 
 from chorus.kit.admin import delete_namespace, ensure_topics, kafka_topic_manifests, topic_specs
 from chorus.kit.auth import Role, mint_token
-from chorus.kit.devkey import DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
+from chorus.kit.devkey import DEV_ISSUER, DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
 from chorus.kit.dlq import read_dead_letters
 
 
 def _token(args: argparse.Namespace) -> int:
     key = DEV_PRIVATE_KEY_PEM
     key_id: str | None = DEV_KEY_ID
+    # The development key signs as its own issuer, which services trust beside
+    # a provider's; a key of your own signs as CHORUS_JWT_ISSUER unless told.
+    issuer = args.issuer or DEV_ISSUER
     if args.key_file:
         with open(args.key_file) as handle:
             key = handle.read()
         key_id = args.key_id
+        issuer = args.issuer or os.environ.get("CHORUS_JWT_ISSUER", DEV_ISSUER)
     print(
         mint_token(
             private_key_pem=key,
@@ -32,7 +36,7 @@ def _token(args: argparse.Namespace) -> int:
             subject=args.sub,
             roles=args.role,
             groups=args.group,
-            issuer=args.issuer,
+            issuer=issuer,
             audience=args.audience,
             ttl_seconds=args.ttl,
             key_id=key_id,
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     token.add_argument("--group", action="append", default=[], help="repeat for several groups")
     token.add_argument("--ttl", type=int, default=12 * 3600, help="seconds (default 12 h)")
-    token.add_argument("--issuer", default=os.environ.get("CHORUS_JWT_ISSUER", "chorus-dev"))
+    token.add_argument("--issuer", help="default: the development key's own, chorus-dev")
     token.add_argument("--audience", default=os.environ.get("CHORUS_JWT_AUDIENCE", "chorus"))
     token.add_argument("--key-file", help="PEM private key (Ed25519 or RSA) instead of the dev key")
     token.add_argument("--key-id", help="kid header for --key-file")

@@ -5,6 +5,7 @@ Published on purpose so that anyone can mint tokens for a local stack with
 """
 
 DEV_KEY_ID = "chorus-dev-1"
+DEV_ISSUER = "chorus-dev"
 
 DEV_PRIVATE_KEY_PEM = """\
 -----BEGIN PRIVATE KEY-----

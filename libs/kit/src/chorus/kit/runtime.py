@@ -71,7 +71,7 @@ class ServiceRuntime:
     http_app: FastAPI
     http_host: str
     http_port: int
-    grpc: GrpcServer
+    grpc: GrpcServer | None  # None: HTTP only (the hub)
     health: Health
     # Background workers are Supervisor components: one that dies is restarted
     # in the process (see supervisor.py), it never stops the service.
@@ -92,7 +92,8 @@ class ServiceRuntime:
         for component in self.components:
             await component.start()
             self._started.append(component)
-        await self.grpc.start()
+        if self.grpc is not None:
+            await self.grpc.start()
         config = uvicorn.Config(
             self.http_app,
             host=self.http_host,
@@ -109,9 +110,9 @@ class ServiceRuntime:
                 await self._http_task
                 raise RuntimeError(f"HTTP server of {self.name} did not start")
             await asyncio.sleep(0.02)
+        grpc_port = self.grpc.port if self.grpc else None
         log.info(
-            "service started",
-            extra={"http_port": self.bound_http_port, "grpc_port": self.grpc.port},
+            "service started", extra={"http_port": self.bound_http_port, "grpc_port": grpc_port}
         )
 
     async def stop(self) -> None:
@@ -119,7 +120,8 @@ class ServiceRuntime:
             self._http.should_exit = True
             with contextlib.suppress(Exception):
                 await self._http_task
-        await self.grpc.stop(self.grace_seconds)
+        if self.grpc is not None:
+            await self.grpc.stop(self.grace_seconds)
         for component in reversed(self._started):
             try:
                 await component.stop()

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chorus.kit.devkey import DEV_PUBLIC_KEY_PEM
+from chorus.kit.devkey import DEV_ISSUER, DEV_PUBLIC_KEY_PEM
 
 # A topic namespace: empty, or a name and a dot ("bench-3f2a.").
 TOPIC_PREFIX_PATTERN = r"^([a-z0-9][a-z0-9-]{0,40}\.)?$"
@@ -59,7 +59,7 @@ class ServiceSettings(BaseSettings):
     # How long the JWKS's keys are kept before they are fetched again (a new
     # key id is fetched at once; a removed key stops verifying after this).
     jwt_jwks_cache_seconds: float = Field(default=300.0, gt=0)
-    jwt_issuer: str = "chorus-dev"
+    jwt_issuer: str = DEV_ISSUER
     jwt_audience: str = "chorus"
 
     # Per-client limits on the routes anyone may call (redirects, webhooks,
@@ -84,11 +84,22 @@ class ServiceSettings(BaseSettings):
 
     @property
     def verification_key_pem(self) -> str:
+        """The PEM key tokens are checked with: the configured one; else, outside
+        production, the development key, beside a provider's JWKS too (the CLI
+        and the tests mint with it while people sign in at the provider)."""
         if self.jwt_public_key_pem:
             return self.jwt_public_key_pem
-        if self.jwt_jwks_url:
+        if self.jwt_jwks_url and self.environment is Environment.PRODUCTION:
             return ""
         return DEV_PUBLIC_KEY_PEM
+
+    @property
+    def verification_key_issuer(self) -> str:
+        """The issuer of the PEM key's tokens: the development key's own beside a
+        provider's JWKS, else the configured issuer."""
+        if self.jwt_jwks_url and not self.jwt_public_key_pem:
+            return DEV_ISSUER
+        return self.jwt_issuer
 
     @model_validator(mode="after")
     def _refuse_unsafe_defaults(self) -> ServiceSettings:
@@ -99,7 +110,7 @@ class ServiceSettings(BaseSettings):
             problems.append("set CHORUS_JWT_PUBLIC_KEY_PEM or CHORUS_JWT_JWKS_URL")
         if self.jwt_public_key_pem.strip() == DEV_PUBLIC_KEY_PEM.strip():
             problems.append("the development JWT key is public knowledge; configure your own")
-        if self.jwt_issuer == "chorus-dev":
+        if self.jwt_issuer == DEV_ISSUER:
             problems.append("set CHORUS_JWT_ISSUER to your identity provider's issuer")
         if problems:
             raise UnsafeSettingsError("unsafe production settings: " + "; ".join(problems))

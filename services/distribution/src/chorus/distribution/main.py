@@ -28,7 +28,7 @@ from chorus.distribution.app.scheduling import Scheduler
 from chorus.distribution.app.share_moves import ShareMoves
 from chorus.distribution.domain.rate_limit import Budget, Limiter
 from chorus.kit.consumer import Batched, handles
-from chorus.kit.devkey import DEV_PRIVATE_KEY_PEM
+from chorus.kit.devkey import DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
 from chorus.kit.networks import Network
 from chorus.kit.outbox import OutboxRelay
 from chorus.kit.periodic import PeriodicTask
@@ -54,8 +54,11 @@ class DistributionSettings(ServiceSettings):
     grpc_port: int = 50520
     # AES-GCM keys for tokens at rest: "kid:base64key,...", the first one active.
     token_keys: str = DEV_TOKEN_KEYS
-    # Signs the short-lived tokens distribution presents to engagement.
+    # Signs the short-lived tokens distribution presents to engagement, which
+    # checks them with its CHORUS_JWT_PUBLIC_KEY_PEM (the development key's
+    # public half by default), as CHORUS_SERVICE_SIGNING_KEY_ID.
     service_signing_key_pem: str = DEV_PRIVATE_KEY_PEM
+    service_signing_key_id: str = DEV_KEY_ID
     engagement_grpc_target: str = "127.0.0.1:50530"
     linkedin_api_base_url: str = "https://api.linkedin.com"
     linkedin_client_id: str = ""
@@ -134,7 +137,10 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     links = TrackedLinks(
         settings.engagement_grpc_target,
         ServiceIdentity(
-            settings.service_signing_key_pem, settings.jwt_issuer, settings.jwt_audience
+            settings.service_signing_key_pem,
+            settings.verification_key_issuer,
+            settings.jwt_audience,
+            settings.service_signing_key_id,
         ),
     )
     catalog = Catalog(copies)

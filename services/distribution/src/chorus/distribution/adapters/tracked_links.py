@@ -27,6 +27,9 @@ class ServiceIdentity:
     private_key_pem: str
     issuer: str
     audience: str
+    # Names the key, so that a verifier beside a provider's JWKS (which lacks
+    # it) checks the token with its PEM key instead.
+    key_id: str
     subject: str = "distribution"
 
 
@@ -60,6 +63,7 @@ class TrackedLinks:
             issuer=self._identity.issuer,
             audience=self._identity.audience,
             ttl_seconds=600,
+            key_id=self._identity.key_id,
         )
         self._tokens[tenant] = (time.time() + 600, token)
         return token
