@@ -11,7 +11,7 @@ REPLICAS ?= 1
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
 .PHONY: help install run check-run test test-unit test-integration lint format proto proto-check \
-        stack-up stack-down stack-status stack-reset topics bench clean k8s-check k8s-topics
+        stack-up stack-down stack-status stack-reset topics bench clean k8s-check k8s-topics browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -27,16 +27,19 @@ run: install stack-up ## start the local stack and every service in the foregrou
 check-run: install ## with `make run` up: share once and fail unless it is scored within a second
 	@$(VENV)/bin/chorus-demo --quiet --check
 
-test: install proto-check lint k8s-check stack-up ## everything CI runs: contracts, lint, manifests, unit and integration tests
+test: install proto-check lint k8s-check stack-up browser ## everything CI runs: contracts, lint, manifests, unit, integration and browser tests
 	@$(PY) -m pytest
+
+browser: ## install Debian's chromium for the browser tests when it is missing
+	@tools/ensure-chromium.sh
 
 test-unit: install ## unit tests only (no infrastructure)
 	@$(PY) -m pytest libs/kit/tests services
 
-test-integration: install stack-up ## integration tests against the local stack
+test-integration: install stack-up browser ## integration tests against the local stack
 	@$(PY) -m pytest tests
 
-DISTRIBUTIONS := libs/kit libs/demo libs/simulator services/content services/distribution services/engagement services/gamification services/insights
+DISTRIBUTIONS := libs/kit libs/demo libs/simulator services/content services/distribution services/engagement services/gamification services/insights services/hub
 
 lint: install ## ruff (lint + format check), mypy, and every distribution declares what it imports (deptry)
 	@$(VENV)/bin/ruff check .

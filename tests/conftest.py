@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
@@ -29,6 +30,9 @@ from chorus_testing import SERVICE_GROUPS
 
 KAFKA = os.environ.get("CHORUS_KAFKA_BOOTSTRAP", "127.0.0.1:9092")
 MONGO = os.environ.get("CHORUS_MONGO_URL", "mongodb://127.0.0.1:27017")
+KEYCLOAK = os.environ.get("CHORUS_KEYCLOAK_URL", "http://127.0.0.1:8180")
+# Debian's chromium (the browser tests drive it: no browser download).
+CHROMIUM = os.environ.get("CHORUS_CHROMIUM", "/usr/lib/chromium/chromium")
 
 
 def _reachable(address: str) -> bool:
@@ -72,6 +76,25 @@ def kafka_bootstrap() -> str:
     if not _reachable(KAFKA):
         pytest.fail(f"Kafka is not reachable at {KAFKA}: run `make stack-up` first")
     return KAFKA
+
+
+@pytest.fixture(scope="session")
+def oidc_issuer() -> str:
+    """The local stack's identity provider (Keycloak), its demo realm imported."""
+    issuer = f"{KEYCLOAK}/realms/chorus"
+    try:
+        with urllib.request.urlopen(f"{issuer}/.well-known/openid-configuration", timeout=5):
+            pass
+    except OSError:
+        pytest.fail(f"Keycloak does not serve {issuer}: run `make stack-up` first")
+    return issuer
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    if not os.access(CHROMIUM, os.X_OK):
+        pytest.fail(f"no browser at {CHROMIUM}: apt-get install chromium (.ci/run does)")
+    return CHROMIUM
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@
 set -euo pipefail
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bin="$repo/.venv/bin"
-services=(content distribution engagement gamification insights)
+services=(content distribution engagement gamification insights hub)
 pids=()
 
 stop_all() {
@@ -23,6 +23,12 @@ export CHORUS_X_API_BASE_URL="${CHORUS_X_API_BASE_URL:-http://127.0.0.1:8090}"
 # The local topics also hold the test suite's events: the demo's scoring engine,
 # when its group is new, starts at their end instead of scoring all of them.
 export CHORUS_ENGINE_OFFSET_RESET="${CHORUS_ENGINE_OFFSET_RESET:-latest}"
+# People sign in at the local stack's Keycloak; the services trust its keys
+# (and, in development, the CLI's development key beside them).
+issuer="${CHORUS_OIDC_ISSUER:-http://127.0.0.1:8180/realms/chorus}"
+export CHORUS_OIDC_ISSUER="$issuer"
+export CHORUS_JWT_ISSUER="${CHORUS_JWT_ISSUER:-$issuer}"
+export CHORUS_JWT_JWKS_URL="${CHORUS_JWT_JWKS_URL:-$issuer/protocol/openid-connect/certs}"
 mkdir -p "$repo/.local/simulator"
 "$bin/chorus-simulator" --port 8090 --state-file "$repo/.local/simulator/state.json" > >(trap "" INT TERM; exec sed -u "s/^/[simulator] /") 2>&1 &
 pids+=($!)
@@ -35,8 +41,8 @@ if ! [[ "$replicas" =~ ^[1-9]$ ]]; then
   echo "run: REPLICAS must be a number from 1 to 9 (got '$replicas')" >&2
   exit 2
 fi
-declare -A http_ports=([content]=8010 [distribution]=8020 [engagement]=8030 [gamification]=8040 [insights]=8050)
-declare -A grpc_ports=([content]=50510 [distribution]=50520 [engagement]=50530 [gamification]=50540 [insights]=50550)
+declare -A http_ports=([content]=8010 [distribution]=8020 [engagement]=8030 [gamification]=8040 [insights]=8050 [hub]=8060)
+declare -A grpc_ports=([content]=50510 [distribution]=50520 [engagement]=50530 [gamification]=50540 [insights]=50550 [hub]=0)
 
 start_replica() {
   local name="$1" index="$2" label="$1"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The dockerless local stack, all on loopback: Apache Kafka (KRaft, single
-# node) and MongoDB (mongod 6.0 from a pinned PyPI wheel) as a one-member
-# replica set, so that transactions and change streams work as in production.
+# node), MongoDB (mongod 6.0 from a pinned PyPI wheel) as a one-member
+# replica set, so that transactions and change streams work as in production,
+# and Keycloak (from Maven Central), the OpenID Connect provider people sign
+# in at, with the demo tenant's realm imported at every start.
 #
 #   deploy/local/stack.sh up       build/fetch what is missing, start, wait until ready
-#   deploy/local/stack.sh down     stop both (data is kept)
+#   deploy/local/stack.sh down     stop them all (data is kept)
 #   deploy/local/stack.sh status   show what runs
 #   deploy/local/stack.sh reset    stop and delete all data (downloads stay cached)
 #   deploy/local/stack.sh restart-kafka   stop and start the broker (used by tests)
@@ -34,6 +36,12 @@ kafka_port="${CHORUS_KAFKA_PORT:-9092}"
 controller_port="${CHORUS_KAFKA_CONTROLLER_PORT:-9093}"
 mongo_port="${CHORUS_MONGO_PORT:-27017}"
 ready_timeout="${CHORUS_STACK_TIMEOUT:-90}"
+keycloak_version="26.7.3"
+keycloak_port="${CHORUS_KEYCLOAK_PORT:-8180}"
+keycloak_home="$cache/keycloak-$keycloak_version"
+hub_url="${CHORUS_HUB_URL:-http://127.0.0.1:8060}"
+# The first start after unpacking builds Keycloak's server image (about 45 s).
+keycloak_timeout="${CHORUS_KEYCLOAK_TIMEOUT:-180}"
 
 kafka_libs="$cache/kafka-$kafka_version/libs"
 python="${CHORUS_PYTHON:-$repo/.venv/bin/python}"
@@ -108,6 +116,25 @@ PY
     || { cat "$logs/mongod-version.log" >&2; rm -f "$mongod_bin"; die "mongod from $mongod_wheel does not run on this machine (it needs glibc 2.35 and OpenSSL 3)."; }
 }
 
+fetch_keycloak() {
+  [ -x "$keycloak_home/bin/kc.sh" ] && return 0
+  say "fetching Keycloak $keycloak_version with Maven (first start only, 176 MB)..."
+  local zips; zips="$(mktemp -d)"
+  if ! mvn -q -B dependency:copy -Dartifact="org.keycloak:keycloak-quarkus-dist:$keycloak_version:zip" \
+      -DoutputDirectory="$zips" >"$logs/keycloak-fetch.log" 2>&1; then
+    tail -n 20 "$logs/keycloak-fetch.log" >&2
+    rm -rf "$zips"
+    die "Maven could not resolve org.keycloak:keycloak-quarkus-dist:$keycloak_version:zip (log: $logs/keycloak-fetch.log)."
+  fi
+  rm -rf "$keycloak_home.part" && mkdir -p "$keycloak_home.part"
+  "$python" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+    "$zips"/*.zip "$keycloak_home.part" || { rm -rf "$zips"; die "could not unpack Keycloak."; }
+  rm -rf "$zips"
+  chmod +x "$keycloak_home.part/keycloak-$keycloak_version/bin/"*.sh
+  rm -rf "$keycloak_home" && mv "$keycloak_home.part/keycloak-$keycloak_version" "$keycloak_home"
+  rm -rf "$keycloak_home.part"
+}
+
 check_port_free() { # name port
   if port_open "$2"; then
     die "port $2 in use (needed by $1): stop whatever listens there ('ss -ltnp | grep :$2') or set CHORUS_${1^^}_PORT."
@@ -150,6 +177,34 @@ start_mongod() {
   say "mongod starting on 127.0.0.1:$mongo_port (log: $logs/mongod.log)"
 }
 
+start_keycloak() {
+  if pid_alive keycloak; then say "keycloak already running (pid $(cat "$run/keycloak.pid"))"; return 0; fi
+  check_port_free keycloak "$keycloak_port"
+  mkdir -p "$logs" "$run"
+  # The realm is written afresh and imported into an in-memory database at
+  # every start: the demo's people and the hub's client are always as the
+  # code says (sessions do not outlive a restart).
+  "$repo/.venv/bin/chorus-demo-realm" --hub "$hub_url" --out "$keycloak_home/data/import/chorus.json"
+  : >"$logs/keycloak.log"
+  JAVA_OPTS_KC_HEAP="-Xms64m -Xmx320m" nohup "$keycloak_home/bin/kc.sh" start-dev \
+    --db=dev-mem --import-realm --http-host=127.0.0.1 --http-port="$keycloak_port" \
+    --hostname="http://127.0.0.1:$keycloak_port" --health-enabled=false \
+    >>"$logs/keycloak.log" 2>&1 &
+  echo $! >"$run/keycloak.pid"
+  say "keycloak starting on 127.0.0.1:$keycloak_port (log: $logs/keycloak.log)"
+}
+
+wait_keycloak() {
+  local deadline=$((SECONDS + keycloak_timeout))
+  local discovery="http://127.0.0.1:$keycloak_port/realms/chorus/.well-known/openid-configuration"
+  until "$python" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=2)' "$discovery" 2>/dev/null; do
+    pid_alive keycloak || { tail -n 30 "$logs/keycloak.log" >&2; die "keycloak exited at start (log: $logs/keycloak.log)."; }
+    [ $SECONDS -lt $deadline ] || die "keycloak's realm not served after ${keycloak_timeout}s (log: $logs/keycloak.log)."
+    sleep 0.5
+  done
+  say "ready: keycloak http://127.0.0.1:$keycloak_port/realms/chorus"
+}
+
 wait_ready() {
   local deadline=$((SECONDS + ready_timeout))
   until port_open "$mongo_port"; do
@@ -186,9 +241,12 @@ case "${1:-}" in
     stop_legacy
     fetch_kafka
     fetch_mongod
+    fetch_keycloak
     start_mongod
     start_kafka
+    start_keycloak
     wait_ready
+    wait_keycloak
     ;;
   restart-kafka)
     # For tests that prove producers and consumers survive a broker restart.
@@ -197,12 +255,13 @@ case "${1:-}" in
     wait_ready
     ;;
   down)
+    stop_one keycloak
     stop_one kafka
     stop_one mongod
     stop_legacy
     ;;
   status)
-    for name in kafka mongod; do
+    for name in kafka mongod keycloak; do
       if pid_alive "$name"; then echo "$name: running (pid $(cat "$run/$name.pid"))"; else echo "$name: stopped"; fi
     done
     ;;

@@ -24,10 +24,12 @@ import pytest_asyncio
 import uvicorn
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from hub_support import browser, screenshot_on_failure, serious_violations, sign_in
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from playwright.async_api import expect
 
 from chorus.contracts.common.v1.common_pb2 import SHARE_MODE_API
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
@@ -139,6 +141,7 @@ async def running(
     kafka_bootstrap: str,
     mongo_url: str,
     simulator_url: str,
+    oidc_issuer: str,
     tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Running]:
     receiver = SpanReceiver()
@@ -168,6 +171,10 @@ async def running(
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "CHORUS_LINKEDIN_API_BASE_URL": simulator_url,
         "CHORUS_X_API_BASE_URL": simulator_url,
+        # People signed in at the provider call with its tokens; the tests mint
+        # theirs with the development key, trusted beside it in development.
+        "CHORUS_JWT_JWKS_URL": f"{oidc_issuer}/protocol/openid-connect/certs",
+        "CHORUS_JWT_ISSUER": oidc_issuer,
     }
     extra = {
         "distribution": {
@@ -505,6 +512,92 @@ def planned_clicks(item_ids: list[str]) -> int:
 def planned_reactions() -> int:
     """Every planned reaction arrives once per network, by webhook."""
     return sum(p.reactions * len(p.networks) for p in plan(ADVOCATES, len(ITEMS)))
+
+
+@pytest_asyncio.fixture(loop_scope="session", scope="module")
+async def hub(running: Running, mongo_url: str, oidc_issuer: str) -> AsyncIterator[str]:
+    """The hub as its own process, in front of the journey's services."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    database = unique("journey_hub").replace("-", "_")
+    e = running.endpoints
+    env = {
+        **os.environ,
+        "CHORUS_HTTP_PORT": str(port),
+        "CHORUS_PUBLIC_BASE_URL": url,
+        "CHORUS_MONGO_URL": mongo_url,
+        "CHORUS_MONGO_DATABASE": database,
+        "CHORUS_LOG_LEVEL": "WARNING",
+        "CHORUS_OIDC_ISSUER": oidc_issuer,
+        "CHORUS_CONTENT_URL": e.content,
+        "CHORUS_DISTRIBUTION_URL": e.distribution,
+        "CHORUS_ENGAGEMENT_URL": e.engagement,
+        "CHORUS_GAMIFICATION_URL": e.gamification,
+        "CHORUS_INSIGHTS_URL": e.insights,
+    }
+    executable = str(Path(sys.executable).with_name("chorus-hub"))
+    process = await start_service(executable, env, port, timeout=60)
+    try:
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await process.wait()
+        await drop_database(mongo_url, database)
+
+
+async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
+    running: Running, hub: str, chromium: str
+) -> None:
+    """At the provider's login form, then the hub: the policy, the feed, a
+    commentary edited with its live count, the post at the platform; every
+    page free of serious accessibility violations."""
+    advocate = "advocate-07"  # in the local provider's realm, tenant "acme"
+    acme = Platform(running.platform.http, running.endpoints, "acme")
+    await acme.set_program("ada", PROGRAM)
+    item = await acme.approved_item("carol", "alice", ITEMS[0], key=unique("hub-item"))
+    async with browser(chromium) as chrome:
+        context = await chrome.new_context(bypass_csp=True)  # axe is injected
+        page = await context.new_page()
+        async with screenshot_on_failure(page, "hub-advocate"):
+            await sign_in(page, hub, advocate)
+            # Not enrolled yet: the feed sends the advocate to the programme.
+            await page.wait_for_url(f"{hub}/join")
+            assert await serious_violations(page) == []
+            csp = (await page.request.get(f"{hub}/join")).headers["content-security-policy"]
+            assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+            await page.get_by_label("I have read policy version").check()
+            await page.get_by_role("button", name="Join the programme").click()
+            await page.wait_for_url(f"{hub}/feed")
+            await expect(page.get_by_role("status").first).to_contain_text("Welcome")
+            await acme.connect(advocate, "linkedin")
+            known = f"{running.endpoints.distribution}/v1/content/{item['id']}"
+
+            async def distribution_knows_the_item() -> bool:
+                response = await acme.http.get(known, headers=acme.auth(advocate, "advocate"))
+                return response.status_code == 200
+
+            await eventually(distribution_knows_the_item, timeout=45, interval=0.3)
+            await page.reload()
+            assert await serious_violations(page) == []
+            words = page.get_by_label("Your words for LinkedIn").first
+            count = page.locator(f"#count-{item['id']}-linkedin")
+            before = await count.inner_text()
+            await words.fill("Proud of this, in my own words")
+            assert await count.inner_text() != before  # counted as the advocate types
+            await page.get_by_role("button", name="Share on LinkedIn").first.click()
+            await page.wait_for_url(f"{hub}/shares/**")
+            assert await serious_violations(page) == []
+
+            async def posted() -> bool:
+                await page.reload()
+                return "Posted" in await page.locator("tbody").inner_text()
+
+            await eventually(posted, timeout=30, interval=0.5)
+            posts = await acme.posts_at_platform(advocate)
+            assert any("Proud of this, in my own words" in p["text"] for p in posts), posts
+            await page.get_by_role("button", name="Sign out").click()
+            await page.wait_for_url(f"{hub}/")
+            await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
 
 
 # The bound on a control event's effect while bulk events queue (issue #16).

@@ -13,14 +13,15 @@ import signal
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 
 from chorus.kit.admin import delete_namespace, ensure_topics, topic_specs
 from chorus_testing import drop_database, free_port, start_service, unique
 
 REPO = Path(__file__).resolve().parents[2]
-SERVICES = ("content", "distribution", "engagement", "gamification", "insights")
-OTHERS = {"content", "distribution", "engagement", "gamification", "insights", "simulator", "demo"}
+SERVICES = ("content", "distribution", "engagement", "gamification", "insights", "hub")
+OTHERS = {*SERVICES, "simulator", "demo"}
 
 
 def uv() -> list[str]:
@@ -79,6 +80,11 @@ async def test_the_service_installs_alone_and_becomes_ready(
         process = await start_service(
             str(environment / "bin" / f"chorus-{service}"), env, port, timeout=60
         )
+        if service == "hub":  # its templates, messages and static files came along
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as http:
+                welcome, script = await http.get("/"), await http.get("/static/hub.js")
+            assert welcome.status_code == 200 and "Sign in" in welcome.text, welcome.text
+            assert script.status_code == 200
     finally:
         if process is not None and process.returncode is None:
             process.send_signal(signal.SIGTERM)

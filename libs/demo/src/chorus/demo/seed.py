@@ -27,6 +27,10 @@ TENANT = "acme"
 ADMIN, CURATOR, APPROVER = "ada", "carol", "alice"
 GROUPS = ("sales", "engineering", "marketing", "support")
 ADVOCATES = [f"advocate-{n:02d}" for n in range(1, 21)]
+# Everyone signs in to the hub at the local identity provider with this
+# password (the local stack only, on loopback; see chorus.demo.realm).
+DEMO_PASSWORD = "chorus-demo"
+HUB_URL = "http://127.0.0.1:8060"
 
 PROGRAM = {
     "policy_text": (
@@ -129,6 +133,7 @@ def walkthrough(endpoints: Endpoints, items: list[dict[str, object]]) -> str:
         for name, url in endpoints.services().items()
     ]
     rows.append(("insights", f"{endpoints.insights}/docs", "127.0.0.1:50550"))
+    rows.append(("hub", HUB_URL, "the web front end: sign in at the local Keycloak"))
     rows.append(
         ("simulator", f"{endpoints.simulator}/docs", "LinkedIn and X; posts at /_sim/posts")
     )
@@ -140,6 +145,9 @@ def walkthrough(endpoints: Endpoints, items: list[dict[str, object]]) -> str:
         {"content_id": first, "targets": [{"network": "linkedin"}, {"network": "facebook"}]}
     )
     return f"""
+Open the hub, {HUB_URL}, and sign in as any of them with the password
+"{DEMO_PASSWORD}": {ADVOCATES[0]} … {ADVOCATES[-1]} (advocates), {CURATOR}, {APPROVER}, {ADMIN}.
+
 Demo tenant "{TENANT}" is ready: a program with a policy, curator "{CURATOR}",
 approver "{APPROVER}", admin "{ADMIN}", {len(ADVOCATES)} enrolled advocates
 ({ADVOCATES[0]} … {ADVOCATES[-1]}) with simulator accounts, {len(items)} live items,

@@ -1,0 +1,176 @@
+"""Composition root of the hub: the web front end. A backend-for-frontend: it
+signs people in at the OpenID Connect provider, keeps their tokens in
+server-side sessions and calls the services' public REST APIs with them."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from chorus.hub.adapters.api import ApiProblem, ChorusApi, ServiceUrls
+from chorus.hub.adapters.oidc import OidcClient
+from chorus.hub.adapters.sessions import SessionStore
+from chorus.hub.web import auth, i18n, joining, sharing
+from chorus.hub.web.context import (
+    CsrfRefused,
+    Hub,
+    HubConfig,
+    SignInRequired,
+    current_page,
+    render,
+    sign_in_location,
+)
+from chorus.hub.web.security import SecurityHeaders, origin_of
+from chorus.kit.auth import TokenVerifier
+from chorus.kit.health import Health, mongo_check
+from chorus.kit.http import build_http_app
+from chorus.kit.metrics import Metrics
+from chorus.kit.mongo import mongo_client
+from chorus.kit.runtime import Lifecycle, ServiceRuntime
+from chorus.kit.service import run_service
+from chorus.kit.settings import Environment, ServiceSettings
+from chorus.kit.tracing import traced_http_client
+
+
+class HubSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CHORUS_", extra="ignore", frozen=True)
+
+    service_name: str = "hub"
+    http_port: int = 8060
+    # Where browsers reach the hub (the OIDC redirect and the CSRF origin check).
+    public_base_url: str = "http://127.0.0.1:8060"
+    oidc_issuer: str = "http://127.0.0.1:8180/realms/chorus"
+    oidc_client_id: str = "chorus-hub"
+    oidc_client_secret: str = ""  # empty: a public client (PKCE only)
+    oidc_scopes: str = "openid profile email"
+    session_idle_seconds: float = Field(default=1800, gt=0)
+    session_max_seconds: float = Field(default=12 * 3600, gt=0)
+    content_url: str = "http://127.0.0.1:8010"
+    distribution_url: str = "http://127.0.0.1:8020"
+    engagement_url: str = "http://127.0.0.1:8030"
+    gamification_url: str = "http://127.0.0.1:8040"
+    insights_url: str = "http://127.0.0.1:8050"
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Secure outside development (a laptop's hub is plain HTTP on loopback)."""
+        return self.environment is not Environment.DEVELOPMENT
+
+
+def _templates() -> Jinja2Templates:
+    folder = resources.files("chorus.hub.web").joinpath("templates")
+    return Jinja2Templates(directory=str(folder))  # .html autoescaped
+
+
+def _page_errors(app: FastAPI) -> None:
+    """What a page shows when it cannot be served: sign in, a refused form,
+    or a service that answered with a problem."""
+
+    async def sign_in(request: Request, error: Exception) -> Response:
+        assert isinstance(error, SignInRequired)
+        return RedirectResponse(sign_in_location(error.return_to), status_code=303)
+
+    async def csrf(request: Request, error: Exception) -> Response:
+        language = i18n.from_accept_language(request.headers.get("accept-language"))
+        refused = i18n.translate(language, "error.csrf")
+        return render(request, "error.html", language, 403, problem=refused)
+
+    async def api(request: Request, error: Exception) -> Response:
+        assert isinstance(error, ApiProblem)
+        page = await current_page(request)
+        language = page.language if page else i18n.DEFAULT
+        status = 503 if error.unavailable else error.status
+        return render(
+            request,
+            "error.html",
+            language,
+            status,
+            session=page.session if page else None,
+            problem=error.detail or error.title,
+        )
+
+    app.add_exception_handler(SignInRequired, sign_in)
+    app.add_exception_handler(CsrfRefused, csrf)
+    app.add_exception_handler(ApiProblem, api)
+
+
+def build(settings: HubSettings) -> ServiceRuntime:
+    metrics = Metrics()
+    mongo = mongo_client(settings)
+    health = Health(metrics)
+    health.add("mongodb", mongo_check(mongo))
+    sessions = SessionStore(
+        mongo[settings.database_name], settings.session_idle_seconds, settings.session_max_seconds
+    )
+    # The API calls are CLIENT spans under the page's request span.
+    http = traced_http_client(timeout=10)
+    hub = Hub(
+        config=HubConfig(
+            public_base_url=settings.public_base_url,
+            secure_cookies=settings.secure_cookies,
+            idle_seconds=settings.session_idle_seconds,
+        ),
+        oidc=OidcClient(
+            settings.oidc_issuer,
+            settings.oidc_client_id,
+            settings.oidc_client_secret,
+            settings.oidc_scopes,
+        ),
+        sessions=sessions,
+        api=ChorusApi(
+            http,
+            ServiceUrls(
+                content=settings.content_url,
+                distribution=settings.distribution_url,
+                engagement=settings.engagement_url,
+                gamification=settings.gamification_url,
+                insights=settings.insights_url,
+            ),
+        ),
+        templates=_templates(),
+    )
+    app = build_http_app(
+        title="Chorus hub",
+        description="The web front end: advocates join, read their feed and share.",
+        metrics=metrics,
+        health=health,
+        verifier=TokenVerifier.from_settings(settings),
+        routers=[auth.router(), joining.router(), sharing.router()],
+    )
+    app.state.hub = hub
+    static = resources.files("chorus.hub.web").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
+    _page_errors(app)
+    app.add_middleware(SecurityHeaders, provider_origin=origin_of(settings.oidc_issuer))
+
+    async def close_clients() -> None:
+        await http.aclose()
+        await mongo.close()
+
+    return ServiceRuntime(
+        name=settings.service_name,
+        http_app=app,
+        http_host=settings.http_host,
+        http_port=settings.http_port,
+        grpc=None,
+        health=health,
+        components=[
+            Lifecycle(mongo.aconnect, close_clients),
+            Lifecycle.on_start_only(sessions.ensure_indexes),
+        ],
+        grace_seconds=settings.shutdown_grace_seconds,
+    )
+
+
+def main() -> None:
+    run_service(HubSettings, build)
+
+
+if __name__ == "__main__":
+    main()
