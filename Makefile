@@ -11,7 +11,7 @@ REPLICAS ?= 1
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 
 .PHONY: help install run check-run test test-unit test-integration lint format proto proto-check \
-        stack-up stack-down stack-status stack-reset topics bench clean k8s-check k8s-topics browser
+        stack-up stack-down stack-status stack-reset topics bench clean k8s-check k8s-topics browser screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -32,6 +32,9 @@ test: install proto-check lint k8s-check stack-up browser ## everything CI runs:
 
 browser: ## install Debian's chromium for the browser tests when it is missing
 	@tools/ensure-chromium.sh
+
+screenshots: install stack-up browser ## retake the hub screenshots in docs/img with the browser test
+	@CHORUS_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/integration/test_journey.py -k browser
 
 test-unit: install ## unit tests only (no infrastructure)
 	@$(PY) -m pytest libs/kit/tests services

@@ -18,6 +18,8 @@ from chorus.demo.seed import DEMO_PASSWORD
 # Where a failing browser test leaves a screenshot of the page it was on.
 ARTIFACTS = Path(os.environ.get("CHORUS_TEST_ARTIFACTS", ".local/test-artifacts"))
 SERIOUS = {"serious", "critical"}
+# Set (make screenshots), the browser tests save the pages docs/hub.md shows.
+SCREENSHOTS = os.environ.get("CHORUS_SCREENSHOTS", "")
 
 
 @contextlib.asynccontextmanager
@@ -67,3 +69,9 @@ async def serious_violations(page: Page) -> list[dict[str, Any]]:
         for v in results.response["violations"]
         if v.get("impact") in SERIOUS
     ]
+
+
+async def shown(page: Page, name: str) -> None:
+    """A screenshot of the page for the documentation, when asked for."""
+    if SCREENSHOTS:
+        await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))

@@ -20,6 +20,10 @@ trap stop_all INT TERM
 # The platform simulator stands in for LinkedIn and X locally.
 export CHORUS_LINKEDIN_API_BASE_URL="${CHORUS_LINKEDIN_API_BASE_URL:-http://127.0.0.1:8090}"
 export CHORUS_X_API_BASE_URL="${CHORUS_X_API_BASE_URL:-http://127.0.0.1:8090}"
+# Connecting an account in the hub goes to the simulator's consent pages.
+export CHORUS_LINKEDIN_AUTHORIZE_URL="${CHORUS_LINKEDIN_AUTHORIZE_URL:-http://127.0.0.1:8090/oauth/v2/authorization}"
+export CHORUS_X_AUTHORIZE_URL="${CHORUS_X_AUTHORIZE_URL:-http://127.0.0.1:8090/i/oauth2/authorize}"
+export CHORUS_PLATFORM_ORIGINS="${CHORUS_PLATFORM_ORIGINS:-http://127.0.0.1:8090}"
 # The local topics also hold the test suite's events: the demo's scoring engine,
 # when its group is new, starts at their end instead of scoring all of them.
 export CHORUS_ENGINE_OFFSET_RESET="${CHORUS_ENGINE_OFFSET_RESET:-latest}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 import signal
 import sys
 import time
@@ -24,7 +25,7 @@ import pytest_asyncio
 import uvicorn
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from hub_support import browser, screenshot_on_failure, serious_violations, sign_in
+from hub_support import browser, screenshot_on_failure, serious_violations, shown, sign_in
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -181,6 +182,8 @@ async def running(
             "CHORUS_ENGAGEMENT_GRPC_TARGET": f"127.0.0.1:{grpc_ports['engagement']}",
             # As for an app LinkedIn admitted to its Connections Size API.
             "CHORUS_LINKEDIN_CONNECTIONS_SIZE": "true",
+            # Connecting in the browser consents at the simulator's page.
+            "CHORUS_LINKEDIN_AUTHORIZE_URL": f"{simulator_url}/oauth/v2/authorization",
         },
         "engagement": {
             "CHORUS_PUBLIC_BASE_URL": endpoints.engagement,
@@ -534,6 +537,7 @@ async def hub(running: Running, mongo_url: str, oidc_issuer: str) -> AsyncIterat
         "CHORUS_ENGAGEMENT_URL": e.engagement,
         "CHORUS_GAMIFICATION_URL": e.gamification,
         "CHORUS_INSIGHTS_URL": e.insights,
+        "CHORUS_PLATFORM_ORIGINS": e.simulator,
     }
     executable = str(Path(sys.executable).with_name("chorus-hub"))
     process = await start_service(executable, env, port, timeout=60)
@@ -548,9 +552,11 @@ async def hub(running: Running, mongo_url: str, oidc_issuer: str) -> AsyncIterat
 async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
     running: Running, hub: str, chromium: str
 ) -> None:
-    """At the provider's login form, then the hub: the policy, the feed, a
-    commentary edited with its live count, the post at the platform; every
-    page free of serious accessibility violations."""
+    """At the provider's login form, then the hub: the policy, LinkedIn
+    connected at the platform's consent page, the feed, a commentary edited
+    with its live count, the post at the platform, a click on its tracked
+    link, the points and the first badge; every page free of serious
+    accessibility violations."""
     advocate = "advocate-07"  # in the local provider's realm, tenant "acme"
     acme = Platform(running.platform.http, running.endpoints, "acme")
     await acme.set_program("ada", PROGRAM)
@@ -563,13 +569,20 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
             # Not enrolled yet: the feed sends the advocate to the programme.
             await page.wait_for_url(f"{hub}/join")
             assert await serious_violations(page) == []
+            await shown(page, "join")
             csp = (await page.request.get(f"{hub}/join")).headers["content-security-policy"]
             assert "script-src 'self'" in csp and "unsafe-inline" not in csp
             await page.get_by_label("I have read policy version").check()
             await page.get_by_role("button", name="Join the programme").click()
             await page.wait_for_url(f"{hub}/feed")
             await expect(page.get_by_role("status").first).to_contain_text("Welcome")
-            await acme.connect(advocate, "linkedin")
+            await page.get_by_role("link", name="Accounts").click()
+            assert await serious_violations(page) == []
+            await page.get_by_role("button", name="Connect LinkedIn").click()
+            await page.fill("#member", acme.member_id(advocate))  # at the platform
+            await page.get_by_role("button", name="Allow").click()
+            await page.wait_for_url(f"{hub}/accounts")
+            await expect(page.locator("tbody")).to_contain_text("Working")
             known = f"{running.endpoints.distribution}/v1/content/{item['id']}"
 
             async def distribution_knows_the_item() -> bool:
@@ -577,13 +590,14 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
                 return response.status_code == 200
 
             await eventually(distribution_knows_the_item, timeout=45, interval=0.3)
-            await page.reload()
+            await page.goto(f"{hub}/feed")
             assert await serious_violations(page) == []
             words = page.get_by_label("Your words for LinkedIn").first
             count = page.locator(f"#count-{item['id']}-linkedin")
             before = await count.inner_text()
             await words.fill("Proud of this, in my own words")
             assert await count.inner_text() != before  # counted as the advocate types
+            await shown(page, "feed")
             await page.get_by_role("button", name="Share on LinkedIn").first.click()
             await page.wait_for_url(f"{hub}/shares/**")
             assert await serious_violations(page) == []
@@ -595,6 +609,19 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
             await eventually(posted, timeout=30, interval=0.5)
             posts = await acme.posts_at_platform(advocate)
             assert any("Proud of this, in my own words" in p["text"] for p in posts), posts
+            tracked = re.search(r"https?://\S+/r/\S+", posts[-1]["text"])
+            assert tracked is not None, posts[-1]["text"]
+            assert (await acme.http.get(tracked[0], headers=BROWSER)).status_code == 302
+
+            async def scored() -> bool:
+                await page.goto(f"{hub}/standing")
+                badges = await page.locator("ul.badges").all_inner_texts()
+                return int(await page.locator("#points").inner_text()) > 0 and bool(badges)
+
+            await eventually(scored, timeout=30, interval=0.5)
+            await expect(page.locator("ul.badges")).to_contain_text("first-share")
+            assert await serious_violations(page) == []
+            await shown(page, "points")
             await page.get_by_role("button", name="Sign out").click()
             await page.wait_for_url(f"{hub}/")
             await expect(page.get_by_role("link", name="Sign in")).to_be_visible()

@@ -4,9 +4,10 @@ inject faults and count what it received.
 
 LinkedIn: POST /rest/posts, DELETE /rest/posts/{urn}, GET /rest/socialActions/{urn},
           GET /v2/userinfo, GET /v2/connections/{urn} (connections size),
-          POST /oauth/v2/accessToken
+          POST /oauth/v2/accessToken, GET /oauth/v2/authorization (consent page)
 X:        POST /2/tweets, DELETE /2/tweets/{id}, GET /2/tweets/{id},
-          GET /2/users/me (user.fields=public_metrics), POST /2/oauth2/token
+          GET /2/users/me (user.fields=public_metrics), POST /2/oauth2/token,
+          GET /i/oauth2/authorize (consent page)
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from html import escape
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
 import uvicorn
 from fastapi import FastAPI, Form, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from chorus.simulator.state import Fault, Post, SimulatorState, Token
 
@@ -38,6 +40,32 @@ def _error(
     else:
         body = {"status": status, "message": message, "serviceErrorCode": status}
     return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _consent_page(network: str, request: Request) -> Response:
+    """A platform's consent page, reduced to what a test or a demo needs: the
+    member signs in by typing their id and allows the app (or cancels)."""
+    query = request.query_params
+    if query.get("response_type") != "code" or not query.get("redirect_uri"):
+        return HTMLResponse("<p>response_type=code and redirect_uri are required</p>", 400)
+    name = {"linkedin": "LinkedIn", "x": "X"}[network]
+    hidden = "".join(
+        f'<input type="hidden" name="{field}" value="{escape(query.get(field, ""))}">'
+        for field in ("redirect_uri", "state", "scope")
+    )
+    page = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{name} (simulated): allow access</title></head><body><main>
+<h1>{name} (simulated)</h1>
+<p>An app asks to post on your behalf ({escape(query.get("scope", ""))}).</p>
+<form method="post" action="/_sim/consent">
+<input type="hidden" name="network" value="{network}">{hidden}
+<label for="member">Your member id</label>
+<input id="member" name="member" required value="{network}-member-{secrets.token_hex(3)}">
+<button name="decision" value="allow">Allow</button>
+<button name="decision" value="cancel" formnovalidate>Cancel</button>
+</form></main></body></html>"""
+    return HTMLResponse(page)
 
 
 def create_app(state: SimulatorState | None = None, state_file: Path | None = None) -> FastAPI:
@@ -297,6 +325,34 @@ def create_app(state: SimulatorState | None = None, state_file: Path | None = No
             return token
         mine = [p for p in sim.live_posts("x") if p.user_id == user_id]
         return JSONResponse({"data": [{"id": p.post_id, "text": p.text} for p in mine[-100:]]})
+
+    # OAuth consent pages: where an advocate connecting an account is sent -------
+    @app.get("/oauth/v2/authorization", response_class=HTMLResponse)
+    async def linkedin_consent(request: Request) -> Response:
+        return _consent_page("linkedin", request)
+
+    @app.get("/i/oauth2/authorize", response_class=HTMLResponse)
+    async def x_consent(request: Request) -> Response:
+        return _consent_page("x", request)
+
+    @app.post("/_sim/consent")
+    async def consent(
+        network: str = Form(...),
+        redirect_uri: str = Form(...),
+        state: str = Form(""),
+        scope: str = Form(""),
+        member: str = Form(""),
+        decision: str = Form("allow"),
+    ) -> Response:
+        """The member's answer: a code for them, or a refusal, sent back to the app."""
+        if decision != "allow" or not member.strip():
+            answer = {"error": "user_cancelled_authorize", "state": state}
+        else:
+            code = secrets.token_urlsafe(18)
+            sim.codes[code] = (network, member.strip(), frozenset(scope.split()))
+            answer = {"code": code, "state": state}
+        separator = "&" if "?" in redirect_uri else "?"
+        return RedirectResponse(redirect_uri + separator + urlencode(answer), status_code=303)
 
     # OAuth token endpoints (authorization-code exchange and refresh) ------------
     def issue(network: str, user_id: str, scopes: frozenset[str], seconds: int) -> dict[str, Any]:

@@ -61,6 +61,10 @@ class DistributionSettings(ServiceSettings):
     service_signing_key_id: str = DEV_KEY_ID
     engagement_grpc_target: str = "127.0.0.1:50530"
     linkedin_api_base_url: str = "https://api.linkedin.com"
+    # The consent pages advocates are sent to when they connect an account
+    # (empty: the platforms' own; the simulator's locally).
+    linkedin_authorize_url: str = ""
+    x_authorize_url: str = ""
     linkedin_client_id: str = ""
     linkedin_client_secret: str = ""
     # Ask LinkedIn for each advocate's 1st-degree connections (potential reach):
@@ -114,8 +118,15 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
             settings.linkedin_client_id,
             settings.linkedin_client_secret,
             connections_size=settings.linkedin_connections_size,
+            authorize_url=settings.linkedin_authorize_url,
         ),
-        Network.X: X(http, settings.x_api_base_url, settings.x_client_id, settings.x_client_secret),
+        Network.X: X(
+            http,
+            settings.x_api_base_url,
+            settings.x_client_id,
+            settings.x_client_secret,
+            authorize_url=settings.x_authorize_url,
+        ),
     }
     limiters = {
         Network.LINKEDIN: Limiter(

@@ -16,7 +16,7 @@ from pydantic_settings import SettingsConfigDict
 from chorus.hub.adapters.api import ApiProblem, ChorusApi, ServiceUrls
 from chorus.hub.adapters.oidc import OidcClient
 from chorus.hub.adapters.sessions import SessionStore
-from chorus.hub.web import auth, i18n, joining, sharing
+from chorus.hub.web import accounts, auth, i18n, joining, sharing, standing
 from chorus.hub.web.context import (
     CsrfRefused,
     Hub,
@@ -49,6 +49,9 @@ class HubSettings(ServiceSettings):
     oidc_client_id: str = "chorus-hub"
     oidc_client_secret: str = ""  # empty: a public client (PKCE only)
     oidc_scopes: str = "openid profile email"
+    # Where connecting an account sends the browser (the platforms' consent
+    # pages): forms may lead there (CSP form-action). Locally, the simulator.
+    platform_origins: str = "https://www.linkedin.com https://x.com"
     session_idle_seconds: float = Field(default=1800, gt=0)
     session_max_seconds: float = Field(default=12 * 3600, gt=0)
     content_url: str = "http://127.0.0.1:8010"
@@ -141,13 +144,20 @@ def build(settings: HubSettings) -> ServiceRuntime:
         metrics=metrics,
         health=health,
         verifier=TokenVerifier.from_settings(settings),
-        routers=[auth.router(), joining.router(), sharing.router()],
+        routers=[
+            auth.router(),
+            joining.router(),
+            sharing.router(),
+            accounts.router(),
+            standing.router(),
+        ],
     )
     app.state.hub = hub
     static = resources.files("chorus.hub.web").joinpath("static")
     app.mount("/static", StaticFiles(directory=str(static)), name="static")
     _page_errors(app)
-    app.add_middleware(SecurityHeaders, provider_origin=origin_of(settings.oidc_issuer))
+    form_targets = [origin_of(settings.oidc_issuer), *settings.platform_origins.split()]
+    app.add_middleware(SecurityHeaders, form_targets=form_targets)
 
     async def close_clients() -> None:
         await http.aclose()

@@ -108,12 +108,21 @@ class _OAuth:
     _scopes: str
 
     def __init__(
-        self, http: httpx.AsyncClient, base_url: str, client_id: str, client_secret: str
+        self,
+        http: httpx.AsyncClient,
+        base_url: str,
+        client_id: str,
+        client_secret: str,
+        *,
+        authorize_url: str = "",
     ) -> None:
         self._http = http
         self._base = base_url.rstrip("/")
         self._client_id = client_id
         self._client_secret = client_secret
+        # Where the advocate consents: the platform's own page unless told
+        # (the simulator's locally).
+        self._authorize_url = authorize_url or type(self)._authorize_url
 
     def authorization_url(
         self, client_id: str, redirect_uri: str, state: str, challenge: str
@@ -212,8 +221,9 @@ class LinkedIn(_OAuth):
         version: str = "202511",
         *,
         connections_size: bool = False,
+        authorize_url: str = "",
     ) -> None:
-        super().__init__(http, base_url, client_id, client_secret)
+        super().__init__(http, base_url, client_id, client_secret, authorize_url=authorize_url)
         self._version = version
         # The Connections Size API is for LinkedIn's partner programmes only:
         # asked for (and its scope requested) only when the app is approved.

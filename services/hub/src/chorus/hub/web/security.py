@@ -1,8 +1,9 @@
 """What every response carries and every form must prove.
 
 - A Content-Security-Policy with no inline script or style: scripts and styles
-  come only from /static (vendored, no CDN). Forms may post only to the hub and
-  to the identity provider (sign-out is a form whose answer redirects there).
+  come only from /static (no CDN). Forms may lead only to the hub, the
+  identity provider (sign-out is a form whose answer redirects there) and the
+  platforms' consent pages (connecting an account).
 - Cookies are HttpOnly and SameSite=Lax, and Secure outside development.
 - Every state-changing request carries the session's CSRF token (a form field,
   or the X-CSRF-Token header htmx sends), and a foreign Origin is refused.
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import secrets
+from collections.abc import Sequence
 from urllib.parse import urlsplit
 
 from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
@@ -27,7 +29,7 @@ def origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def content_security_policy(provider_origin: str) -> str:
+def content_security_policy(form_targets: Sequence[str]) -> str:
     return "; ".join(
         [
             "default-src 'none'",
@@ -35,7 +37,7 @@ def content_security_policy(provider_origin: str) -> str:
             "style-src 'self'",
             "img-src 'self' data:",
             "connect-src 'self'",
-            f"form-action 'self' {provider_origin}",
+            f"form-action 'self' {' '.join(form_targets)}",
             "frame-ancestors 'none'",
             "base-uri 'none'",
         ]
@@ -43,10 +45,10 @@ def content_security_policy(provider_origin: str) -> str:
 
 
 class SecurityHeaders(BaseHTTPMiddleware):
-    def __init__(self, app: ASGIApp, provider_origin: str) -> None:
+    def __init__(self, app: ASGIApp, form_targets: Sequence[str]) -> None:
         super().__init__(app)
         self._headers = {
-            "Content-Security-Policy": content_security_policy(provider_origin),
+            "Content-Security-Policy": content_security_policy(form_targets),
             "X-Content-Type-Options": "nosniff",
             "X-Frame-Options": "DENY",
             "Referrer-Policy": "same-origin",

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Form, Path, Response
 
 from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.domain.commentary import LIMITS, remaining
+from chorus.hub.web.accounts import NEEDS_RECONNECT, accounts_of
 from chorus.hub.web.context import Page, signed_in
 
 SignedIn = Annotated[Page, Depends(signed_in)]
@@ -54,11 +55,16 @@ def router() -> APIRouter:
         if not feed.get("enrolled") or not feed.get("policy_acknowledged"):
             return page.redirect("/join")
         program = await page.get("content", "/v1/program")
+        reconnect = [a for a in await accounts_of(page) if a["health"] in NEEDS_RECONNECT]
         entries = [
             {**entry, "composer": composer(entry["item"], program)} for entry in feed["items"]
         ]
         return await page.render(
-            "feed.html", entries=entries, program=program, frequency=feed["frequency"]
+            "feed.html",
+            entries=entries,
+            program=program,
+            frequency=feed["frequency"],
+            reconnect=reconnect,
         )
 
     @r.post("/share", include_in_schema=False)
