@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 from chorus.contracts.common.v1 import common_pb2
@@ -13,6 +14,20 @@ class Network(StrEnum):
     LINKEDIN = "linkedin"
     X = "x"
     FACEBOOK = "facebook"
+
+
+# How long a post may be, and how each network counts it: X counts every link
+# as 23 characters (t.co wrapping), whatever its length. Content's compliance
+# checks and the hub's live counts both count this way.
+X_LINK_LENGTH = 23
+MAX_LENGTH = {Network.X: 280, Network.LINKEDIN: 3000, Network.FACEBOOK: 63206}
+_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+
+
+def commentary_length(network: Network, text: str) -> int:
+    if network is Network.X:
+        return len(_URL.sub("x" * X_LINK_LENGTH, text))
+    return len(text)
 
 
 NAMES = {

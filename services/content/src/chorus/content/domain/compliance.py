@@ -8,11 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from chorus.content.domain.model import Item, Network, Program
-
-# X counts every link as 23 characters (t.co wrapping), whatever its length.
-X_LINK_LENGTH = 23
-MAX_LENGTH = {Network.X: 280, Network.LINKEDIN: 3000, Network.FACEBOOK: 63206}
-_URL = re.compile(r"https?://\S+", re.IGNORECASE)
+from chorus.kit.networks import MAX_LENGTH, commentary_length
 
 
 @dataclass(frozen=True)
@@ -20,12 +16,6 @@ class Violation:
     field: str
     rule: str
     message: str
-
-
-def commentary_length(network: Network, text: str) -> int:
-    if network is Network.X:
-        return len(_URL.sub("x" * X_LINK_LENGTH, text))
-    return len(text)
 
 
 def valid_url(url: str) -> bool:
