@@ -34,7 +34,7 @@ browser: ## install Debian's chromium for the browser tests when it is missing
 	@tools/ensure-chromium.sh
 
 screenshots: install stack-up browser ## retake the hub screenshots in docs/img with the browser test
-	@CHORUS_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/integration/test_journey.py -k browser
+	@CHORUS_SCREENSHOTS=docs/img $(PY) -m pytest -q tests/integration/test_journey.py -k "in_the_browser or dashboard"
 
 test-unit: install ## unit tests only (no infrastructure)
 	@$(PY) -m pytest libs/kit/tests services

@@ -627,6 +627,109 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
             await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
 
 
+async def test_a_curator_writes_an_approver_approves_and_a_retraction_withdraws_the_share(
+    running: Running, hub: str, chromium: str
+) -> None:
+    """In the browser: the curator's item breaks a compliance rule and the
+    violation shows beside its field; fixed and submitted, the approver finds
+    it in the review queue and approves it; an advocate shares it; the
+    curator retracts it with a reason and the advocate's share page shows it
+    withdrawn."""
+    acme = Platform(running.platform.http, running.endpoints, "acme")
+    advocate = "advocate-08"
+    program = await acme.set_program("ada", PROGRAM)  # bans "guaranteed returns"
+    await acme.enroll(advocate, int(program["policy_version"]), ["sales"])
+    await acme.connect(advocate, "linkedin")
+    async with browser(chromium) as chrome:
+        pages = {}
+        for person in ("carol", "alice", advocate):
+            pages[person] = await (await chrome.new_context(bypass_csp=True)).new_page()
+        carol, alice, mine = pages["carol"], pages["alice"], pages[advocate]
+        async with screenshot_on_failure(carol, "hub-curator"):
+            await sign_in(carol, hub, "carol")
+            await carol.get_by_role("link", name="Items").click()
+            await carol.get_by_role("link", name="New item").click()
+            assert await serious_violations(carol) == []
+            await carol.get_by_label("Title").fill("The hub is here")
+            await carol.get_by_label("Link", exact=True).fill("https://acme.example/news/hub")
+            await carol.get_by_label("LinkedIn").fill("Guaranteed returns for everyone")
+            await carol.get_by_role("button", name="Save").click()
+            await carol.wait_for_url(f"{hub}/items/*")
+            item_id = carol.url.rsplit("/", 1)[1]
+            await carol.get_by_role("button", name="Submit for review").click()
+            await expect(carol.get_by_role("alert")).to_contain_text("banned_term")
+            assert await serious_violations(carol) == []
+            await carol.get_by_role("link", name="Edit the item").click()
+            await carol.get_by_label("LinkedIn").fill("A new way to share our news")
+            await carol.get_by_role("button", name="Save").click()
+            await carol.get_by_role("button", name="Submit for review").click()
+            await expect(carol.locator("#state")).to_have_text("To review")
+        async with screenshot_on_failure(alice, "hub-approver"):
+            await sign_in(alice, hub, "alice")
+            await alice.goto(f"{hub}/items?state=in_review")
+            assert await serious_violations(alice) == []
+            await alice.get_by_role("link", name="The hub is here").click()
+            await alice.get_by_role("button", name="Approve").click()
+            await expect(alice.locator("#state")).to_have_text("Live")
+        share = await share_once_known(acme, advocate, item_id, ["linkedin"])
+        assert (await network_status(acme, advocate, share["id"], "linkedin"))["status"] == "posted"
+        async with screenshot_on_failure(carol, "hub-retraction"):
+            await carol.reload()  # live now
+            await carol.get_by_label("Why it is retracted").fill("Superseded by the launch post")
+            await carol.get_by_role("button", name="Retract").click()
+            await expect(carol.locator("#state")).to_have_text("Retracted")
+        async with screenshot_on_failure(mine, "hub-withdrawn"):
+            await sign_in(mine, hub, advocate)
+
+            async def withdrawn() -> bool:
+                await mine.goto(f"{hub}/shares/{share['id']}")
+                return "Withdrawn" in await mine.locator("tbody").inner_text()
+
+            await eventually(withdrawn, timeout=30, interval=0.5)
+            assert await serious_violations(mine) == []
+
+
+async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rule(
+    running: Running, hub: str, chromium: str
+) -> None:
+    """The programme's figures for the week as the hub draws them (after the
+    tests above shared in tenant acme), the Lorenz curve, a CSV download, and
+    a rule of the programme changed in its settings."""
+    async with browser(chromium) as chrome:
+        context = await chrome.new_context(bypass_csp=True)
+        page = await context.new_page()
+        async with screenshot_on_failure(page, "hub-dashboard"):
+            await sign_in(page, hub, "ada")
+
+            async def counted() -> bool:
+                await page.goto(f"{hub}/dashboard?period=week")
+                return int(await page.locator("#shares").inner_text()) >= 1
+
+            await eventually(counted, timeout=30, interval=0.5)
+            assert await serious_violations(page) == []
+            assert await page.locator("svg polyline.curve").count() == 1
+            await expect(page.locator("#participation")).to_contain_text("%")
+            await shown(page, "dashboard")
+            async with page.expect_download() as downloading:
+                await page.get_by_role("link", name="every advocate").click()
+            download = await downloading.value
+            saved = await download.path()
+            lines = (await asyncio.to_thread(Path(saved).read_text)).splitlines()
+            assert lines[0].startswith("advocate,shares,clicks")
+            assert any(line.startswith("advocate-07,") for line in lines[1:]), lines
+            # A rule of the programme, changed in its settings, holds for the API.
+            await page.get_by_role("link", name="Settings").click()
+            assert await serious_violations(page) == []
+            await page.get_by_label("Banned terms").fill("guaranteed returns, miracle cure")
+            await page.get_by_role("button", name="Save").click()
+            await expect(page.get_by_role("status").first).to_contain_text("Saved")
+    acme = Platform(running.platform.http, running.endpoints, "acme")
+    program = await acme.http.get(
+        f"{running.endpoints.content}/v1/program", headers=acme.auth("ada", "admin")
+    )
+    assert program.json()["banned_terms"] == ["guaranteed returns", "miracle cure"]
+
+
 # The bound on a control event's effect while bulk events queue (issue #16).
 CONTROL_BOUND_SECONDS = 2.0
 BACKLOG_RECORDS = 100_000

@@ -8,14 +8,16 @@ from importlib import resources
 
 import pytest
 
+from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.web import i18n
 from chorus.hub.web.auth import safe_return_path
+from chorus.hub.web.curation import form_of, item_body, violations_by_field
 from chorus.hub.web.security import csrf_ok
 
 OWN = "http://127.0.0.1:8060"
 # t("key") and t('key') in templates, and the keys they build ("network." ~ ...).
-USED = re.compile(r"""t\(\s*["']([a-z_]+\.[a-z_]+)["']""")
-BUILT = re.compile(r"""t\(\s*["']([a-z_]+\.)["']\s*~""")
+USED = re.compile(r"""t\(\s*["']([a-z_]+\.[a-z_]+)["'](?!\s*~)""")
+BUILT = re.compile(r"""t\(\s*["']([a-z_]+\.[a-z_]*)["']\s*~""")
 
 
 def templates() -> dict[str, str]:
@@ -79,3 +81,54 @@ def test_a_form_needs_the_sessions_token_and_no_foreign_origin() -> None:
 )
 def test_after_sign_in_only_a_path_of_the_hub(asked: str | None, went: str) -> None:
     assert safe_return_path(asked) == went
+
+
+def test_an_items_form_becomes_the_apis_item_and_back() -> None:
+    form = {
+        "title": "Plant",
+        "url": "https://acme.example/p",
+        "commentary_linkedin": "Proud ",
+        "commentary_x": "",
+        "commentary_facebook": "Look",
+        "tags": "news, , plant",
+        "groups": "sales",
+        "publish_at": "2026-12-01T08:30",
+        "priority": "5",
+    }
+    body, sent = item_body(form)
+    assert sent == ["linkedin", "facebook"]
+    assert body["commentaries"] == [
+        {"network": "linkedin", "text": "Proud"},
+        {"network": "facebook", "text": "Look"},
+    ]
+    assert (body["tags"], body["audience"], body["priority"]) == (
+        ["news", "plant"],
+        {"groups": ["sales"]},
+        5,
+    )
+    assert (body["publish_at"], body["expires_at"]) == ("2026-12-01T08:30:00Z", None)
+    again = form_of({**body, "publish_at": "2026-12-01T08:30:00Z"})
+    assert (again["commentary_facebook"], again["tags"], again["publish_at"]) == (
+        "Look",
+        "news, plant",
+        "2026-12-01T08:30",
+    )
+
+
+def test_violations_go_beside_the_fields_they_concern() -> None:
+    problem = ApiProblem(
+        422,
+        "Validation failed",
+        "2 compliance violation(s)",
+        [
+            {"field": "commentaries[1].text", "message": "banned_term: contains 'guaranteed'"},
+            {"field": "body.title", "message": "required"},
+            {"field": "media_refs", "message": "too many"},
+        ],
+    )
+    found = violations_by_field(problem, ["linkedin", "x"])
+    assert found == {
+        "commentary_x": ["banned_term: contains 'guaranteed'"],
+        "title": ["required"],
+        "_": ["too many"],
+    }

@@ -83,7 +83,7 @@ def _user(name: str, roles: list[str], groups: list[str]) -> dict[str, Any]:
         "email": f"{name}@{TENANT}.example",
         "emailVerified": True,
         "firstName": first.capitalize(),
-        "lastName": last or first.capitalize(),
+        "lastName": last or TENANT.capitalize(),
         "attributes": {"tenant": [TENANT], "roles": roles, "groups": groups},
         "credentials": [{"type": "password", "value": DEMO_PASSWORD, "temporary": False}],
         "requiredActions": [],

@@ -16,7 +16,17 @@ from pydantic_settings import SettingsConfigDict
 from chorus.hub.adapters.api import ApiProblem, ChorusApi, ServiceUrls
 from chorus.hub.adapters.oidc import OidcClient
 from chorus.hub.adapters.sessions import SessionStore
-from chorus.hub.web import accounts, auth, i18n, joining, sharing, standing
+from chorus.hub.web import (
+    accounts,
+    auth,
+    curation,
+    dashboard,
+    i18n,
+    joining,
+    programme,
+    sharing,
+    standing,
+)
 from chorus.hub.web.context import (
     CsrfRefused,
     Hub,
@@ -150,6 +160,9 @@ def build(settings: HubSettings) -> ServiceRuntime:
             sharing.router(),
             accounts.router(),
             standing.router(),
+            curation.router(),
+            dashboard.router(),
+            programme.router(),
         ],
     )
     app.state.hub = hub

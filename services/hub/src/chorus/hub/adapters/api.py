@@ -74,6 +74,20 @@ class ChorusApi:
             return response.json() if response.content else None
         raise _problem(service, response)
 
+    async def text(self, service: str, path: str, token: str, **params: Any) -> httpx.Response:
+        """A response as it came (a CSV export): its body and headers."""
+        base = getattr(self._urls, service)
+        clean = {k: v for k, v in params.items() if v is not None}
+        try:
+            response = await self._http.get(
+                f"{base}{path}", params=clean, headers={"Authorization": f"Bearer {token}"}
+            )
+        except httpx.HTTPError as error:
+            raise ApiProblem(503, f"{service} is unavailable", str(error), []) from error
+        if not response.is_success:
+            raise _problem(service, response)
+        return response
+
     async def get(self, service: str, path: str, token: str, **params: Any) -> Json:
         clean = {k: v for k, v in params.items() if v is not None}
         return await self.call("GET", service, path, token, params=clean)

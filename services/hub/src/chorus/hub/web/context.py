@@ -13,7 +13,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
 
-from chorus.hub.adapters.api import ChorusApi, Json
+from chorus.hub.adapters.api import ApiProblem, ChorusApi, Json
 from chorus.hub.adapters.oidc import OidcClient, SignInFailed
 from chorus.hub.adapters.sessions import Session, SessionStore
 from chorus.hub.web import i18n
@@ -95,6 +95,18 @@ class Page:
 
     async def call(self, method: str, service: str, path: str, **options: Any) -> Json:
         return await self.hub.api.call(method, service, path, await self.token(), **options)
+
+    async def attempt(
+        self, method: str, service: str, path: str, **options: Any
+    ) -> tuple[Json, ApiProblem | None]:
+        """A call whose refusal the person can act on (bad input, a conflict)
+        comes back to be shown; an outage or a lapsed sign-in still raises."""
+        try:
+            return await self.call(method, service, path, **options), None
+        except ApiProblem as problem:
+            if problem.unavailable or problem.unauthenticated:
+                raise
+            return None, problem
 
     async def get(self, service: str, path: str, **params: Any) -> Json:
         return await self.hub.api.get(service, path, await self.token(), **params)
