@@ -555,8 +555,8 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
     """At the provider's login form, then the hub: the policy, LinkedIn
     connected at the platform's consent page, the feed, a commentary edited
     with its live count, the post at the platform, a click on its tracked
-    link, the points and the first badge; every page free of serious
-    accessibility violations."""
+    link, the points and the first badge, a work moment suggested for review;
+    every page free of serious accessibility violations."""
     advocate = "advocate-07"  # in the local provider's realm, tenant "acme"
     acme = Platform(running.platform.http, running.endpoints, "acme")
     await acme.set_program("ada", PROGRAM)
@@ -622,6 +622,15 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
             await expect(page.locator("ul.badges")).to_contain_text("first-share")
             assert await serious_violations(page) == []
             await shown(page, "points")
+            # A work moment of their own, suggested for review.
+            await page.get_by_role("link", name="Suggest").click()
+            assert await serious_violations(page) == []
+            await page.get_by_label("Title").fill("Our team at the plant opening")
+            await page.get_by_label("Link", exact=True).fill("https://acme.example/news/plant")
+            await page.get_by_label("LinkedIn").fill("What a day with the team")
+            await page.get_by_role("button", name="Save").click()
+            await expect(page.locator("#state")).to_have_text("To review")
+            await expect(page.locator(".facts")).to_contain_text("suggested by an advocate")
             await page.get_by_role("button", name="Sign out").click()
             await page.wait_for_url(f"{hub}/")
             await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
