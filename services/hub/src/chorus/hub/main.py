@@ -10,7 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from chorus.hub.adapters.api import ApiProblem, ChorusApi, ServiceUrls
@@ -44,7 +44,7 @@ from chorus.kit.metrics import Metrics
 from chorus.kit.mongo import mongo_client
 from chorus.kit.runtime import Lifecycle, ServiceRuntime
 from chorus.kit.service import run_service
-from chorus.kit.settings import Environment, ServiceSettings
+from chorus.kit.settings import Environment, ServiceSettings, UnsafeSettingsError
 from chorus.kit.tracing import traced_http_client
 
 
@@ -69,6 +69,24 @@ class HubSettings(ServiceSettings):
     engagement_url: str = "http://127.0.0.1:8030"
     gamification_url: str = "http://127.0.0.1:8040"
     insights_url: str = "http://127.0.0.1:8050"
+
+    @model_validator(mode="after")
+    def _refuse_local_addresses(self) -> HubSettings:
+        """In production the hub is reached over HTTPS (its cookies are Secure)
+        and signs people in at a provider served over HTTPS."""
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems = [
+            f"{name} must be an https:// URL"
+            for name, url in (
+                ("CHORUS_PUBLIC_BASE_URL", self.public_base_url),
+                ("CHORUS_OIDC_ISSUER", self.oidc_issuer),
+            )
+            if not url.startswith("https://")
+        ]
+        if problems:
+            raise UnsafeSettingsError("unsafe production settings: " + "; ".join(problems))
+        return self
 
     @property
     def secure_cookies(self) -> bool:
