@@ -25,6 +25,7 @@ class LoadResult:
     per_second: float
     p50_ms: float
     p99_ms: float
+    p95_ms: float = float("nan")
 
 
 def stack_arguments(parser: argparse.ArgumentParser) -> None:
@@ -86,6 +87,7 @@ async def load(
         per_second=len(latencies) / elapsed,
         p50_ms=statistics.median(ordered) * 1000,
         p99_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000,
+        p95_ms=ordered[min(len(ordered) - 1, int(len(ordered) * 0.95))] * 1000,
     )
 
 

@@ -702,8 +702,9 @@ async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rul
     running: Running, hub: str, chromium: str
 ) -> None:
     """The programme's figures for the week as the hub draws them (after the
-    tests above shared in tenant acme), the Lorenz curve, a CSV download, and
-    a rule of the programme changed in its settings."""
+    tests above shared in tenant acme), the Lorenz curve, a CSV download, a
+    rule of the programme changed in its settings, and a reward added that an
+    advocate redeems."""
     async with browser(chromium) as chrome:
         context = await chrome.new_context(bypass_csp=True)
         page = await context.new_page()
@@ -732,6 +733,24 @@ async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rul
             await page.get_by_label("Banned terms").fill("guaranteed returns, miracle cure")
             await page.get_by_role("button", name="Save").click()
             await expect(page.get_by_role("status").first).to_contain_text("Saved")
+            # A reward in the catalogue, which an advocate redeems from their points.
+            await page.get_by_role("link", name="Rewards").click()
+            await page.get_by_label("Reward").fill("Chorus mug")
+            await page.get_by_label("Cost in points").fill("5")
+            await page.get_by_label("In stock").fill("3")
+            await page.get_by_role("button", name="Add a reward").click()
+            await expect(page.get_by_role("status").first).to_contain_text("Chorus mug")
+            assert await serious_violations(page) == []
+        advocate = await (await chrome.new_context(bypass_csp=True)).new_page()
+        async with screenshot_on_failure(advocate, "hub-rewards"):
+            await sign_in(advocate, hub, "advocate-07")  # earned 13 points above
+            await advocate.goto(f"{hub}/rewards")
+            balance = await advocate.locator("p.status").inner_text()
+            await advocate.get_by_role("button", name="Redeem Chorus mug").click()
+            await expect(advocate.get_by_role("status").first).to_contain_text("Redeemed")
+            assert await advocate.locator("p.status").inner_text() != balance
+            await expect(advocate.locator("main")).to_contain_text("Chorus mug: 5")
+            assert await serious_violations(advocate) == []
     acme = Platform(running.platform.http, running.endpoints, "acme")
     program = await acme.http.get(
         f"{running.endpoints.content}/v1/program", headers=acme.auth("ada", "admin")

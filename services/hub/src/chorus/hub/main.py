@@ -24,6 +24,7 @@ from chorus.hub.web import (
     i18n,
     joining,
     programme,
+    rewards,
     sharing,
     standing,
 )
@@ -181,6 +182,7 @@ def build(settings: HubSettings) -> ServiceRuntime:
             curation.router(),
             dashboard.router(),
             programme.router(),
+            rewards.router(),
         ],
     )
     app.state.hub = hub
