@@ -622,6 +622,30 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
             await expect(page.locator("ul.badges")).to_contain_text("first-share")
             assert await serious_violations(page) == []
             await shown(page, "points")
+            # Facebook has no posting API: its dialog, then the advocate confirms.
+            await page.goto(f"{hub}/feed")
+            await page.get_by_role("button", name="Share on Facebook").first.click()
+            await page.wait_for_url(f"{hub}/shares/**")
+            await expect(page.locator("tbody")).to_contain_text("Waiting for you to post")
+            dialog = await page.get_by_role("link", name="Open the Facebook dialog").get_attribute(
+                "href"
+            )
+            assert dialog is not None and "facebook.com" in dialog, dialog
+            await page.get_by_role("button", name="I have posted it").click()
+            await expect(page.locator("tbody")).to_contain_text("Posted")
+            # In Italian, chosen in the hub, and on a 375 px phone without sideways scrolling.
+            await page.goto(f"{hub}/standing")
+            await page.get_by_label("Language").select_option("it")
+            await page.get_by_role("button", name="Change").click()
+            await expect(page.get_by_role("heading", level=1)).to_have_text("I tuoi punti")
+            await page.set_viewport_size({"width": 375, "height": 800})
+            for path in ("/feed", "/standing", "/accounts", "/rewards"):
+                await page.goto(f"{hub}{path}")
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 375, (path, width)
+            await page.set_viewport_size({"width": 1280, "height": 720})
+            await page.get_by_label("Lingua").select_option("en")
+            await page.get_by_role("button", name="Cambia").click()
             # A work moment of their own, suggested for review.
             await page.get_by_role("link", name="Suggest").click()
             assert await serious_violations(page) == []
@@ -727,6 +751,13 @@ async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rul
             lines = (await asyncio.to_thread(Path(saved).read_text)).splitlines()
             assert lines[0].startswith("advocate,shares,clicks")
             assert any(line.startswith("advocate-07,") for line in lines[1:]), lines
+            await page.set_viewport_size({"width": 375, "height": 800})
+            for path in ("/dashboard", "/items", "/settings/programme", "/rewards"):
+                await page.goto(f"{hub}{path}")
+                width = await page.evaluate("document.documentElement.scrollWidth")
+                assert width <= 375, (path, width)  # no sideways scrolling on a phone
+            await page.set_viewport_size({"width": 1280, "height": 720})
+            await page.goto(f"{hub}/dashboard")
             # A rule of the programme, changed in its settings, holds for the API.
             await page.get_by_role("link", name="Settings").click()
             assert await serious_violations(page) == []
