@@ -764,6 +764,12 @@ async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rul
             await page.get_by_label("Banned terms").fill("guaranteed returns, miracle cure")
             await page.get_by_role("button", name="Save").click()
             await expect(page.get_by_role("status").first).to_contain_text("Saved")
+            # The points rules: a share is worth 12 from now on.
+            await page.get_by_role("link", name="Points and badges").click()
+            assert await serious_violations(page) == []
+            await page.get_by_label("A share", exact=True).fill("12")
+            await page.get_by_role("button", name="Save").click()
+            await expect(page.get_by_role("status").first).to_contain_text("the rules are now")
             # A reward in the catalogue, which an advocate redeems from their points.
             await page.get_by_role("link", name="Rewards").click()
             await page.get_by_label("Reward").fill("Chorus mug")
@@ -787,6 +793,10 @@ async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rul
         f"{running.endpoints.content}/v1/program", headers=acme.auth("ada", "admin")
     )
     assert program.json()["banned_terms"] == ["guaranteed returns", "miracle cure"]
+    rules = await acme.http.get(
+        f"{running.endpoints.gamification}/v1/rules", headers=acme.auth("ada", "admin")
+    )
+    assert rules.json()["points"]["share"]["default"] == 12
 
 
 # The bound on a control event's effect while bulk events queue (issue #16).

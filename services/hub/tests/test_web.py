@@ -132,3 +132,12 @@ def test_violations_go_beside_the_fields_they_concern() -> None:
         "title": ["required"],
         "_": ["too many"],
     }
+
+
+def test_every_template_compiles() -> None:
+    from jinja2 import Environment, FileSystemLoader
+
+    folder = resources.files("chorus.hub.web").joinpath("templates")
+    env = Environment(loader=FileSystemLoader(str(folder)), autoescape=True)
+    for name in templates():
+        env.get_template(name)  # a syntax error would be a 500 on that page

@@ -25,6 +25,7 @@ from chorus.hub.web import (
     joining,
     programme,
     rewards,
+    rules,
     sharing,
     standing,
 )
@@ -183,6 +184,7 @@ def build(settings: HubSettings) -> ServiceRuntime:
             dashboard.router(),
             programme.router(),
             rewards.router(),
+            rules.router(),
         ],
     )
     app.state.hub = hub
