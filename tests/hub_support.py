@@ -48,6 +48,7 @@ async def screenshot_on_failure(page: Page, name: str) -> AsyncIterator[None]:
 async def sign_in(page: Page, hub_url: str, username: str) -> None:
     """Through the hub's sign-in link, at the provider's own login form."""
     await page.goto(hub_url)
+    assert await serious_violations(page) == []  # the welcome page
     await page.get_by_role("link", name="Sign in").click()
     await page.fill("#username", username)
     await page.fill("#password", DEMO_PASSWORD)
