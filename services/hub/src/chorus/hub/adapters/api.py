@@ -59,6 +59,24 @@ class ChorusApi:
         json: Json = None,
         headers: dict[str, str] | None = None,
     ) -> Json:
+        response = await self.response(
+            method, service, path, token, params=params, json=json, headers=headers
+        )
+        return response.json() if response.content else None
+
+    async def response(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        token: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Json = None,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """A successful response as it came (a CSV export: its body and headers);
+        a service's refusal or absence as an ApiProblem."""
         base = getattr(self._urls, service)
         try:
             response = await self._http.request(
@@ -70,27 +88,17 @@ class ChorusApi:
             )
         except httpx.HTTPError as error:
             raise ApiProblem(503, f"{service} is unavailable", str(error), []) from error
-        if response.is_success:
-            return response.json() if response.content else None
-        raise _problem(service, response)
-
-    async def text(self, service: str, path: str, token: str, **params: Any) -> httpx.Response:
-        """A response as it came (a CSV export): its body and headers."""
-        base = getattr(self._urls, service)
-        clean = {k: v for k, v in params.items() if v is not None}
-        try:
-            response = await self._http.get(
-                f"{base}{path}", params=clean, headers={"Authorization": f"Bearer {token}"}
-            )
-        except httpx.HTTPError as error:
-            raise ApiProblem(503, f"{service} is unavailable", str(error), []) from error
         if not response.is_success:
             raise _problem(service, response)
         return response
 
     async def get(self, service: str, path: str, token: str, **params: Any) -> Json:
-        clean = {k: v for k, v in params.items() if v is not None}
-        return await self.call("GET", service, path, token, params=clean)
+        return await self.call("GET", service, path, token, params=_present(params))
+
+
+def _present(params: dict[str, Any]) -> dict[str, Any]:
+    """The query parameters that have a value."""
+    return {k: v for k, v in params.items() if v is not None}
 
 
 def _problem(service: str, response: httpx.Response) -> ApiProblem:

@@ -63,12 +63,12 @@ def router() -> APIRouter:
         period: Kind = "week",
         of: Named | None = None,
     ) -> Response:
-        found = await page.hub.api.text(
+        found = await page.hub.api.response(
+            "GET",
             "insights",
             f"/v1/insights/programme/{report}.csv",
             await page.token(),
-            period=period,
-            of=of or current(period),
+            params={"period": period, "of": of or current(period)},
         )
         headers = {"Content-Disposition": found.headers.get("content-disposition", "attachment")}
         return Response(found.content, media_type="text/csv; charset=utf-8", headers=headers)

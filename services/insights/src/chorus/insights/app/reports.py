@@ -141,6 +141,10 @@ async def _none() -> None:
     return None
 
 
+async def _value(known: int) -> int:
+    return known
+
+
 def _earned_media(
     found: Breakdown, configured: tuple[str, dict[str, MediaRates]] | None
 ) -> EarnedMedia:
@@ -166,7 +170,7 @@ class Reports:
     ) -> ProgrammeReport:
         principal.require_role(*READERS)
         tenant = principal.tenant
-        members = None
+        members, in_group = None, 0
         if filters.group is not None:
             members = await self._store.group_members(tenant, filters.group)
             if not members:
@@ -175,7 +179,8 @@ class Reports:
                     f"no advocate is in the group {filters.group!r}",
                     [Violation("group", "a group of the tenant's advocates")],
                 )
-            if await self._store.enrolled_during(tenant, period, filters.group) < self._k:
+            in_group = await self._store.enrolled_during(tenant, period, filters.group)
+            if in_group < self._k:
                 return ProgrammeReport(period, filters, suppressed=True)
         content_ids = await self._content_ids(tenant, filters)
 
@@ -188,8 +193,11 @@ class Reports:
             return await self._summed(tenant, period, filters, content_ids, members, hidden, limit)
 
         unfiltered_points = filters.network is None and content_ids is None
+        # A group's enrolment is counted above already; the tenant's, beside the rest.
         enrolled, summed, opt_outs, points, rates = await asyncio.gather(
-            self._store.enrolled_during(tenant, period, filters.group),
+            _value(in_group)
+            if members is not None
+            else self._store.enrolled_during(tenant, period, None),
             summary(),
             self._store.opt_outs(tenant, period) if filters.group is None else _none(),
             self._store.points_awarded(tenant, period, members, rolled_up=rolled_up)
