@@ -264,3 +264,41 @@ async def test_a_share_queued_before_an_opt_out_is_never_posted(stack: Stack) ->
     assert status["status"] == "failed" and status["failure"].startswith("not_enrolled")
     posts = (await stack.sim.get("/_sim/posts")).json()["posts"]
     assert [p for p in posts if p["user_id"] == f"{tenant}-{advocate}"] == []
+
+
+async def test_an_advocate_pages_through_their_own_shares_newest_first(stack: Stack) -> None:
+    tenant = unique("acme")
+    await seed(stack.kafka, stack.http, tenant, ["bob", "eve"], ["c1", "c2", "c3"])
+    auth = bearer(tenant, "bob", "advocate")
+    made = []
+    for content_id in ("c1", "c2", "c3"):
+        body = {"content_id": content_id, "targets": [{"network": "facebook"}]}
+        created = await stack.http.post("/v1/shares", json=body, headers=auth)
+        assert created.status_code == 201, created.text
+        made.append(created.json()["id"])
+    await stack.http.post(
+        "/v1/shares",
+        json={"content_id": "c1", "targets": [{"network": "facebook"}]},
+        headers=bearer(tenant, "eve", "advocate"),
+    )
+
+    first = (await stack.http.get("/v1/shares", params={"limit": 2}, headers=auth)).json()
+    assert [s["id"] for s in first["shares"]] == made[:0:-1]
+    assert [s["content_id"] for s in first["shares"]] == ["c3", "c2"]
+    assert {s["content_title"] for s in first["shares"]} == {"Our new plant"}
+    assert first["shares"][0]["networks"][0]["status"] == "intent_pending"
+    rest = await stack.http.get(
+        "/v1/shares", params={"limit": 2, "cursor": first["next_cursor"]}, headers=auth
+    )
+    assert [s["id"] for s in rest.json()["shares"]] == made[:1]
+    assert rest.json()["next_cursor"] is None
+
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{stack.grpc_port}") as channel:
+        reply = await pb_grpc.DistributionServiceStub(channel).ListShares(
+            pb.ListSharesRequest(), metadata=[("authorization", auth["Authorization"])]
+        )
+    assert [s.share.share_id for s in reply.shares] == made[::-1]
+    assert reply.shares[0].content_title == "Our new plant" and not reply.next_cursor
+
+    bad = await stack.http.get("/v1/shares", params={"cursor": "nonsense"}, headers=auth)
+    assert bad.status_code == 400 and bad.headers["content-type"] == "application/problem+json"

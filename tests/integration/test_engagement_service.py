@@ -263,6 +263,19 @@ async def test_clicks_bots_and_unique_visitors(engagement: Engagement) -> None:
     nosy = await http.get("/v1/advocates/bob/engagement", headers=bearer(tenant, "eve", "advocate"))
     assert nosy.status_code == 403
 
+    auth = bearer(tenant, "bob", "advocate")
+    batch = await http.get("/v1/engagement/shares?share_id=s-2&share_id=s-none", headers=auth)
+    assert batch.json() == {"s-2": {"click": 3, "unique_click": 2}, "s-none": {}}
+    too_many = "&".join(f"share_id=s-{n}" for n in range(101))
+    refused = await http.get(f"/v1/engagement/shares?{too_many}", headers=auth)
+    assert refused.status_code == 422, refused.text
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{engagement.grpc_port}") as channel:
+        reply = await pb_grpc.EngagementServiceStub(channel).BatchGetShareEngagement(
+            pb.BatchGetShareEngagementRequest(share_ids=["s-2"]),
+            metadata=[("authorization", auth["Authorization"])],
+        )
+    assert dict(reply.totals["s-2"].counts) == {"click": 3, "unique_click": 2}
+
 
 async def test_links_of_retracted_content_no_longer_redirect(engagement: Engagement) -> None:
     tenant = unique("acme")

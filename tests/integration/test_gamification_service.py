@@ -119,6 +119,7 @@ async def test_shares_and_engagement_become_points_badges_and_ranks(service: Gam
     assert [b["badge"] for b in alice["badges"]] == ["first-share"]
     assert (alice["rank"], bob["rank"]) == (1, 2)
     assert alice["balance"] == 22
+    assert alice["streak_weeks"] == bob["streak_weeks"] == 1  # both shared this week
 
     board = (
         await service.http.get("/v1/leaderboards/week", headers=bearer(tenant, "bob", "advocate"))

@@ -620,8 +620,22 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
 
             await eventually(scored, timeout=30, interval=0.5)
             await expect(page.locator("ul.badges")).to_contain_text("first-share")
+            await expect(page.locator("#streak")).to_have_text("1")  # shared this week
             assert await serious_violations(page) == []
             await shown(page, "points")
+            # Their shares, each with what it earned: the click counted above.
+            await page.get_by_role("link", name="Shares", exact=True).click()
+            mine = page.locator("ul.shares > li").first
+            await expect(mine.get_by_role("heading")).to_have_text(item["title"])
+            await expect(mine).to_contain_text("LinkedIn: Posted")
+            await expect(mine.locator(".counts div").first).to_have_text(
+                re.compile(r"^Clicks\s*1$")
+            )
+            assert await serious_violations(page) == []
+            # An address that leads nowhere gets the hub's own error page.
+            missing = await page.goto(f"{hub}/shares/no-such-share")
+            assert missing is not None and missing.status == 404
+            assert await serious_violations(page) == []
             # Facebook has no posting API: its dialog, then the advocate confirms.
             await page.goto(f"{hub}/feed")
             await page.get_by_role("button", name="Share on Facebook").first.click()
@@ -639,7 +653,7 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
             await page.get_by_role("button", name="Change").click()
             await expect(page.get_by_role("heading", level=1)).to_have_text("I tuoi punti")
             await page.set_viewport_size({"width": 375, "height": 800})
-            for path in ("/feed", "/standing", "/accounts", "/rewards"):
+            for path in ("/feed", "/shares", "/standing", "/accounts", "/rewards"):
                 await page.goto(f"{hub}{path}")
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 375, (path, width)

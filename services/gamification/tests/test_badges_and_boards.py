@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from chorus.gamification.domain.badges import earned, longest_streak, streak_badge
+from chorus.gamification.domain.badges import current_streak, earned, longest_streak, streak_badge
 from chorus.gamification.domain.leaderboard import ranked
 from chorus.gamification.domain.periods import PeriodKind, period_of, previous_period
 from chorus.gamification.domain.rules import Action, BadgeRules, Multiplier, RuleHistory, RuleSet
@@ -47,6 +47,14 @@ def test_streaks_need_consecutive_iso_weeks_across_years() -> None:
     streak = longest_streak(["2026-W01", "2026-W02", "2026-W03"])
     assert streak_badge(3) in earned({}, streak, BadgeRules(streak_weeks=3))
     assert streak_badge(3) not in earned({}, streak - 1, BadgeRules(streak_weeks=3))
+
+
+def test_the_current_streak_stands_until_a_whole_week_passes_without_a_share() -> None:
+    weeks = ["2026-W01", "2026-W51", "2026-W52", "2026-W53"]
+    assert current_streak(weeks, "2026-W53") == 3  # shared this week
+    assert current_streak(weeks, "2027-W01") == 3  # not yet this week: still standing
+    assert current_streak(weeks, "2027-W02") == 0  # a whole week without a share
+    assert current_streak([], "2026-W10") == 0
 
 
 def test_each_badge_is_awarded_once_whatever_the_order() -> None:

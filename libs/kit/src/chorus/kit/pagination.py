@@ -44,3 +44,18 @@ def decode_cursor(
             "the cursor is not valid",
             [Violation("cursor", "pass back the next_cursor of a previous page")],
         ) from exc
+
+
+# The order of a newest-first page: created_at descending, ties by id.
+NEWEST_FIRST = [("created_at", -1), ("_id", 1)]
+
+
+def after_in_newest_first(position: dict[str, Any]) -> dict[str, Any]:
+    """The MongoDB filter for what follows `position` (the created_at and id
+    of a page's last document) in NEWEST_FIRST order."""
+    return {
+        "$or": [
+            {"created_at": {"$lt": position["created_at"]}},
+            {"created_at": position["created_at"], "_id": {"$gt": position["id"]}},
+        ]
+    }

@@ -25,6 +25,7 @@ from chorus.distribution.app.read_models import ReadModels
 from chorus.distribution.app.requests import ShareRequests
 from chorus.distribution.app.retraction import Retraction
 from chorus.distribution.app.scheduling import Scheduler
+from chorus.distribution.app.share_history import ShareHistory
 from chorus.distribution.app.share_moves import ShareMoves
 from chorus.distribution.domain.rate_limit import Budget, Limiter
 from chorus.kit.consumer import Batched, handles
@@ -158,6 +159,7 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     moves = ShareMoves(store, infra.metrics, now)
     eligibility = Eligibility(store, copies, accounts, now)
     requests = ShareRequests(store, eligibility, links, moves, now)
+    history = ShareHistory(store, copies)
     posting = Posting(
         store,
         copies,
@@ -198,10 +200,10 @@ def build(settings: DistributionSettings) -> ServiceRuntime:
     return infra.runtime(
         title="Chorus distribution",
         description="Connected accounts, share requests and posting to the social networks.",
-        routers=[rest.router(catalog, accounts, requests, infra.public_limits())],
+        routers=[rest.router(catalog, accounts, requests, history, infra.public_limits())],
         grpc_services=[
             grpc_api.registration(
-                grpc_api.DistributionServicer(catalog, accounts, requests, infra.verifier)
+                grpc_api.DistributionServicer(catalog, accounts, requests, history, infra.verifier)
             )
         ],
         components=[

@@ -26,6 +26,7 @@ from chorus.kit.envelope import utc_moment
 from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.networks import network_name
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
+from chorus.kit.pagination import NEWEST_FIRST, after_in_newest_first
 from chorus.kit.topics import advocate_key
 
 FOREVER = datetime(9999, 12, 31, tzinfo=UTC)
@@ -227,15 +228,8 @@ class ContentStore:
         if author:
             query["author"] = author
         if after:
-            query["$or"] = [
-                {"created_at": {"$lt": after["created_at"]}},
-                {"created_at": after["created_at"], "_id": {"$gt": after["id"]}},
-            ]
-        cursor = (
-            self.items.find(query, {OUTBOX: 0, PENDING: 0})
-            .sort([("created_at", DESCENDING), ("_id", ASCENDING)])
-            .limit(limit)
-        )
+            query |= after_in_newest_first(after)
+        cursor = self.items.find(query, {OUTBOX: 0, PENDING: 0}).sort(NEWEST_FIRST).limit(limit)
         return [doc_to_item(doc) async for doc in cursor]
 
     async def feed_page(

@@ -47,3 +47,14 @@ class ContentCopies:
         if doc is None or "approved" not in doc:
             return None
         return ContentApproved.FromString(doc["approved"]), bool(doc.get("retracted"))
+
+    async def titles(self, tenant: str, content_ids: list[str]) -> dict[str, str]:
+        """Each known item's title (one query for a page of shares)."""
+        cursor = self._items.find(
+            {"tenant": tenant, "content_id": {"$in": content_ids}}, {"content_id": 1, "approved": 1}
+        )
+        return {
+            doc["content_id"]: ContentApproved.FromString(doc["approved"]).title
+            async for doc in cursor
+            if "approved" in doc
+        }

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import Any
 
-from pymongo import ASCENDING, InsertOne, UpdateOne
+from pymongo import ASCENDING, DESCENDING, InsertOne, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
@@ -26,6 +26,7 @@ from chorus.distribution.domain.sharing import Status, require_move
 from chorus.kit.mongo import Document, bulk_write_new
 from chorus.kit.networks import Network
 from chorus.kit.outbox import OUTBOX, PENDING, with_outbox
+from chorus.kit.pagination import NEWEST_FIRST, after_in_newest_first
 from chorus.kit.topics import advocate_key
 
 NETWORK_SHARE_FIELDS = frozenset(f.name for f in fields(NetworkShare)) - {"status"}
@@ -47,7 +48,10 @@ class DistributionStore:
 
     async def ensure_indexes(self) -> None:
         await self.advocates.create_index([("tenant", ASCENDING), ("auto_share", ASCENDING)])
-        await self.shares.create_index([("tenant", ASCENDING), ("advocate", ASCENDING)])
+        # Serves an advocate's shares (eligibility) and their history, newest first.
+        await self.shares.create_index(
+            [("tenant", ASCENDING), ("advocate", ASCENDING), ("created_at", DESCENDING)]
+        )
         await self.shares.create_index([("tenant", ASCENDING), ("content_id", ASCENDING)])
         await self.shares.create_index([("scheduled", ASCENDING)])
 
@@ -161,6 +165,17 @@ class DistributionStore:
 
     async def shares_of(self, tenant: str, advocate: str) -> list[Share]:
         return await self._shares({"tenant": tenant, "advocate": advocate})
+
+    async def shares_page(
+        self, tenant: str, advocate: str, after: Document | None, limit: int
+    ) -> list[Share]:
+        """An advocate's shares, newest first, from just after `after` (the
+        created_at and id of the last share of the previous page)."""
+        query: Document = {"tenant": tenant, "advocate": advocate}
+        if after:
+            query |= after_in_newest_first(after)
+        cursor = self.shares.find(query, {OUTBOX: 0}).sort(NEWEST_FIRST).limit(limit)
+        return [doc_to_share(doc) async for doc in cursor]
 
     async def shares_of_content(self, tenant: str, content_id: str) -> list[Share]:
         return await self._shares({"tenant": tenant, "content_id": content_id})

@@ -14,6 +14,7 @@ from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
 from chorus.distribution.app.requests import ShareRequests, ShareTarget
 from chorus.distribution.app.share_events import MODES
+from chorus.distribution.app.share_history import ShareHistory
 from chorus.distribution.domain.model import Share
 from chorus.kit.auth import Principal, TokenVerifier
 from chorus.kit.envelope import timestamp
@@ -53,11 +54,17 @@ def share_pb(share: Share) -> pb.Share:
 
 class DistributionServicer(pb_grpc.DistributionServiceServicer):
     def __init__(
-        self, catalog: Catalog, accounts: Accounts, sharing: ShareRequests, verifier: TokenVerifier
+        self,
+        catalog: Catalog,
+        accounts: Accounts,
+        sharing: ShareRequests,
+        history: ShareHistory,
+        verifier: TokenVerifier,
     ) -> None:
         self._catalog = catalog
         self._accounts = accounts
         self._sharing = sharing
+        self._history = history
         self._verifier = verifier
 
     async def _who(self, context: Context) -> Principal:
@@ -114,6 +121,17 @@ class DistributionServicer(pb_grpc.DistributionServiceServicer):
     async def GetShare(self, request: pb.GetShareRequest, context: Context) -> Any:
         return pb.GetShareResponse(
             share=share_pb(await self._sharing.share(await self._who(context), request.share_id))
+        )
+
+    async def ListShares(self, request: pb.ListSharesRequest, context: Context) -> Any:
+        who = await self._who(context)
+        page = await self._history.page(who, request.cursor or None, request.limit or 20)
+        return pb.ListSharesResponse(
+            shares=[
+                pb.ListedShare(share=share_pb(s), content_title=page.titles.get(s.content_id, ""))
+                for s in page.shares
+            ],
+            next_cursor=page.next_cursor or "",
         )
 
     async def ConfirmIntent(self, request: pb.ConfirmIntentRequest, context: Context) -> Any:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from google.protobuf.json_format import MessageToDict
 from pydantic import BaseModel, Field
 
 from chorus.distribution.app.accounts import Accounts, AccountView
 from chorus.distribution.app.catalog import Catalog
 from chorus.distribution.app.requests import ShareRequests, ShareTarget
+from chorus.distribution.app.share_history import ShareHistory, SharePage
 from chorus.distribution.domain.model import Mode, NetworkShare, Share
-from chorus.kit.fields import IdempotencyKey, PathId
+from chorus.kit.fields import Cursor, IdempotencyKey, PathId
 from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated, links_to
 from chorus.kit.networks import Network
 from chorus.kit.ratelimit import PublicLimits
@@ -119,6 +120,30 @@ class ShareOut(BaseModel):
         )
 
 
+class ListedShareOut(ShareOut):
+    content_title: str | None = Field(
+        description="the shared item's title; null if distribution never saw it approved"
+    )
+
+
+class SharePageOut(BaseModel):
+    shares: list[ListedShareOut]
+    next_cursor: str | None = Field(description="pass as cursor for the next page")
+
+    @classmethod
+    def of(cls, page: SharePage) -> SharePageOut:
+        return cls(
+            shares=[
+                ListedShareOut(
+                    **ShareOut.of(share).model_dump(),
+                    content_title=page.titles.get(share.content_id),
+                )
+                for share in page.shares
+            ],
+            next_cursor=page.next_cursor,
+        )
+
+
 class XModeIn(BaseModel):
     x_mode: Mode = Field(
         description="intent: X shares go through the share dialog (no API cost)",
@@ -126,7 +151,11 @@ class XModeIn(BaseModel):
 
 
 def router(
-    catalog: Catalog, accounts: Accounts, sharing: ShareRequests, limits: PublicLimits
+    catalog: Catalog,
+    accounts: Accounts,
+    sharing: ShareRequests,
+    history: ShareHistory,
+    limits: PublicLimits,
 ) -> APIRouter:
     api = APIRouter(prefix="/v1", responses=PROBLEM_RESPONSES)
 
@@ -198,6 +227,14 @@ def router(
             idempotency_key,
         )
         return ShareOut.of(share)
+
+    @api.get("/shares", tags=["shares"], summary="The caller's own shares, newest first")
+    async def list_shares(
+        principal: Authenticated,
+        cursor: Cursor = None,
+        limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    ) -> SharePageOut:
+        return SharePageOut.of(await history.page(principal, cursor, limit))
 
     @api.get("/shares/{share_id}", tags=["shares"], summary="A share and each network's status")
     async def get_share(share_id: PathId, principal: Authenticated) -> ShareOut:

@@ -253,6 +253,13 @@ class EngagementStore:
         doc = await self._totals.find_one({"_id": key}, {"counts": 1})
         return {k: int(v) for k, v in (doc or {}).get("counts", {}).items()}
 
+    async def totals_of(self, keys: list[str]) -> dict[str, dict[str, int]]:
+        cursor = self._totals.find({"_id": {"$in": keys}}, {"counts": 1})
+        return {
+            doc["_id"]: {k: int(v) for k, v in doc.get("counts", {}).items()}
+            async for doc in cursor
+        }
+
     # Poll targets ------------------------------------------------------------
     async def add_poll_targets(self, targets: Sequence[Document]) -> None:
         """One unordered bulk insert; a target already there (redelivered) stays."""

@@ -51,6 +51,15 @@ class EngagementServicer(pb_grpc.EngagementServiceServicer):
             totals=await self._totals(context, "share", request.share_id)
         )
 
+    async def BatchGetShareEngagement(
+        self, request: pb.BatchGetShareEngagementRequest, context: grpc.aio.ServicerContext
+    ) -> Any:
+        who = await principal_from(context, self._verifier)
+        found = await self._app.share_totals(who, request.share_ids)
+        return pb.BatchGetShareEngagementResponse(
+            totals={share_id: pb.EngagementTotals(counts=c) for share_id, c in found.items()}
+        )
+
     async def GetContentEngagement(
         self, request: pb.GetContentEngagementRequest, context: grpc.aio.ServicerContext
     ) -> Any:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
 
@@ -13,6 +13,7 @@ from chorus.engagement.app.engagement import EngagementApp
 from chorus.kit.fields import ID_MAX_LENGTH, PathId
 from chorus.kit.http import PROBLEM_RESPONSES, PUBLIC_PROBLEM_RESPONSES, Authenticated, links_to
 from chorus.kit.networks import Network
+from chorus.kit.pagination import MAX_PAGE
 from chorus.kit.ratelimit import PublicLimits, client_address
 
 NOT_FOUND_PAGE = "<!doctype html><title>Link not found</title><h1>This link does not exist.</h1>"
@@ -61,6 +62,7 @@ class SecretIn(BaseModel):
 
 
 # Not PathId: an empty or unknown code gets the public "not found" page.
+ShareIdQuery = Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH)]
 LinkCode = Annotated[str, Path(max_length=ID_MAX_LENGTH)]
 UtmName = Annotated[str, Field(min_length=1, max_length=40)]
 UtmValue = Annotated[str, Field(max_length=200)]
@@ -145,6 +147,17 @@ def router(app: EngagementApp, limits: PublicLimits) -> APIRouter:
     @api.get("/v1/shares/{share_id}/engagement", tags=["queries"])
     async def share_engagement(share_id: PathId, principal: Authenticated) -> dict[str, int]:
         return await app.totals(principal, "share", share_id)
+
+    @api.get(
+        "/v1/engagement/shares",
+        tags=["queries"],
+        summary="Many shares' totals at once (repeat share_id, up to 100)",
+    )
+    async def shares_engagement(
+        principal: Authenticated,
+        share_id: Annotated[list[ShareIdQuery], Query(max_length=MAX_PAGE)],
+    ) -> dict[str, dict[str, int]]:
+        return await app.share_totals(principal, share_id)
 
     @api.get("/v1/content/{content_id}/engagement", tags=["queries"])
     async def content_engagement(content_id: PathId, principal: Authenticated) -> dict[str, int]:

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -24,10 +24,12 @@ from chorus.engagement.domain import clicks, links, polling, webhooks
 from chorus.kit.auth import Principal, Role
 from chorus.kit.envelope import Envelope, messages, timestamp, utc_moment
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
+from chorus.kit.fields import ID_MAX_LENGTH
 from chorus.kit.networks import Network, network_name, network_pb
 from chorus.kit.outbox import outbox_entry
+from chorus.kit.pagination import MAX_PAGE
 from chorus.kit.topics import ENGAGEMENT_OBSERVED, advocate_key
-from chorus.kit.validation import require_text, violations_from
+from chorus.kit.validation import require_text, validated, violations_from
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,12 @@ KINDS = {
 }
 KIND_NAMES = {number: name for name, number in KINDS.items()}
 LINK_CACHE_SECONDS = 2.0
+
+
+class ShareIds(BaseModel):
+    share_ids: list[Annotated[str, Field(min_length=1, max_length=ID_MAX_LENGTH)]] = Field(
+        min_length=1, max_length=MAX_PAGE
+    )
 
 
 @dataclass(frozen=True)
@@ -391,3 +399,12 @@ class EngagementApp:
         if scope == "advocate" and identifier != principal.subject:
             principal.require_role(Role.ADMIN, Role.CURATOR, Role.APPROVER)
         return await self._store.totals(f"{scope}:{principal.tenant}:{identifier}")
+
+    async def share_totals(
+        self, principal: Principal, share_ids: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        """Each share's totals, in one read (a share without any: empty)."""
+        asked = validated(ShareIds, {"share_ids": list(share_ids)}).share_ids
+        keys = {f"share:{principal.tenant}:{share_id}": share_id for share_id in asked}
+        found = await self._store.totals_of(list(keys))
+        return {share_id: found.get(key, {}) for key, share_id in keys.items()}

@@ -31,7 +31,7 @@ from chorus.kit.topics import advocate_key
 
 COLLECTION = "standings"
 # The state's fields the API reads, kept at the top of the document.
-READ_MODEL = ("groups", "lifetime", "periods", "badges", "active")
+READ_MODEL = ("groups", "lifetime", "periods", "badges", "active", "share_weeks")
 
 
 class EngineStates:

@@ -35,6 +35,7 @@ class Standing:
     lifetime: int
     periods: Mapping[str, int]
     badges: Mapping[str, str]
+    share_weeks: tuple[str, ...] = ()
 
     def points_in(self, kind: PeriodKind, period: str) -> int:
         if kind is PeriodKind.ALL_TIME:
@@ -46,7 +47,16 @@ class Standing:
 # departure has hidden ahead of it.
 _VISIBLE = {"active": True, "withdrawn": {"$ne": True}}
 # The read model only: never the engine's part of the document.
-_PROJECTION = {"advocate": 1, "groups": 1, "lifetime": 1, "periods": 1, "badges": 1}
+_PROJECTION = {
+    "advocate": 1,
+    "groups": 1,
+    "lifetime": 1,
+    "periods": 1,
+    "badges": 1,
+    "share_weeks": 1,
+    # Where documents written before share_weeks joined the read model keep it.
+    "engine.share_weeks": 1,
+}
 
 
 def _standing(doc: Mapping[str, Any]) -> Standing:
@@ -56,6 +66,7 @@ def _standing(doc: Mapping[str, Any]) -> Standing:
         lifetime=int(doc.get("lifetime", 0)),
         periods=doc.get("periods", {}),
         badges=doc.get("badges", {}),
+        share_weeks=tuple(doc.get("share_weeks") or doc.get("engine", {}).get("share_weeks", ())),
     )
 
 

@@ -166,6 +166,7 @@ class GamificationServicer(pb_grpc.GamificationServiceServicer):
                 pb.Badge(badge=b.badge, period=b.period, earned_at=timestamp(b.earned_at))
                 for b in standing.badges
             ],
+            streak_weeks=standing.streak_weeks,
         )
 
     async def ListRewards(

@@ -80,6 +80,9 @@ class StandingOut(BaseModel):
     lifetime_points: int
     balance: int = Field(description="lifetime points minus what rewards have cost")
     badges: list[BadgeOut]
+    streak_weeks: int = Field(
+        description="weeks in a row with a share, up to this week (which may not have one yet)"
+    )
 
 
 class RewardIn(BaseModel):
@@ -133,6 +136,7 @@ def standing_out(standing: AdvocateStanding) -> StandingOut:
         badges=[
             BadgeOut(badge=b.badge, period=b.period, earned_at=b.earned_at) for b in standing.badges
         ],
+        streak_weeks=standing.streak_weeks,
     )
 
 

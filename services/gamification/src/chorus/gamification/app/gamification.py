@@ -13,7 +13,7 @@ from chorus.gamification.adapters.closed_periods import ClosedPeriods
 from chorus.gamification.adapters.rewards import Redemption, RedemptionStatus, Reward, Rewards
 from chorus.gamification.adapters.rules_store import RulesStore
 from chorus.gamification.adapters.standings import Standings
-from chorus.gamification.domain.badges import EarnedBadge
+from chorus.gamification.domain.badges import EarnedBadge, current_streak
 from chorus.gamification.domain.leaderboard import Entry, ranked
 from chorus.gamification.domain.periods import PeriodKind, is_period, period_of
 from chorus.gamification.domain.rules import RuleSet
@@ -47,6 +47,7 @@ class AdvocateStanding:
     lifetime: int
     balance: int
     badges: list[EarnedBadge]
+    streak_weeks: int = 0
 
 
 def parse_kind(value: str) -> PeriodKind:
@@ -134,7 +135,8 @@ class GamificationApp:
     async def leaderboard(
         self, principal: Principal, kind: PeriodKind, period: str, group: str, limit: int
     ) -> Board:
-        name = _period(kind, period, datetime.now(UTC))
+        now = datetime.now(UTC)
+        name = _period(kind, period, now)
         entries = ranked(await self._standings.of_tenant(principal.tenant), kind, name, group)
         return Board(kind, name, group, entries[:limit], len(entries))
 
@@ -144,7 +146,8 @@ class GamificationApp:
         advocate = advocate or principal.subject
         if advocate != principal.subject:
             principal.require_role(Role.ADMIN, Role.CURATOR)
-        name = _period(kind, period, datetime.now(UTC))
+        now = datetime.now(UTC)
+        name = _period(kind, period, now)
         standing = await self._standings.of(principal.tenant, advocate)
         if standing is None:
             return AdvocateStanding(advocate, kind, name, 0, 0, 0, 0, [])
@@ -164,6 +167,7 @@ class GamificationApp:
             standing.lifetime,
             standing.lifetime - spent,
             badges,
+            current_streak(standing.share_weeks, period_of(PeriodKind.WEEK, now)),
         )
 
     # -- rewards --------------------------------------------------------------------

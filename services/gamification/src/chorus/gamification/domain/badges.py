@@ -44,6 +44,19 @@ def longest_streak(weeks: Iterable[str]) -> int:
     return best
 
 
+def current_streak(weeks: Iterable[str], this_week: str) -> int:
+    """Weeks in a row with a share, up to this week; a streak still stands in
+    a week with no share yet, and is lost once a whole week passes without one."""
+    indexes = {week_index(week) for week in weeks}
+    end = week_index(this_week)
+    if end not in indexes:
+        end -= 1
+    run = 0
+    while end - run in indexes:
+        run += 1
+    return run
+
+
 def earned(counts: Mapping[str, int], streak: int, rules: BadgeRules) -> set[str]:
     """The badges an advocate's counts and longest weekly share streak earn."""
     shares = counts.get(Action.SHARE, 0)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Path, Response
+from fastapi import APIRouter, Depends, Form, Path, Query, Response
 
 from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.domain.commentary import LIMITS, remaining
@@ -17,6 +17,8 @@ SignedIn = Annotated[Page, Depends(signed_in)]
 Csrf = Annotated[str, Form(max_length=200)]
 NETWORKS = ("linkedin", "x", "facebook")
 Network = Annotated[str, Path(pattern="^(linkedin|x|facebook)$")]
+Cursor = Annotated[str | None, Query(max_length=500)]
+PAGE = 20
 ShareId = Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
@@ -91,10 +93,27 @@ def router() -> APIRouter:
             return page.redirect(f"/feed#item-{item_id}")
         return page.redirect(f"/shares/{shared['id']}")
 
+    @r.get("/shares", include_in_schema=False)
+    async def my_shares(page: SignedIn, cursor: Cursor = None) -> Response:
+        found = await page.get("distribution", "/v1/shares", cursor=cursor, limit=PAGE)
+        shares = found["shares"]
+        engagement: dict[str, Any] = {}
+        if shares:
+            ids = [share["id"] for share in shares]
+            engagement = await page.get("engagement", "/v1/engagement/shares", share_id=ids)
+        return await page.render(
+            "shares.html",
+            shares=shares,
+            engagement=engagement,
+            next_cursor=found["next_cursor"],
+            first_page=cursor is None,
+        )
+
     @r.get("/shares/{share_id}", include_in_schema=False)
     async def share_page(page: SignedIn, share_id: ShareId) -> Response:
         found = await page.get("distribution", f"/v1/shares/{share_id}")
-        return await page.render("share.html", share=found)
+        engagement = await page.get("engagement", f"/v1/shares/{share_id}/engagement")
+        return await page.render("share.html", share=found, engagement=engagement)
 
     @r.post("/shares/{share_id}/networks/{network}/confirm", include_in_schema=False)
     async def confirm(page: SignedIn, csrf: Csrf, share_id: ShareId, network: Network) -> Response:

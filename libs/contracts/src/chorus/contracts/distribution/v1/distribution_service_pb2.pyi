@@ -411,6 +411,76 @@ class GetShareResponse(_message.Message):
 Global___GetShareResponse: _TypeAlias = GetShareResponse  # noqa: Y015
 
 @_typing.final
+class ListSharesRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CURSOR_FIELD_NUMBER: _builtins.int
+    LIMIT_FIELD_NUMBER: _builtins.int
+    cursor: _builtins.str
+    limit: _builtins.int
+    """1 to 100; 0 means 20."""
+    def __init__(
+        self,
+        *,
+        cursor: _builtins.str = ...,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cursor", b"cursor", "limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSharesRequest: _TypeAlias = ListSharesRequest  # noqa: Y015
+
+@_typing.final
+class ListedShare(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHARE_FIELD_NUMBER: _builtins.int
+    CONTENT_TITLE_FIELD_NUMBER: _builtins.int
+    content_title: _builtins.str
+    """The shared item's title; empty if distribution never saw it approved."""
+    @_builtins.property
+    def share(self) -> Global___Share: ...
+    def __init__(
+        self,
+        *,
+        share: Global___Share | None = ...,
+        content_title: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["share", b"share"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_title", b"content_title", "share", b"share"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListedShare: _TypeAlias = ListedShare  # noqa: Y015
+
+@_typing.final
+class ListSharesResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHARES_FIELD_NUMBER: _builtins.int
+    NEXT_CURSOR_FIELD_NUMBER: _builtins.int
+    next_cursor: _builtins.str
+    @_builtins.property
+    def shares(self) -> _containers.RepeatedCompositeFieldContainer[Global___ListedShare]: ...
+    def __init__(
+        self,
+        *,
+        shares: _abc.Iterable[Global___ListedShare] | None = ...,
+        next_cursor: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["next_cursor", b"next_cursor", "shares", b"shares"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListSharesResponse: _TypeAlias = ListSharesResponse  # noqa: Y015
+
+@_typing.final
 class ConfirmIntentRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -67,6 +67,11 @@ class DistributionServiceStub:
                 request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareRequest.SerializeToString,
                 response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareResponse.FromString,
                 _registered_method=True)
+        self.ListShares = channel.unary_unary(
+                '/chorus.contracts.distribution.v1.DistributionService/ListShares',
+                request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListSharesRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListSharesResponse.FromString,
+                _registered_method=True)
         self.ConfirmIntent = channel.unary_unary(
                 '/chorus.contracts.distribution.v1.DistributionService/ConfirmIntent',
                 request_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ConfirmIntentRequest.SerializeToString,
@@ -120,6 +125,13 @@ class DistributionServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListShares(self, request, context):
+        """The caller's own shares, newest first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def ConfirmIntent(self, request, context):
         """The advocate posted through the share intent: count it.
         """
@@ -159,6 +171,11 @@ def add_DistributionServiceServicer_to_server(servicer, server):
                     servicer.GetShare,
                     request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareRequest.FromString,
                     response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareResponse.SerializeToString,
+            ),
+            'ListShares': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListShares,
+                    request_deserializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListSharesRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListSharesResponse.SerializeToString,
             ),
             'ConfirmIntent': grpc.unary_unary_rpc_method_handler(
                     servicer.ConfirmIntent,
@@ -331,6 +348,33 @@ class DistributionService:
             '/chorus.contracts.distribution.v1.DistributionService/GetShare',
             chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareRequest.SerializeToString,
             chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.GetShareResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListShares(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.distribution.v1.DistributionService/ListShares',
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListSharesRequest.SerializeToString,
+            chorus_dot_contracts_dot_distribution_dot_v1_dot_distribution__service__pb2.ListSharesResponse.FromString,
             options,
             channel_credentials,
             insecure,

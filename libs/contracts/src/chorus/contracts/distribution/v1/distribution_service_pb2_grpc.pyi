@@ -46,6 +46,8 @@ class DistributionServiceStub:
     RequestShare: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.RequestShareRequest, _distribution_service_pb2.RequestShareResponse]
     """Share a live item to one or more networks, now or later. Idempotent by key."""
     GetShare: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.GetShareRequest, _distribution_service_pb2.GetShareResponse]
+    ListShares: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.ListSharesRequest, _distribution_service_pb2.ListSharesResponse]
+    """The caller's own shares, newest first."""
     ConfirmIntent: _grpc.UnaryUnaryMultiCallable[_distribution_service_pb2.ConfirmIntentRequest, _distribution_service_pb2.ConfirmIntentResponse]
     """The advocate posted through the share intent: count it."""
 
@@ -67,6 +69,8 @@ class DistributionServiceAsyncStub(DistributionServiceStub):
     RequestShare: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.RequestShareRequest, _distribution_service_pb2.RequestShareResponse]  # type: ignore[assignment]
     """Share a live item to one or more networks, now or later. Idempotent by key."""
     GetShare: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.GetShareRequest, _distribution_service_pb2.GetShareResponse]  # type: ignore[assignment]
+    ListShares: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.ListSharesRequest, _distribution_service_pb2.ListSharesResponse]  # type: ignore[assignment]
+    """The caller's own shares, newest first."""
     ConfirmIntent: _aio.UnaryUnaryMultiCallable[_distribution_service_pb2.ConfirmIntentRequest, _distribution_service_pb2.ConfirmIntentResponse]  # type: ignore[assignment]
     """The advocate posted through the share intent: count it."""
 
@@ -121,6 +125,14 @@ class DistributionServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _distribution_service_pb2.GetShareRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_distribution_service_pb2.GetShareResponse, _abc.Awaitable[_distribution_service_pb2.GetShareResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def ListShares(
+        self,
+        request: _distribution_service_pb2.ListSharesRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_distribution_service_pb2.ListSharesResponse, _abc.Awaitable[_distribution_service_pb2.ListSharesResponse]]:
+        """The caller's own shares, newest first."""
 
     @_abc_1.abstractmethod
     def ConfirmIntent(

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from chorus.contracts.common.v1 import common_pb2 as chorus_dot_contracts_dot_common_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n7chorus/contracts/engagement/v1/engagement_service.proto\x12\x1e\x63horus.contracts.engagement.v1\x1a\'chorus/contracts/common/v1/common.proto\"\x8a\x01\n\x0bTrackedLink\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x11\n\tshort_url\x18\x02 \x01(\t\x12\x12\n\ntarget_url\x18\x03 \x01(\t\x12\x10\n\x08share_id\x18\x04 \x01(\t\x12\x34\n\x07network\x18\x05 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\"\x95\x01\n\x18\x43reateTrackedLinkRequest\x12\x10\n\x08share_id\x18\x01 \x01(\t\x12\x34\n\x07network\x18\x02 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x12\n\ncontent_id\x18\x03 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\"V\n\x19\x43reateTrackedLinkResponse\x12\x39\n\x04link\x18\x01 \x01(\x0b\x32+.chorus.contracts.engagement.v1.TrackedLink\"\x8f\x01\n\x10\x45ngagementTotals\x12L\n\x06\x63ounts\x18\x01 \x03(\x0b\x32<.chorus.contracts.engagement.v1.EngagementTotals.CountsEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"-\n\x19GetShareEngagementRequest\x12\x10\n\x08share_id\x18\x01 \x01(\t\"^\n\x1aGetShareEngagementResponse\x12@\n\x06totals\x18\x01 \x01(\x0b\x32\x30.chorus.contracts.engagement.v1.EngagementTotals\"1\n\x1bGetContentEngagementRequest\x12\x12\n\ncontent_id\x18\x01 \x01(\t\"`\n\x1cGetContentEngagementResponse\x12@\n\x06totals\x18\x01 \x01(\x0b\x32\x30.chorus.contracts.engagement.v1.EngagementTotals\"0\n\x1cGetAdvocateEngagementRequest\x12\x10\n\x08\x61\x64vocate\x18\x01 \x01(\t\"a\n\x1dGetAdvocateEngagementResponse\x12@\n\x06totals\x18\x01 \x01(\x0b\x32\x30.chorus.contracts.engagement.v1.EngagementTotals2\xd7\x04\n\x11\x45ngagementService\x12\x88\x01\n\x11\x43reateTrackedLink\x12\x38.chorus.contracts.engagement.v1.CreateTrackedLinkRequest\x1a\x39.chorus.contracts.engagement.v1.CreateTrackedLinkResponse\x12\x8b\x01\n\x12GetShareEngagement\x12\x39.chorus.contracts.engagement.v1.GetShareEngagementRequest\x1a:.chorus.contracts.engagement.v1.GetShareEngagementResponse\x12\x91\x01\n\x14GetContentEngagement\x12;.chorus.contracts.engagement.v1.GetContentEngagementRequest\x1a<.chorus.contracts.engagement.v1.GetContentEngagementResponse\x12\x94\x01\n\x15GetAdvocateEngagement\x12<.chorus.contracts.engagement.v1.GetAdvocateEngagementRequest\x1a=.chorus.contracts.engagement.v1.GetAdvocateEngagementResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n7chorus/contracts/engagement/v1/engagement_service.proto\x12\x1e\x63horus.contracts.engagement.v1\x1a\'chorus/contracts/common/v1/common.proto\"\x8a\x01\n\x0bTrackedLink\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x11\n\tshort_url\x18\x02 \x01(\t\x12\x12\n\ntarget_url\x18\x03 \x01(\t\x12\x10\n\x08share_id\x18\x04 \x01(\t\x12\x34\n\x07network\x18\x05 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\"\x95\x01\n\x18\x43reateTrackedLinkRequest\x12\x10\n\x08share_id\x18\x01 \x01(\t\x12\x34\n\x07network\x18\x02 \x01(\x0e\x32#.chorus.contracts.common.v1.Network\x12\x12\n\ncontent_id\x18\x03 \x01(\t\x12\x10\n\x08\x61\x64vocate\x18\x04 \x01(\t\x12\x0b\n\x03url\x18\x05 \x01(\t\"V\n\x19\x43reateTrackedLinkResponse\x12\x39\n\x04link\x18\x01 \x01(\x0b\x32+.chorus.contracts.engagement.v1.TrackedLink\"\x8f\x01\n\x10\x45ngagementTotals\x12L\n\x06\x63ounts\x18\x01 \x03(\x0b\x32<.chorus.contracts.engagement.v1.EngagementTotals.CountsEntry\x1a-\n\x0b\x43ountsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x03:\x02\x38\x01\"-\n\x19GetShareEngagementRequest\x12\x10\n\x08share_id\x18\x01 \x01(\t\"^\n\x1aGetShareEngagementResponse\x12@\n\x06totals\x18\x01 \x01(\x0b\x32\x30.chorus.contracts.engagement.v1.EngagementTotals\"3\n\x1e\x42\x61tchGetShareEngagementRequest\x12\x11\n\tshare_ids\x18\x01 \x03(\t\"\xdf\x01\n\x1f\x42\x61tchGetShareEngagementResponse\x12[\n\x06totals\x18\x01 \x03(\x0b\x32K.chorus.contracts.engagement.v1.BatchGetShareEngagementResponse.TotalsEntry\x1a_\n\x0bTotalsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12?\n\x05value\x18\x02 \x01(\x0b\x32\x30.chorus.contracts.engagement.v1.EngagementTotals:\x02\x38\x01\"1\n\x1bGetContentEngagementRequest\x12\x12\n\ncontent_id\x18\x01 \x01(\t\"`\n\x1cGetContentEngagementResponse\x12@\n\x06totals\x18\x01 \x01(\x0b\x32\x30.chorus.contracts.engagement.v1.EngagementTotals\"0\n\x1cGetAdvocateEngagementRequest\x12\x10\n\x08\x61\x64vocate\x18\x01 \x01(\t\"a\n\x1dGetAdvocateEngagementResponse\x12@\n\x06totals\x18\x01 \x01(\x0b\x32\x30.chorus.contracts.engagement.v1.EngagementTotals2\xf4\x05\n\x11\x45ngagementService\x12\x88\x01\n\x11\x43reateTrackedLink\x12\x38.chorus.contracts.engagement.v1.CreateTrackedLinkRequest\x1a\x39.chorus.contracts.engagement.v1.CreateTrackedLinkResponse\x12\x8b\x01\n\x12GetShareEngagement\x12\x39.chorus.contracts.engagement.v1.GetShareEngagementRequest\x1a:.chorus.contracts.engagement.v1.GetShareEngagementResponse\x12\x9a\x01\n\x17\x42\x61tchGetShareEngagement\x12>.chorus.contracts.engagement.v1.BatchGetShareEngagementRequest\x1a?.chorus.contracts.engagement.v1.BatchGetShareEngagementResponse\x12\x91\x01\n\x14GetContentEngagement\x12;.chorus.contracts.engagement.v1.GetContentEngagementRequest\x1a<.chorus.contracts.engagement.v1.GetContentEngagementResponse\x12\x94\x01\n\x15GetAdvocateEngagement\x12<.chorus.contracts.engagement.v1.GetAdvocateEngagementRequest\x1a=.chorus.contracts.engagement.v1.GetAdvocateEngagementResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENGAGEMENTTOTALS_COUNTSENTRY']._loaded_options = None
   _globals['_ENGAGEMENTTOTALS_COUNTSENTRY']._serialized_options = b'8\001'
+  _globals['_BATCHGETSHAREENGAGEMENTRESPONSE_TOTALSENTRY']._loaded_options = None
+  _globals['_BATCHGETSHAREENGAGEMENTRESPONSE_TOTALSENTRY']._serialized_options = b'8\001'
   _globals['_TRACKEDLINK']._serialized_start=133
   _globals['_TRACKEDLINK']._serialized_end=271
   _globals['_CREATETRACKEDLINKREQUEST']._serialized_start=274
@@ -48,14 +50,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_GETSHAREENGAGEMENTREQUEST']._serialized_end=704
   _globals['_GETSHAREENGAGEMENTRESPONSE']._serialized_start=706
   _globals['_GETSHAREENGAGEMENTRESPONSE']._serialized_end=800
-  _globals['_GETCONTENTENGAGEMENTREQUEST']._serialized_start=802
-  _globals['_GETCONTENTENGAGEMENTREQUEST']._serialized_end=851
-  _globals['_GETCONTENTENGAGEMENTRESPONSE']._serialized_start=853
-  _globals['_GETCONTENTENGAGEMENTRESPONSE']._serialized_end=949
-  _globals['_GETADVOCATEENGAGEMENTREQUEST']._serialized_start=951
-  _globals['_GETADVOCATEENGAGEMENTREQUEST']._serialized_end=999
-  _globals['_GETADVOCATEENGAGEMENTRESPONSE']._serialized_start=1001
-  _globals['_GETADVOCATEENGAGEMENTRESPONSE']._serialized_end=1098
-  _globals['_ENGAGEMENTSERVICE']._serialized_start=1101
-  _globals['_ENGAGEMENTSERVICE']._serialized_end=1700
+  _globals['_BATCHGETSHAREENGAGEMENTREQUEST']._serialized_start=802
+  _globals['_BATCHGETSHAREENGAGEMENTREQUEST']._serialized_end=853
+  _globals['_BATCHGETSHAREENGAGEMENTRESPONSE']._serialized_start=856
+  _globals['_BATCHGETSHAREENGAGEMENTRESPONSE']._serialized_end=1079
+  _globals['_BATCHGETSHAREENGAGEMENTRESPONSE_TOTALSENTRY']._serialized_start=984
+  _globals['_BATCHGETSHAREENGAGEMENTRESPONSE_TOTALSENTRY']._serialized_end=1079
+  _globals['_GETCONTENTENGAGEMENTREQUEST']._serialized_start=1081
+  _globals['_GETCONTENTENGAGEMENTREQUEST']._serialized_end=1130
+  _globals['_GETCONTENTENGAGEMENTRESPONSE']._serialized_start=1132
+  _globals['_GETCONTENTENGAGEMENTRESPONSE']._serialized_end=1228
+  _globals['_GETADVOCATEENGAGEMENTREQUEST']._serialized_start=1230
+  _globals['_GETADVOCATEENGAGEMENTREQUEST']._serialized_end=1278
+  _globals['_GETADVOCATEENGAGEMENTRESPONSE']._serialized_start=1280
+  _globals['_GETADVOCATEENGAGEMENTRESPONSE']._serialized_end=1377
+  _globals['_ENGAGEMENTSERVICE']._serialized_start=1380
+  _globals['_ENGAGEMENTSERVICE']._serialized_end=2136
 # @@protoc_insertion_point(module_scope)

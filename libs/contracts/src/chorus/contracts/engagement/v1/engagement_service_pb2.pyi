@@ -186,6 +186,69 @@ class GetShareEngagementResponse(_message.Message):
 Global___GetShareEngagementResponse: _TypeAlias = GetShareEngagementResponse  # noqa: Y015
 
 @_typing.final
+class BatchGetShareEngagementRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SHARE_IDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def share_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        share_ids: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["share_ids", b"share_ids"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetShareEngagementRequest: _TypeAlias = BatchGetShareEngagementRequest  # noqa: Y015
+
+@_typing.final
+class BatchGetShareEngagementResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    @_typing.final
+    class TotalsEntry(_message.Message):
+        DESCRIPTOR: _descriptor.Descriptor
+
+        KEY_FIELD_NUMBER: _builtins.int
+        VALUE_FIELD_NUMBER: _builtins.int
+        key: _builtins.str
+        @_builtins.property
+        def value(self) -> Global___EngagementTotals: ...
+        def __init__(
+            self,
+            *,
+            key: _builtins.str = ...,
+            value: Global___EngagementTotals | None = ...,
+        ) -> None: ...
+        _HasFieldArgType: _TypeAlias = _typing.Literal["value", b"value"]  # noqa: Y015
+        def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+        _ClearFieldArgType: _TypeAlias = _typing.Literal["key", b"key", "value", b"value"]  # noqa: Y015
+        def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+        def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+    TOTALS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def totals(self) -> _containers.MessageMap[_builtins.str, Global___EngagementTotals]:
+        """By share id; a share with no engagement yet has empty totals."""
+
+    def __init__(
+        self,
+        *,
+        totals: _abc.Mapping[_builtins.str, Global___EngagementTotals] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["totals", b"totals"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BatchGetShareEngagementResponse: _TypeAlias = BatchGetShareEngagementResponse  # noqa: Y015
+
+@_typing.final
 class GetContentEngagementRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

@@ -46,6 +46,11 @@ class EngagementServiceStub:
                 request_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementRequest.SerializeToString,
                 response_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementResponse.FromString,
                 _registered_method=True)
+        self.BatchGetShareEngagement = channel.unary_unary(
+                '/chorus.contracts.engagement.v1.EngagementService/BatchGetShareEngagement',
+                request_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.BatchGetShareEngagementRequest.SerializeToString,
+                response_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.BatchGetShareEngagementResponse.FromString,
+                _registered_method=True)
         self.GetContentEngagement = channel.unary_unary(
                 '/chorus.contracts.engagement.v1.EngagementService/GetContentEngagement',
                 request_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetContentEngagementRequest.SerializeToString,
@@ -76,6 +81,13 @@ class EngagementServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def BatchGetShareEngagement(self, request, context):
+        """Many shares' totals in one call (up to 100), e.g. for a page of shares.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetContentEngagement(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -100,6 +112,11 @@ def add_EngagementServiceServicer_to_server(servicer, server):
                     servicer.GetShareEngagement,
                     request_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementRequest.FromString,
                     response_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementResponse.SerializeToString,
+            ),
+            'BatchGetShareEngagement': grpc.unary_unary_rpc_method_handler(
+                    servicer.BatchGetShareEngagement,
+                    request_deserializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.BatchGetShareEngagementRequest.FromString,
+                    response_serializer=chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.BatchGetShareEngagementResponse.SerializeToString,
             ),
             'GetContentEngagement': grpc.unary_unary_rpc_method_handler(
                     servicer.GetContentEngagement,
@@ -168,6 +185,33 @@ class EngagementService:
             '/chorus.contracts.engagement.v1.EngagementService/GetShareEngagement',
             chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementRequest.SerializeToString,
             chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.GetShareEngagementResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def BatchGetShareEngagement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/chorus.contracts.engagement.v1.EngagementService/BatchGetShareEngagement',
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.BatchGetShareEngagementRequest.SerializeToString,
+            chorus_dot_contracts_dot_engagement_dot_v1_dot_engagement__service__pb2.BatchGetShareEngagementResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -38,6 +38,8 @@ class EngagementServiceStub:
     CreateTrackedLink: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.CreateTrackedLinkRequest, _engagement_service_pb2.CreateTrackedLinkResponse]
     """Idempotent per (share, network): the same call returns the same link."""
     GetShareEngagement: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.GetShareEngagementRequest, _engagement_service_pb2.GetShareEngagementResponse]
+    BatchGetShareEngagement: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.BatchGetShareEngagementRequest, _engagement_service_pb2.BatchGetShareEngagementResponse]
+    """Many shares' totals in one call (up to 100), e.g. for a page of shares."""
     GetContentEngagement: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.GetContentEngagementRequest, _engagement_service_pb2.GetContentEngagementResponse]
     GetAdvocateEngagement: _grpc.UnaryUnaryMultiCallable[_engagement_service_pb2.GetAdvocateEngagementRequest, _engagement_service_pb2.GetAdvocateEngagementResponse]
 
@@ -51,6 +53,8 @@ class EngagementServiceAsyncStub(EngagementServiceStub):
     CreateTrackedLink: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.CreateTrackedLinkRequest, _engagement_service_pb2.CreateTrackedLinkResponse]  # type: ignore[assignment]
     """Idempotent per (share, network): the same call returns the same link."""
     GetShareEngagement: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.GetShareEngagementRequest, _engagement_service_pb2.GetShareEngagementResponse]  # type: ignore[assignment]
+    BatchGetShareEngagement: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.BatchGetShareEngagementRequest, _engagement_service_pb2.BatchGetShareEngagementResponse]  # type: ignore[assignment]
+    """Many shares' totals in one call (up to 100), e.g. for a page of shares."""
     GetContentEngagement: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.GetContentEngagementRequest, _engagement_service_pb2.GetContentEngagementResponse]  # type: ignore[assignment]
     GetAdvocateEngagement: _aio.UnaryUnaryMultiCallable[_engagement_service_pb2.GetAdvocateEngagementRequest, _engagement_service_pb2.GetAdvocateEngagementResponse]  # type: ignore[assignment]
 
@@ -73,6 +77,14 @@ class EngagementServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _engagement_service_pb2.GetShareEngagementRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_engagement_service_pb2.GetShareEngagementResponse, _abc.Awaitable[_engagement_service_pb2.GetShareEngagementResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def BatchGetShareEngagement(
+        self,
+        request: _engagement_service_pb2.BatchGetShareEngagementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_engagement_service_pb2.BatchGetShareEngagementResponse, _abc.Awaitable[_engagement_service_pb2.BatchGetShareEngagementResponse]]:
+        """Many shares' totals in one call (up to 100), e.g. for a page of shares."""
 
     @_abc_1.abstractmethod
     def GetContentEngagement(

@@ -417,6 +417,7 @@ class GetStandingResponse(_message.Message):
     LIFETIME_POINTS_FIELD_NUMBER: _builtins.int
     BALANCE_FIELD_NUMBER: _builtins.int
     BADGES_FIELD_NUMBER: _builtins.int
+    STREAK_WEEKS_FIELD_NUMBER: _builtins.int
     advocate: _builtins.str
     period_kind: _builtins.str
     period: _builtins.str
@@ -426,6 +427,8 @@ class GetStandingResponse(_message.Message):
     lifetime_points: _builtins.int
     balance: _builtins.int
     """Lifetime points minus what rewards have cost."""
+    streak_weeks: _builtins.int
+    """Weeks in a row with a share, up to this week (which may not have one yet)."""
     @_builtins.property
     def badges(self) -> _containers.RepeatedCompositeFieldContainer[Global___Badge]: ...
     def __init__(
@@ -439,10 +442,11 @@ class GetStandingResponse(_message.Message):
         lifetime_points: _builtins.int = ...,
         balance: _builtins.int = ...,
         badges: _abc.Iterable[Global___Badge] | None = ...,
+        streak_weeks: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "badges", b"badges", "balance", b"balance", "lifetime_points", b"lifetime_points", "period", b"period", "period_kind", b"period_kind", "points", b"points", "rank", b"rank"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["advocate", b"advocate", "badges", b"badges", "balance", b"balance", "lifetime_points", b"lifetime_points", "period", b"period", "period_kind", b"period_kind", "points", b"points", "rank", b"rank", "streak_weeks", b"streak_weeks"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
