@@ -49,11 +49,20 @@ def in_process(kafka: str, mongo_url: str, name: str) -> dict[str, Any]:
     }
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+    """A port nothing listens on, never the same twice in a run: the kernel
+    may offer a port again before the process it went to has bound it (two
+    services were once given one port, and one of them failed to start)."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port: int = sock.getsockname()[1]
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def unique(prefix: str) -> str:

@@ -356,6 +356,18 @@ async def test_earned_media_value_uses_the_tenants_rates_and_shows_its_inputs(
         "/v1/insights/media-rates", json=rates, headers=bearer(insights.tenant, "cy", "curator")
     )
     assert refused.status_code == 403
+    read = await insights.http.get(
+        "/v1/insights/media-rates", headers=bearer(insights.tenant, "cy", "curator")
+    )
+    zero = {"cpm": 0, "cpc": 0, "per_reaction": 0, "per_comment": 0, "per_reshare": 0}
+    assert read.json() == {
+        "currency": "EUR",
+        "networks": {
+            "linkedin": {**zero, "cpm": 30, "cpc": 2, "per_reaction": 0.5},
+            "x": {**zero, "cpm": 10, "cpc": 1},
+            "facebook": zero,  # never set: worth nothing
+        },
+    }
 
 
 async def test_filters_by_network_tag_and_group_and_small_groups_are_suppressed(

@@ -16,6 +16,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -252,8 +253,9 @@ async def share_once_known(
     networks: list[str],
     headers: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Distribution learns enrollments from content's events: until it has, a share
-    is refused (nothing is created), so each attempt uses its own key."""
+    """Distribution learns enrollments and approvals from content's events:
+    until it has, a share is refused (nothing is created; an unknown item is
+    404), so each attempt uses its own key."""
     attempt = 0
 
     async def shared() -> dict[str, Any] | None:
@@ -269,7 +271,7 @@ async def share_once_known(
                 **(headers or {}),
             },
         )
-        if response.status_code in (403, 409, 422):
+        if response.status_code in (403, 404, 409, 422):
             return None
         assert response.status_code == 201, response.text
         return dict(response.json())
@@ -736,13 +738,30 @@ async def test_a_curator_writes_an_approver_approves_and_a_retraction_withdraws_
             assert await serious_violations(mine) == []
 
 
+# What the admin's new reward costs: no more than a share earns.
+REWARD_COST = 5
+
+
 async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rule(
     running: Running, hub: str, chromium: str
 ) -> None:
-    """The programme's figures for the week as the hub draws them (after the
-    tests above shared in tenant acme), the Lorenz curve, a CSV download, a
-    rule of the programme changed in its settings, and a reward added that an
-    advocate redeems."""
+    """The programme's figures for the week as the hub draws them (after a
+    share of this test's own), the Lorenz curve, a CSV download, a rule of
+    the programme changed in its settings, points per network and a
+    campaign, and a reward added that the advocate redeems."""
+    acme = Platform(running.platform.http, running.endpoints, "acme")
+    rules_url = f"{running.endpoints.gamification}/v1/rules"
+    advocate, team = "advocate-09", unique("team")  # a team of one: too small to show
+    program = await acme.set_program("ada", PROGRAM)
+    await acme.enroll(advocate, int(program["policy_version"]), ["sales", team])
+    await acme.connect(advocate, "linkedin")
+    item = await acme.approved_item("carol", "alice", ITEMS[1], key=unique("hub-dashboard"))
+    await share_once_known(acme, advocate, item["id"], ["linkedin"])
+
+    async def scored() -> bool:
+        return int((await acme.standing(advocate))["balance"]) >= REWARD_COST
+
+    await eventually(scored, timeout=30, interval=0.5)
     async with browser(chromium) as chrome:
         context = await chrome.new_context(bypass_csp=True)
         page = await context.new_page()
@@ -758,15 +777,45 @@ async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rul
             assert await page.locator("svg polyline.curve").count() == 1
             await expect(page.locator("#participation")).to_contain_text("%")
             await shown(page, "dashboard")
+            # A range of days and a network, then a group too small to show.
+            today = datetime.now(UTC).date()
+            await page.get_by_label("Period").select_option("range")
+            await page.get_by_label("From", exact=True).fill(
+                (today - timedelta(days=6)).isoformat()
+            )
+            await page.get_by_label("To", exact=True).fill(today.isoformat())
+            await page.get_by_label("Network").select_option("linkedin")
+            await page.get_by_role("button", name="Show").click()
+            assert int(await page.locator("#shares").inner_text()) >= 1
+            assert "network=linkedin" in page.url and "period=range" in page.url
+            csv_link = page.get_by_role("link", name="every advocate")
+            assert "network=linkedin" in (await csv_link.get_attribute("href") or "")
+            await page.get_by_label("Network").select_option("facebook")
+            await page.get_by_label("Group").fill(team)
+            await page.get_by_role("button", name="Show").click()
+            await expect(page.locator("main")).to_contain_text("no one can be singled out")
+            assert await serious_violations(page) == []
+            await page.get_by_label("From", exact=True).fill(today.isoformat())
+            await page.get_by_label("To", exact=True).fill((today - timedelta(days=3)).isoformat())
+            await page.get_by_role("button", name="Show").click()
+            await expect(page.get_by_role("alert")).to_be_visible()  # insights refuses it
+            await page.goto(f"{hub}/dashboard?period=week")
             async with page.expect_download() as downloading:
                 await page.get_by_role("link", name="every advocate").click()
             download = await downloading.value
             saved = await download.path()
             lines = (await asyncio.to_thread(Path(saved).read_text)).splitlines()
             assert lines[0].startswith("advocate,shares,clicks")
-            assert any(line.startswith("advocate-07,") for line in lines[1:]), lines
+            assert any(line.startswith(f"{advocate},") for line in lines[1:]), lines
             await page.set_viewport_size({"width": 375, "height": 800})
-            for path in ("/dashboard", "/items", "/settings/programme", "/rewards"):
+            for path in (
+                "/dashboard",
+                "/items",
+                "/settings/programme",
+                "/settings/rules",
+                "/settings/media",
+                "/rewards",
+            ):
                 await page.goto(f"{hub}{path}")
                 width = await page.evaluate("document.documentElement.scrollWidth")
                 assert width <= 375, (path, width)  # no sideways scrolling on a phone
@@ -781,36 +830,73 @@ async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rul
             # The points rules: a share is worth 12 from now on.
             await page.get_by_role("link", name="Points and badges").click()
             assert await serious_violations(page) == []
-            await page.get_by_label("A share", exact=True).fill("12")
+            share_points = page.get_by_role("group", name="A share", exact=True)
+            await share_points.get_by_label("Any network").fill("12")
+            await share_points.get_by_label("LinkedIn").fill("15")
             await page.get_by_role("button", name="Save").click()
             await expect(page.get_by_role("status").first).to_contain_text("the rules are now")
+            # A campaign: refused without a target, then added with one.
+            await page.get_by_label("Campaign", exact=True).fill("Plant week")
+            await page.get_by_label("Factor").fill("2")
+            await page.get_by_label("Starts").fill("2026-01-05T00:00")
+            await page.get_by_label("Ends").fill("2099-01-01T00:00")
+            await page.get_by_role("button", name="Add a campaign").click()
+            await expect(page.locator("main")).to_contain_text(
+                "name at least one content id or tag"
+            )
+            assert await serious_violations(page) == []
+            await page.get_by_label("Tags").fill("news")
+            await page.get_by_role("button", name="Add a campaign").click()
+            await expect(page.locator("ul.campaigns")).to_contain_text("Plant week")
+            rules = (await acme.http.get(rules_url, headers=acme.auth("ada", "admin"))).json()
+            assert rules["points"]["share"] == {"default": 12, "linkedin": 15}
+            campaigns = [(c["name"], c["factor"], c["tags"]) for c in rules["multipliers"]]
+            assert campaigns == [("Plant week", 2, ["news"])]
+            await page.get_by_role("button", name="Remove Plant week").click()
+            await expect(page.locator("main")).to_contain_text("No campaign yet.")
+            # Media rates: what earned media value is reckoned in.
+            await page.get_by_role("link", name="Media rates").click()
+            assert await serious_violations(page) == []
+            await page.get_by_label("Currency").fill("eur")
+            linkedin = page.get_by_role("group", name="LinkedIn")
+            await linkedin.get_by_label("Per click").fill("2.5")
+            await linkedin.get_by_label("Per comment").fill("-1")
+            await page.get_by_role("button", name="Save").click()
+            await expect(page.locator("#e-linkedin_per_comment")).to_be_visible()  # refused
+            await linkedin.get_by_label("Per comment").fill("4")
+            await page.get_by_role("button", name="Save").click()
+            await expect(page.get_by_role("status").first).to_contain_text("these rates")
+            rates_url = f"{running.endpoints.insights}/v1/insights/media-rates"
+            rates = (await acme.http.get(rates_url, headers=acme.auth("ada", "admin"))).json()
+            assert rates["currency"] == "EUR"
+            assert (
+                rates["networks"]["linkedin"]["cpc"],
+                rates["networks"]["linkedin"]["per_comment"],
+            ) == (2.5, 4)
             # A reward in the catalogue, which an advocate redeems from their points.
             await page.get_by_role("link", name="Rewards").click()
             await page.get_by_label("Reward").fill("Chorus mug")
-            await page.get_by_label("Cost in points").fill("5")
+            await page.get_by_label("Cost in points").fill(str(REWARD_COST))
             await page.get_by_label("In stock").fill("3")
             await page.get_by_role("button", name="Add a reward").click()
             await expect(page.get_by_role("status").first).to_contain_text("Chorus mug")
             assert await serious_violations(page) == []
-        advocate = await (await chrome.new_context(bypass_csp=True)).new_page()
-        async with screenshot_on_failure(advocate, "hub-rewards"):
-            await sign_in(advocate, hub, "advocate-07")  # earned 13 points above
-            await advocate.goto(f"{hub}/rewards")
-            balance = await advocate.locator("p.status").inner_text()
-            await advocate.get_by_role("button", name="Redeem Chorus mug").click()
-            await expect(advocate.get_by_role("status").first).to_contain_text("Redeemed")
-            assert await advocate.locator("p.status").inner_text() != balance
-            await expect(advocate.locator("main")).to_contain_text("Chorus mug: 5")
-            assert await serious_violations(advocate) == []
-    acme = Platform(running.platform.http, running.endpoints, "acme")
+        redeemer = await (await chrome.new_context(bypass_csp=True)).new_page()
+        async with screenshot_on_failure(redeemer, "hub-rewards"):
+            await sign_in(redeemer, hub, advocate)  # scored for the share above
+            await redeemer.goto(f"{hub}/rewards")
+            balance = await redeemer.locator("p.status").inner_text()
+            await redeemer.get_by_role("button", name="Redeem Chorus mug").click()
+            await expect(redeemer.get_by_role("status").first).to_contain_text("Redeemed")
+            assert await redeemer.locator("p.status").inner_text() != balance
+            await expect(redeemer.locator("main")).to_contain_text(f"Chorus mug: {REWARD_COST}")
+            assert await serious_violations(redeemer) == []
     program = await acme.http.get(
         f"{running.endpoints.content}/v1/program", headers=acme.auth("ada", "admin")
     )
     assert program.json()["banned_terms"] == ["guaranteed returns", "miracle cure"]
-    rules = await acme.http.get(
-        f"{running.endpoints.gamification}/v1/rules", headers=acme.auth("ada", "admin")
-    )
-    assert rules.json()["points"]["share"]["default"] == 12
+    rules = await acme.http.get(rules_url, headers=acme.auth("ada", "admin"))
+    assert rules.json()["multipliers"] == []
 
 
 # The bound on a control event's effect while bulk events queue (issue #16).

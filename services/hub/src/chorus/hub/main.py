@@ -23,6 +23,7 @@ from chorus.hub.web import (
     dashboard,
     i18n,
     joining,
+    media,
     programme,
     rewards,
     rules,
@@ -185,6 +186,7 @@ def build(settings: HubSettings) -> ServiceRuntime:
             programme.router(),
             rewards.router(),
             rules.router(),
+            media.router(),
         ],
     )
     app.state.hub = hub

@@ -15,6 +15,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Request, Response
 
 from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.web.context import Page, signed_in
+from chorus.hub.web.forms import listed, local, moment, posted
 
 SignedIn = Annotated[Page, Depends(signed_in)]
 Csrf = Annotated[str, Form(max_length=200)]
@@ -28,15 +29,6 @@ _COMMENTARY = re.compile(r"^commentaries\[(\d+)\]")
 TEXT_FIELDS = ("title", "url", "summary", "tags", "groups", "publish_at", "expires_at")
 
 
-def listed(text: str) -> list[str]:
-    return [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _moment(text: str) -> str | None:
-    """A datetime-local field (UTC, as the form says) as ISO 8601."""
-    return f"{text}:00Z" if text else None
-
-
 def item_body(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
     """The content API's item from the form's fields, and the network of
     each commentary sent (violations name commentaries by position)."""
@@ -48,8 +40,8 @@ def item_body(form: dict[str, str]) -> tuple[dict[str, Any], list[str]]:
         "commentaries": [{"network": n, "text": form[f"commentary_{n}"].strip()} for n in sent],
         "tags": listed(form.get("tags", "")),
         "audience": {"groups": listed(form.get("groups", ""))},
-        "publish_at": _moment(form.get("publish_at", "")),
-        "expires_at": _moment(form.get("expires_at", "")),
+        "publish_at": moment(form.get("publish_at", "")),
+        "expires_at": moment(form.get("expires_at", "")),
         "priority": int(form.get("priority") or 0),
     }
     return body, sent
@@ -64,8 +56,8 @@ def form_of(item: dict[str, Any]) -> dict[str, str]:
         "summary": item.get("summary", ""),
         "tags": ", ".join(item.get("tags", [])),
         "groups": ", ".join(item.get("audience", {}).get("groups", [])),
-        "publish_at": (item.get("publish_at") or "")[:16],
-        "expires_at": (item.get("expires_at") or "")[:16],
+        "publish_at": local(item.get("publish_at")),
+        "expires_at": local(item.get("expires_at")),
         "priority": str(item.get("priority", 0)),
         **{f"commentary_{n}": texts.get(n, "") for n in NETWORKS},
     }
@@ -84,10 +76,6 @@ def violations_by_field(problem: ApiProblem, sent: list[str]) -> dict[str, list[
             name = "_"
         found.setdefault(name, []).append(str(violation.get("message", "")))
     return found
-
-
-async def _form(request: Request) -> dict[str, str]:
-    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
 
 
 def router() -> APIRouter:
@@ -109,7 +97,7 @@ def router() -> APIRouter:
     @r.post("/items/new", include_in_schema=False)
     async def create(page: SignedIn, request: Request, csrf: Csrf) -> Response:
         await page.check_csrf(csrf)
-        form = await _form(request)
+        form = await posted(request)
         body, sent = item_body(form)
         headers = {"Idempotency-Key": form.get("key", "")[:100]} if form.get("key") else {}
         created, problem = await page.attempt(
@@ -137,7 +125,7 @@ def router() -> APIRouter:
     @r.post("/items/{item_id}/edit", include_in_schema=False)
     async def edit(page: SignedIn, request: Request, csrf: Csrf, item_id: ItemId) -> Response:
         await page.check_csrf(csrf)
-        form = await _form(request)
+        form = await posted(request)
         body, sent = item_body(form)
         _, problem = await page.attempt(
             "PUT",

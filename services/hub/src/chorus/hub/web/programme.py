@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Form, Request, Response
 
 from chorus.hub.web.context import Page, signed_in
-from chorus.hub.web.curation import listed, violations_by_field
+from chorus.hub.web.curation import violations_by_field
+from chorus.hub.web.forms import listed, posted
 
 SignedIn = Annotated[Page, Depends(signed_in)]
 Csrf = Annotated[str, Form(max_length=200)]
@@ -58,7 +59,7 @@ def router() -> APIRouter:
     @r.post("/settings/programme", include_in_schema=False)
     async def save(page: SignedIn, request: Request, csrf: Csrf) -> Response:
         await page.check_csrf(csrf)
-        form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+        form = await posted(request)
         saved, problem = await page.attempt(
             "PUT",
             "content",

@@ -312,7 +312,9 @@ class AdvocateOut(BaseModel):
         )
 
 
-class MediaRatesIn(BaseModel):
+class MediaRatesBody(BaseModel):
+    """The tenant's paid-media rates, as an admin sets them and as they are read."""
+
     model_config = {
         "json_schema_extra": {
             "examples": [{"currency": "EUR", "networks": {"linkedin": {"cpm": 30, "cpc": 2.5}}}]
@@ -423,12 +425,18 @@ def router(reports: Reports) -> APIRouter:
     ) -> AdvocateOut:
         return AdvocateOut.of(await reports.mine(principal, period, interval=interval))
 
+    @api.get("/media-rates", summary="The paid-media rates in force (admins, curators)")
+    async def media_rates(principal: Authenticated) -> MediaRatesBody:
+        currency, rates = await reports.media_rates(principal)
+        networks = {Network(n): RatesIn(**vars(r)) for n, r in rates.items()}
+        return MediaRatesBody(currency=currency, networks=networks)
+
     @api.put(
         "/media-rates",
         status_code=204,
         summary="The paid-media rates earned media value uses (admin)",
     )
-    async def set_media_rates(body: MediaRatesIn, principal: Authenticated) -> Response:
+    async def set_media_rates(body: MediaRatesBody, principal: Authenticated) -> Response:
         rates = {network: MediaRates(**r.model_dump()) for network, r in body.networks.items()}
         await reports.set_media_rates(principal, body.currency, rates)
         return Response(status_code=204)

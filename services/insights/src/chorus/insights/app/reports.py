@@ -300,6 +300,12 @@ class Reports:
         known = await self._store.audiences(tenant, {advocate for advocate, _ in found.sharers})
         return potential_reach(found.sharers, known)
 
+    async def media_rates(self, principal: Principal) -> tuple[str, dict[str, MediaRates]]:
+        """The rates in force: each network's, zero where none was set."""
+        principal.require_role(*READERS)
+        currency, rates = await self._store.media_rates(principal.tenant) or (DEFAULT_CURRENCY, {})
+        return currency, {n.value: rates.get(n.value, MediaRates()) for n in Network}
+
     async def set_media_rates(
         self, principal: Principal, currency: str, rates: Mapping[Network, MediaRates]
     ) -> None:
