@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,9 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
-from playwright.async_api import expect
+from playwright.async_api import BrowserContext, expect
+from playwright.async_api import Page as PlaywrightPage
+from pymongo import AsyncMongoClient
 
 from chorus.contracts.common.v1.common_pb2 import SHARE_MODE_API
 from chorus.contracts.distribution.v1.events_pb2 import SharePerformed
@@ -40,7 +42,10 @@ from chorus.demo.activity import plan, seed_activity
 from chorus.demo.platform import Endpoints, Platform
 from chorus.demo.seed import ADMIN, ADVOCATES, ITEMS, PROGRAM, seed
 from chorus.gamification.domain.rules import DEFAULT_RULES, Action
+from chorus.hub.adapters.sessions import SessionStore
+from chorus.hub.web.security import SESSION_COOKIE
 from chorus.kit.admin import delete_namespace, ensure_topics, topic_specs
+from chorus.kit.crypto import DEV_TOKEN_KEYS, TokenCipher
 from chorus.kit.envelope import Encoder
 from chorus.kit.metrics import Metrics
 from chorus.kit.producer import EventProducer
@@ -63,6 +68,7 @@ BROWSER = {"user-agent": "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/201001
 OTHER_BROWSER = {"user-agent": "Mozilla/5.0 (iPhone; CPU iPhone OS 18_1 like Mac OS X) Safari"}
 BOT = {"user-agent": "LinkedInBot/1.0"}
 SERVICES = ("content", "distribution", "engagement", "gamification", "insights")
+OTLP_ENDPOINT = "OTEL_EXPORTER_OTLP_ENDPOINT"
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,8 @@ class CollectedSpan:
     attributes: dict[str, Any]
     # Traces this span links to (a batch consumer's span links its records').
     linked: frozenset[str] = frozenset()
+    span_id: str = ""
+    parent_id: str = ""
 
 
 @dataclass
@@ -119,6 +127,8 @@ class SpanReceiver:
                             span.kind,
                             attributes,
                             frozenset(link.trace_id.hex() for link in span.links),
+                            span.span_id.hex(),
+                            span.parent_span_id.hex(),
                         )
                     )
 
@@ -136,6 +146,8 @@ class Running:
     # The journey's topic namespace (CHORUS_TOPIC_PREFIX): nothing it
     # produces is left for other tests or for `make run`.
     prefix: str
+    # Where the services export their spans (the receiver's OTLP endpoint).
+    otlp_endpoint: str
 
 
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
@@ -169,7 +181,7 @@ async def running(
         "CHORUS_KAFKA_BOOTSTRAP": kafka_bootstrap,
         "CHORUS_MONGO_URL": mongo_url,
         "CHORUS_LOG_LEVEL": "WARNING",
-        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{receiver_port}",
+        OTLP_ENDPOINT: f"http://127.0.0.1:{receiver_port}",
         "OTEL_BSP_SCHEDULE_DELAY": "200",
         "CHORUS_LINKEDIN_API_BASE_URL": simulator_url,
         "CHORUS_X_API_BASE_URL": simulator_url,
@@ -210,7 +222,9 @@ async def running(
             processes.append(await start_service(executable, env, http_ports[name], timeout=90))
         async with httpx.AsyncClient(timeout=15) as http:
             platform = Platform(http, endpoints, unique("acme"))
-            yield Running(platform, endpoints, receiver, kafka_bootstrap, prefix)
+            yield Running(
+                platform, endpoints, receiver, kafka_bootstrap, prefix, common[OTLP_ENDPOINT]
+            )
     finally:
         for process in processes:
             if process.returncode is None:
@@ -519,15 +533,24 @@ def planned_reactions() -> int:
     return sum(p.reactions * len(p.networks) for p in plan(ADVOCATES, len(ITEMS)))
 
 
+@pytest.fixture(scope="module")
+def hub_database() -> str:
+    return unique("journey_hub").replace("-", "_")
+
+
 @pytest_asyncio.fixture(loop_scope="session", scope="module")
-async def hub(running: Running, mongo_url: str, oidc_issuer: str) -> AsyncIterator[str]:
+async def hub(
+    running: Running, mongo_url: str, oidc_issuer: str, hub_database: str
+) -> AsyncIterator[str]:
     """The hub as its own process, in front of the journey's services."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    database = unique("journey_hub").replace("-", "_")
+    database = hub_database
     e = running.endpoints
     env = {
         **os.environ,
+        OTLP_ENDPOINT: running.otlp_endpoint,
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
         "CHORUS_HTTP_PORT": str(port),
         "CHORUS_PUBLIC_BASE_URL": url,
         "CHORUS_MONGO_URL": mongo_url,
@@ -736,6 +759,158 @@ async def test_a_curator_writes_an_approver_approves_and_a_retraction_withdraws_
 
             await eventually(withdrawn, timeout=30, interval=0.5)
             assert await serious_violations(mine) == []
+
+
+async def session_secret(context: BrowserContext) -> str:
+    """The hub's session id, as the browser holds it."""
+    cookies = await context.cookies()
+    return next(c["value"] for c in cookies if c["name"] == SESSION_COOKIE)
+
+
+async def focused(page: PlaywrightPage) -> str:
+    """What the keyboard's focus is on: its label, or its text."""
+    return str(
+        await page.evaluate(
+            "() => { const e = document.activeElement;"
+            " return ((e.labels && e.labels[0]) ? e.labels[0].innerText : e.innerText)"
+            " || e.getAttribute('aria-label') || ''; }"
+        )
+    ).strip()
+
+
+async def tab_to(page: PlaywrightPage, name: str, most: int = 40) -> None:
+    """Tab forward until the focus is on `name`; fail if the keyboard cannot reach it."""
+    for _ in range(most):
+        await page.keyboard.press("Tab")
+        if await focused(page) == name:
+            return
+    pytest.fail(f"{name!r} cannot be reached with the Tab key")
+
+
+def descends_from(span: CollectedSpan, ancestor: CollectedSpan, spans: list[CollectedSpan]) -> bool:
+    by_id = {s.span_id: s for s in spans}
+    parent = by_id.get(span.parent_id)
+    while parent is not None:
+        if parent.span_id == ancestor.span_id:
+            return True
+        parent = by_id.get(parent.parent_id)
+    return False
+
+
+async def test_an_advocate_reconnects_stays_signed_in_and_erases_themselves_by_keyboard(
+    running: Running, hub: str, hub_database: str, mongo_url: str, chromium: str
+) -> None:
+    """An account the platform revoked: the feed's banner, a reconnection at
+    the consent page. A lapsed access token renewed at the provider without a
+    sign-in; an expired session refused; the page's trace reaching the API it
+    calls. Then, by keyboard alone, leave with erasure: signed out, and
+    nothing of theirs left at the hub or at distribution."""
+    acme = Platform(running.platform.http, running.endpoints, "acme")
+    advocate = "advocate-10"
+    program = await acme.set_program("ada", PROGRAM)
+    await acme.enroll(advocate, int(program["policy_version"]), ["sales"])
+    await acme.connect(advocate, "linkedin")
+    simulator = running.endpoints.simulator
+    revoked = await acme.http.post(f"{simulator}/_sim/members/{acme.member_id(advocate)}/revoke")
+    assert revoked.json()["revoked"] >= 1
+    item = await acme.approved_item("carol", "alice", ITEMS[2], key=unique("hub-reconnect"))
+    await share_once_known(acme, advocate, item["id"], ["linkedin"])
+
+    async def healths() -> list[str]:
+        return [account["health"] for account in await acme.accounts(advocate)]
+
+    async def expired() -> bool:
+        return await healths() == ["expired"]  # the post failed: the platform refused
+
+    await eventually(expired, timeout=30, interval=0.3)
+    mongo: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(mongo_url)
+    store = SessionStore(mongo[hub_database], TokenCipher.from_setting(DEV_TOKEN_KEYS), 1800, 43200)
+    try:
+        async with browser(chromium) as chrome:
+            context = await chrome.new_context(bypass_csp=True)
+            page = await context.new_page()
+            async with screenshot_on_failure(page, "hub-reconnect"):
+                await sign_in(page, hub, advocate)
+                await page.wait_for_url(f"{hub}/feed")
+                await page.get_by_role("link", name="An account needs you").click()
+                await page.get_by_role("button", name="Reconnect LinkedIn").click()
+                await page.fill("#member", acme.member_id(advocate))  # at the platform
+                await page.get_by_role("button", name="Allow").click()
+                await page.wait_for_url(f"{hub}/accounts")
+                await expect(page.locator("tbody")).to_contain_text("Working")
+                assert await healths() == ["active"]
+
+                # A lapsed access token is renewed at the provider, unseen.
+                secret = await session_secret(context)
+                session = await store.find(secret)
+                assert session is not None
+                lapsed = replace(session.tokens, access_expires_at=0)
+                await store.save(secret, replace(session, tokens=lapsed))
+                await page.goto(f"{hub}/standing")
+                await expect(page.get_by_role("heading", level=1)).to_have_text("Your points")
+                renewed = await store.find(secret)
+                assert renewed is not None
+                assert renewed.tokens.access_token != session.tokens.access_token
+                assert renewed.tokens.access_expires_at > time.time()
+                stored = await mongo[hub_database]["sessions"].find_one(
+                    {"identity.subject": advocate}
+                )
+                assert renewed.tokens.refresh_token not in str(stored)  # sealed at rest
+
+                # An expired session opens nothing: a new one begins (at once,
+                # while the provider's own session lasts).
+                await store.save(secret, replace(renewed, expires_at=time.time() - 1))
+                await page.goto(f"{hub}/standing")
+                await page.wait_for_url(f"{hub}/standing")
+                assert await session_secret(context) != secret
+                assert await store.find(secret) is None
+
+                # The page's span is the parent of the API calls it makes.
+                trace_id = os.urandom(16).hex()
+                traceparent = f"00-{trace_id}-{os.urandom(8).hex()}-01"
+                await context.set_extra_http_headers({"traceparent": traceparent})
+                await page.goto(f"{hub}/standing")
+                await context.set_extra_http_headers({})
+
+                async def traced() -> bool:
+                    spans = running.receiver.of_trace(trace_id)
+                    pages = [s for s in spans if s.service == "chorus-hub" and s.kind == 2]
+                    calls = [s for s in spans if s.service == "chorus-gamification" and s.kind == 2]
+                    return (
+                        len(pages) == 1
+                        and len(calls) >= 2
+                        and all(descends_from(call, pages[0], spans) for call in calls)
+                    )
+
+                await eventually(traced, timeout=15, interval=0.3)
+
+                # Leave with erasure, by keyboard alone.
+                await page.goto(f"{hub}/leave")
+                await page.keyboard.press("Tab")
+                assert await focused(page) == "Skip to the content"
+                await page.keyboard.press("Enter")
+                await tab_to(
+                    page,
+                    "Leave: stop receiving content; my past figures stay, anonymised in rankings.",
+                )
+                await page.keyboard.press("ArrowDown")  # the next choice of the group
+                assert await page.get_by_label("Leave and erase").is_checked()
+                await tab_to(page, "Confirm")
+                await page.keyboard.press("Enter")
+                await page.wait_for_url(f"{hub}/?erased=1")
+                await expect(page.get_by_role("status")).to_contain_text(
+                    "erasure has been requested"
+                )
+                assert await serious_violations(page) == []
+        sessions = mongo[hub_database]["sessions"]
+        assert await sessions.count_documents({"identity.subject": advocate}) == 0
+
+        async def accounts_erased() -> bool:
+            return await acme.accounts(advocate) == []
+
+        await eventually(accounts_erased, timeout=30, interval=0.3)
+    finally:
+        await mongo.close()
 
 
 # What the admin's new reward costs: no more than a share earns.

@@ -4,7 +4,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chorus.distribution.adapters.crypto import TokenCipher
 from chorus.distribution.domain.accounts import Health, health, pkce_pair
 from chorus.distribution.domain.posts import intent_url, post_text
 from chorus.distribution.domain.sharing import (
@@ -99,17 +98,3 @@ def test_pkce_challenge_is_the_s256_of_the_verifier() -> None:
     assert 43 <= len(verifier) <= 128
     expected = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=")
     assert challenge == expected.decode()
-
-
-def test_tokens_are_encrypted_bound_to_their_account_and_keys_rotate() -> None:
-    old = TokenCipher.from_setting("k1:" + base64.b64encode(b"1" * 32).decode())
-    sealed = old.encrypt("secret-token", "acme:bob:x")
-    assert "secret-token" not in sealed and sealed.startswith("k1:")
-    assert old.decrypt(sealed, "acme:bob:x") == "secret-token"
-    with pytest.raises(Exception):  # noqa: B017 (any authentication failure)
-        old.decrypt(sealed, "acme:eve:x")
-    rotated = TokenCipher.from_setting(
-        "k2:" + base64.b64encode(b"2" * 32).decode() + ",k1:" + base64.b64encode(b"1" * 32).decode()
-    )
-    assert rotated.decrypt(sealed, "acme:bob:x") == "secret-token"
-    assert rotated.encrypt("t", "c").startswith("k2:")

@@ -1,3 +1,6 @@
+import base64
+import os
+
 import pytest
 from pydantic import ValidationError
 
@@ -10,14 +13,17 @@ REAL = {
 }
 
 
-def test_production_needs_https_for_the_hub_and_its_provider() -> None:
+def test_production_needs_https_and_a_session_key_of_its_own() -> None:
     with pytest.raises(ValidationError, match="CHORUS_PUBLIC_BASE_URL must be an https"):
         HubSettings(**REAL)
-    settings = HubSettings(
-        **REAL,
-        public_base_url="https://hub.acme.example",
-        oidc_issuer="https://id.acme.example/realms/acme",
-    )
+    https = {
+        "public_base_url": "https://hub.acme.example",
+        "oidc_issuer": "https://id.acme.example/realms/acme",
+    }
+    with pytest.raises(ValidationError, match="CHORUS_SESSION_TOKEN_KEYS"):
+        HubSettings(**REAL, **https)
+    key = base64.b64encode(os.urandom(32)).decode()
+    settings = HubSettings(**REAL, **https, session_token_keys=f"k1:{key}")
     assert settings.secure_cookies
 
 

@@ -10,7 +10,6 @@ from pydantic_settings import SettingsConfigDict
 from chorus.contracts.content.v1.events_pb2 import ContentApproved, ContentRetracted, ProgramChanged
 from chorus.contracts.distribution.v1.events_pb2 import ShareRequested
 from chorus.distribution.adapters.content_copies import ContentCopies
-from chorus.distribution.adapters.crypto import DEV_TOKEN_KEYS, TokenCipher
 from chorus.distribution.adapters.platforms import LinkedIn, Platform, X
 from chorus.distribution.adapters.store import DistributionStore
 from chorus.distribution.adapters.tracked_links import ServiceIdentity, TrackedLinks
@@ -29,6 +28,7 @@ from chorus.distribution.app.share_history import ShareHistory
 from chorus.distribution.app.share_moves import ShareMoves
 from chorus.distribution.domain.rate_limit import Budget, Limiter
 from chorus.kit.consumer import Batched, handles
+from chorus.kit.crypto import DEV_TOKEN_KEYS, TokenCipher
 from chorus.kit.devkey import DEV_KEY_ID, DEV_PRIVATE_KEY_PEM
 from chorus.kit.networks import Network
 from chorus.kit.outbox import OutboxRelay

@@ -41,6 +41,7 @@ from chorus.hub.web.context import (
 )
 from chorus.hub.web.security import SecurityHeaders, origin_of
 from chorus.kit.auth import TokenVerifier
+from chorus.kit.crypto import DEV_TOKEN_KEYS, TokenCipher
 from chorus.kit.health import Health, mongo_check
 from chorus.kit.http import build_http_app
 from chorus.kit.metrics import Metrics
@@ -67,6 +68,10 @@ class HubSettings(ServiceSettings):
     platform_origins: str = "https://www.linkedin.com https://x.com"
     session_idle_seconds: float = Field(default=1800, gt=0)
     session_max_seconds: float = Field(default=12 * 3600, gt=0)
+    # Keys sealing the provider's tokens in the session documents
+    # ("kid:base64key,...", the first active); the development key is refused
+    # in production.
+    session_token_keys: str = DEV_TOKEN_KEYS
     content_url: str = "http://127.0.0.1:8010"
     distribution_url: str = "http://127.0.0.1:8020"
     engagement_url: str = "http://127.0.0.1:8030"
@@ -87,6 +92,8 @@ class HubSettings(ServiceSettings):
             )
             if not url.startswith("https://")
         ]
+        if self.session_token_keys == DEV_TOKEN_KEYS:
+            problems.append("set CHORUS_SESSION_TOKEN_KEYS (the development key is public)")
         if problems:
             raise UnsafeSettingsError("unsafe production settings: " + "; ".join(problems))
         return self
@@ -140,7 +147,10 @@ def build(settings: HubSettings) -> ServiceRuntime:
     health = Health(metrics)
     health.add("mongodb", mongo_check(mongo))
     sessions = SessionStore(
-        mongo[settings.database_name], settings.session_idle_seconds, settings.session_max_seconds
+        mongo[settings.database_name],
+        TokenCipher.from_setting(settings.session_token_keys),
+        settings.session_idle_seconds,
+        settings.session_max_seconds,
     )
     # The API calls are CLIENT spans under the page's request span.
     http = traced_http_client(timeout=10)

@@ -16,11 +16,11 @@ from typing import Any
 from prometheus_client import Gauge
 
 from chorus.contracts.distribution.v1.events_pb2 import AccountHealthChanged
-from chorus.distribution.adapters.crypto import TokenCipher
 from chorus.distribution.adapters.platforms import Platform, PlatformUnreachable, TokenGrant
 from chorus.distribution.adapters.store import DistributionStore
 from chorus.distribution.domain.accounts import Health, health, pkce_pair
 from chorus.kit.auth import Principal, Role
+from chorus.kit.crypto import TokenCipher
 from chorus.kit.envelope import timestamp
 from chorus.kit.errors import ErrorCode, ProblemError, Violation
 from chorus.kit.metrics import Metrics

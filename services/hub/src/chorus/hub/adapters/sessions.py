@@ -1,8 +1,10 @@
 """Server-side sessions in MongoDB. The browser holds only a random session id
-in an HttpOnly cookie; the provider's tokens stay here. Documents are keyed by
-the id's SHA-256, so a copy of the database opens no session, and expire by a
-TTL index (idle and absolute limits, checked on every read as well, since the
-TTL monitor runs only once a minute).
+in an HttpOnly cookie; the provider's tokens stay here, encrypted (AES-GCM,
+bound to their session's document, so a ciphertext copied into another
+session does not open). Documents are keyed by the id's SHA-256, so a copy of
+the database opens no session, and expire by a TTL index (idle and absolute
+limits, checked on every read as well, since the TTL monitor runs only once a
+minute).
 
 A sign-in in progress (state, nonce, PKCE verifier) is kept the same way for
 ten minutes, bound to a cookie of its own so that a callback from another
@@ -12,6 +14,7 @@ browser is refused.
 from __future__ import annotations
 
 import hashlib
+import json
 import secrets
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -22,6 +25,7 @@ from pymongo import ASCENDING
 from pymongo.asynchronous.database import AsyncDatabase
 
 from chorus.hub.adapters.oidc import Identity, Tokens
+from chorus.kit.crypto import TokenCipher
 from chorus.kit.mongo import Document
 
 SIGN_IN_SECONDS = 600
@@ -55,8 +59,15 @@ class Session:
 
 
 class SessionStore:
-    def __init__(self, db: AsyncDatabase[Document], idle_seconds: float, max_seconds: float):
+    def __init__(
+        self,
+        db: AsyncDatabase[Document],
+        cipher: TokenCipher,
+        idle_seconds: float,
+        max_seconds: float,
+    ):
         self._sessions = db["sessions"]
+        self._cipher = cipher
         self._sign_ins = db["sign_ins"]
         self._idle = idle_seconds
         self._max = max_seconds
@@ -99,7 +110,8 @@ class SessionStore:
             created_at=now,
             expires_at=now + self._idle,
         )
-        await self._sessions.insert_one({"_id": _key(secret), **self._fields(session)})
+        key = _key(secret)
+        await self._sessions.insert_one({"_id": key, **self._fields(key, session)})
         return secret, session
 
     async def find(self, secret: str) -> Session | None:
@@ -108,8 +120,8 @@ class SessionStore:
         found = await self._sessions.find_one({"_id": _key(secret)})
         if found is None:
             return None
-        session = _session(found)
-        if session.expires_at <= now or session.created_at + self._max <= now:
+        session = self._session(found)
+        if session is None or session.expires_at <= now or session.created_at + self._max <= now:
             await self.delete(secret)
             return None
         session = replace(session, expires_at=min(now + self._idle, session.created_at + self._max))
@@ -120,7 +132,8 @@ class SessionStore:
         return session
 
     async def save(self, secret: str, session: Session) -> None:
-        await self._sessions.update_one({"_id": _key(secret)}, {"$set": self._fields(session)})
+        key = _key(secret)
+        await self._sessions.update_one({"_id": key}, {"$set": self._fields(key, session)})
 
     async def delete(self, secret: str) -> None:
         await self._sessions.delete_one({"_id": _key(secret)})
@@ -132,23 +145,31 @@ class SessionStore:
         )
         return result.deleted_count
 
-    @staticmethod
-    def _fields(session: Session) -> dict[str, Any]:
+    def _fields(self, key: str, session: Session) -> dict[str, Any]:
         fields = asdict(session)
+        tokens = json.dumps(fields.pop("tokens"))
+        fields["sealed_tokens"] = self._cipher.encrypt(tokens, context=key)
         fields["expires"] = _at(session.expires_at)
         return fields
 
-
-def _session(document: Document) -> Session:
-    identity = dict(document["identity"])
-    identity["roles"] = tuple(identity["roles"])
-    identity["groups"] = tuple(identity["groups"])
-    return Session(
-        identity=Identity(**identity),
-        tokens=Tokens(**document["tokens"]),
-        csrf=document["csrf"],
-        locale=document["locale"],
-        created_at=document["created_at"],
-        expires_at=document["expires_at"],
-        flash=list(document.get("flash", [])),
-    )
+    def _session(self, document: Document) -> Session | None:
+        """The session a document holds; None for one whose tokens cannot be
+        opened (written before they were sealed, or under a key since retired):
+        its person signs in again."""
+        try:
+            sealed = document["sealed_tokens"]
+            tokens = Tokens(**json.loads(self._cipher.decrypt(sealed, context=document["_id"])))
+        except (KeyError, ValueError):  # TokenUnreadable is a ValueError
+            return None
+        identity = dict(document["identity"])
+        identity["roles"] = tuple(identity["roles"])
+        identity["groups"] = tuple(identity["groups"])
+        return Session(
+            identity=Identity(**identity),
+            tokens=tokens,
+            csrf=document["csrf"],
+            locale=document["locale"],
+            created_at=document["created_at"],
+            expires_at=document["expires_at"],
+            flash=list(document.get("flash", [])),
+        )

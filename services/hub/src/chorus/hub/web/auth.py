@@ -24,6 +24,16 @@ def safe_return_path(value: str | None) -> str:
     return value
 
 
+async def signed_out(page: Page, back_to: str) -> Response:
+    """The session ended here, then at the provider, which sends the browser
+    back to the hub's `back_to`."""
+    await page.hub.sessions.delete(page.secret)
+    location = await page.hub.oidc.sign_out_url(page.session.tokens.id_token, page.hub.url(back_to))
+    response = RedirectResponse(location, status_code=303)
+    response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
 def router() -> APIRouter:
     r = APIRouter()
 
@@ -96,11 +106,7 @@ def router() -> APIRouter:
         page: Annotated[Page, Depends(signed_in)], csrf: Annotated[str, Form(max_length=200)]
     ) -> Response:
         await page.check_csrf(csrf)
-        await page.hub.sessions.delete(page.secret)
-        location = await page.hub.oidc.sign_out_url(page.session.tokens.id_token, page.hub.url("/"))
-        response = RedirectResponse(location, status_code=303)
-        response.delete_cookie(SESSION_COOKIE)
-        return response
+        return await signed_out(page, "/")
 
     @r.post("/language", include_in_schema=False)
     async def choose_language(
@@ -122,6 +128,7 @@ def router() -> APIRouter:
         if page is not None:
             return page.redirect("/feed")
         language = i18n.from_accept_language(request.headers.get("accept-language"))
-        return render(request, "welcome.html", language)
+        erased = request.query_params.get("erased") == "1"
+        return render(request, "welcome.html", language, erased=erased)
 
     return r

@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Form, Response
 
 from chorus.hub.adapters.api import ApiProblem
+from chorus.hub.web.auth import signed_out
 from chorus.hub.web.context import Page, signed_in
 
 SignedIn = Annotated[Page, Depends(signed_in)]
@@ -65,8 +66,10 @@ def router() -> APIRouter:
         await page.check_csrf(csrf)
         if choice == "erase":
             await page.call("POST", "content", f"/v1/advocates/{page.subject}/erasure")
-            await page.flash("success", page.t("leave.erasure_requested"))
-        elif choice == "leave":
+            # Nothing naming them stays here either: every session of theirs ends.
+            await page.hub.sessions.delete_for(page.session.identity.tenant, page.subject)
+            return await signed_out(page, "/?erased=1")
+        if choice == "leave":
             await page.call("DELETE", "content", "/v1/enrollment")
             await page.flash("success", page.t("leave.left"))
         return page.redirect("/join")

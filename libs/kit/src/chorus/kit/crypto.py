@@ -1,16 +1,23 @@
-"""Access and refresh tokens are encrypted at rest with AES-GCM. Each ciphertext
-names its key id, so keys can rotate: new tokens use the active key, old ones
-stay readable while their key is still configured."""
+"""Tokens at rest (a platform's at distribution, the identity provider's in
+the hub's sessions) are encrypted with AES-GCM. Each ciphertext names its key
+id, so keys can rotate: new tokens use the active key, old ones stay readable
+while their key is still configured."""
 
 from __future__ import annotations
 
 import base64
 import os
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 # Public on purpose, like the development JWT key: refused in production.
 DEV_TOKEN_KEYS = "dev1:" + base64.b64encode(b"chorus-development-only-key-32b!").decode()
+
+
+class TokenUnreadable(ValueError):
+    """A ciphertext under a key no longer configured, altered, or sealed for
+    another context."""
 
 
 class TokenCipher:
@@ -40,6 +47,9 @@ class TokenCipher:
     def decrypt(self, token: str, context: str) -> str:
         kid, _, encoded = token.partition(":")
         if kid not in self._keys:
-            raise KeyError(f"token key {kid!r} is no longer configured")
+            raise TokenUnreadable(f"token key {kid!r} is no longer configured")
         raw = base64.b64decode(encoded)
-        return self._keys[kid].decrypt(raw[:12], raw[12:], context.encode()).decode()
+        try:
+            return self._keys[kid].decrypt(raw[:12], raw[12:], context.encode()).decode()
+        except InvalidTag as error:
+            raise TokenUnreadable("the token was altered or sealed for another context") from error
