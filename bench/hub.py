@@ -2,7 +2,7 @@
 (the services, the simulator and the hub, each its own process, in a topic
 namespace and databases of their own) seeded with `make run`'s demo tenant
 through the public APIs, then each page loaded by signed-in people, 4 at a
-time for --seconds: an advocate's feed, points, accounts and programme pages,
+time for --seconds: an advocate's feed, shares, points, accounts and programme pages,
 and the admin's dashboard (a week) and review queue. Beside each page, the
 service API call that dominates it, in the same run (the page's own cost is
 the difference: templates, the session, the other calls).
@@ -41,6 +41,7 @@ from chorus.hub.adapters.oidc import Identity, Tokens
 from chorus.hub.adapters.sessions import SessionStore
 from chorus.hub.web.security import SESSION_COOKIE
 from chorus.kit.auth import dev_authorization
+from chorus.kit.crypto import DEV_TOKEN_KEYS, TokenCipher
 from chorus.kit.mongo import mongo_client
 from chorus.kit.settings import ServiceSettings
 
@@ -146,7 +147,8 @@ async def main() -> None:
                 await platform.wait_ready()
                 items = await seed(platform)
                 await seed_activity(platform, ADMIN, ADVOCATES, [str(i["id"]) for i in items])
-            store = SessionStore(mongo[hub_database], 3600, 3600)
+            cipher = TokenCipher.from_setting(DEV_TOKEN_KEYS)  # the hub's own, outside production
+            store = SessionStore(mongo[hub_database], cipher, 3600, 3600)
             advocate = await session_cookie(
                 store, tenant, ADVOCATES[0], "advocate", advocate_groups(0)
             )
@@ -159,6 +161,12 @@ async def main() -> None:
                     f"{hub_url}/feed",
                     advocate,
                     f"{endpoints.content}/v1/feed?limit=20",
+                    api_advocate,
+                ),
+                "shares": (
+                    f"{hub_url}/shares",
+                    advocate,
+                    f"{endpoints.distribution}/v1/shares?limit=20",
                     api_advocate,
                 ),
                 "points": (
