@@ -4,6 +4,7 @@ APIs called with their token, flash messages, and rendering in their language.""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass, replace
 from typing import Any
@@ -110,6 +111,16 @@ class Page:
 
     async def get(self, service: str, path: str, **params: Any) -> Json:
         return await self.hub.api.get(service, path, await self.token(), **params)
+
+    async def get_all(self, *reads: tuple[str, str, dict[str, Any]]) -> list[Json]:
+        """Independent reads (service, path, query) at once. The token is made
+        fresh first, so a lapsed one is refreshed once, not once per read."""
+        token = await self.token()
+        return list(
+            await asyncio.gather(
+                *(self.hub.api.get(service, path, token, **query) for service, path, query in reads)
+            )
+        )
 
     async def flash(self, kind: str, message: str) -> None:
         self.session = replace(

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Response
 
 from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.domain.commentary import LIMITS, remaining
-from chorus.hub.web.accounts import NEEDS_RECONNECT, accounts_of
+from chorus.hub.web.accounts import NEEDS_RECONNECT
 from chorus.hub.web.context import Page, signed_in
 
 SignedIn = Annotated[Page, Depends(signed_in)]
@@ -56,8 +56,10 @@ def router() -> APIRouter:
         feed = await page.get("content", "/v1/feed", limit=20)
         if not feed.get("enrolled") or not feed.get("policy_acknowledged"):
             return page.redirect("/join")
-        program = await page.get("content", "/v1/program")
-        reconnect = [a for a in await accounts_of(page) if a["health"] in NEEDS_RECONNECT]
+        program, accounts = await page.get_all(
+            ("content", "/v1/program", {}), ("distribution", "/v1/accounts", {})
+        )
+        reconnect = [a for a in accounts if a["health"] in NEEDS_RECONNECT]
         entries = [
             {**entry, "composer": composer(entry["item"], program)} for entry in feed["items"]
         ]

@@ -19,10 +19,12 @@ def router() -> APIRouter:
 
     @r.get("/standing", include_in_schema=False)
     async def standing(page: SignedIn, period: Period = "week", team: bool = False) -> Response:
-        mine = await page.get("gamification", "/v1/me/standing", period_kind=period)
         groups = page.session.identity.groups
         group = groups[0] if team and groups else None
-        board = await page.get("gamification", f"/v1/leaderboards/{period}", group=group, limit=20)
+        mine, board = await page.get_all(
+            ("gamification", "/v1/me/standing", {"period_kind": period}),
+            ("gamification", f"/v1/leaderboards/{period}", {"group": group, "limit": 20}),
+        )
         return await page.render(
             "standing.html",
             mine=mine,
