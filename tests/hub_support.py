@@ -76,3 +76,14 @@ async def shown(page: Page, name: str) -> None:
     """A screenshot of the page for the documentation, when asked for."""
     if SCREENSHOTS:
         await page.screenshot(path=str(Path(SCREENSHOTS) / f"{name}.png"))
+
+
+async def violations_on(page: Page, hub_url: str, paths: list[str]) -> dict[str, Any]:
+    """axe-core's serious and critical violations on each of the hub's pages
+    (only the pages that have some)."""
+    found: dict[str, Any] = {}
+    for path in paths:
+        await page.goto(f"{hub_url}{path}")
+        if violations := await serious_violations(page):
+            found[path] = violations
+    return found

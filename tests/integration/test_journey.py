@@ -26,7 +26,14 @@ import pytest_asyncio
 import uvicorn
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from hub_support import browser, screenshot_on_failure, serious_violations, shown, sign_in
+from hub_support import (
+    browser,
+    screenshot_on_failure,
+    serious_violations,
+    shown,
+    sign_in,
+    violations_on,
+)
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
@@ -884,6 +891,20 @@ async def test_an_advocate_reconnects_stays_signed_in_and_erases_themselves_by_k
 
                 await eventually(traced, timeout=15, interval=0.3)
 
+                # Every page an advocate reaches, and the failed sign-in's.
+                advocate_pages = [
+                    "/feed",
+                    "/shares",
+                    "/standing?period=month",
+                    "/standing?period=all&team=true",
+                    "/rewards",
+                    "/accounts",
+                    "/join",
+                    "/leave",
+                    "/items/new",
+                    "/auth/callback?error=access_denied",
+                ]
+                assert await violations_on(page, hub, advocate_pages) == {}
                 # Leave with erasure, by keyboard alone.
                 await page.goto(f"{hub}/leave")
                 await page.keyboard.press("Tab")
@@ -996,6 +1017,18 @@ async def test_the_admin_reads_the_dashboard_downloads_its_csv_and_changes_a_rul
                 assert width <= 375, (path, width)  # no sideways scrolling on a phone
             await page.set_viewport_size({"width": 1280, "height": 720})
             await page.goto(f"{hub}/dashboard")
+            staff_pages = [
+                "/dashboard?period=quarter",
+                "/dashboard?period=range",
+                "/items?state=live",
+                "/items?state=retracted",
+                "/items/new",
+                "/settings/programme",
+                "/settings/rules",
+                "/settings/media",
+                "/rewards",
+            ]
+            assert await violations_on(page, hub, staff_pages) == {}
             # A rule of the programme, changed in its settings, holds for the API.
             await page.get_by_role("link", name="Settings").click()
             assert await serious_violations(page) == []
