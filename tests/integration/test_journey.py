@@ -663,6 +663,7 @@ async def test_an_advocate_signs_in_joins_and_shares_in_the_browser(
             await expect(mine.locator(".counts div").first).to_have_text(
                 re.compile(r"^Clicks\s*1$")
             )
+            await shown(page, "shares")
             assert await serious_violations(page) == []
             # An address that leads nowhere gets the hub's own error page.
             missing = await page.goto(f"{hub}/shares/no-such-share")
