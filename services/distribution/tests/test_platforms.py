@@ -22,7 +22,7 @@ async def test_a_dropped_pooled_connection_is_asked_again_for_the_member() -> No
             raise httpx.ReadError("server closed the connection", request=request)
         return httpx.Response(200, json={"sub": "m-1"})
 
-    assert await _linkedin(httpx.MockTransport(answer)).member_id("t") == "m-1"
+    assert await _linkedin(httpx.MockTransport(answer)).connected("t") == ("m-1", None)
     assert calls == 2
 
 
@@ -31,7 +31,7 @@ async def test_a_platform_that_keeps_failing_is_unreachable_not_a_crash() -> Non
         raise httpx.ReadError("down", request=request)
 
     with pytest.raises(PlatformUnreachable, match="linkedin: ReadError"):
-        await _linkedin(httpx.MockTransport(answer)).member_id("t")
+        await _linkedin(httpx.MockTransport(answer)).connected("t")
 
 
 async def test_a_server_error_on_the_profile_is_unreachable() -> None:
@@ -42,7 +42,22 @@ async def test_a_server_error_on_the_profile_is_unreachable() -> None:
         "secret",
     )
     with pytest.raises(PlatformUnreachable, match="x: HTTP 502"):
-        await platform.member_id("t")
+        await platform.connected("t")
+
+
+async def test_x_tells_the_member_and_their_followers_in_one_request() -> None:
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        body = {"data": {"id": "42", "public_metrics": {"followers_count": 120}}}
+        return httpx.Response(200, json=body)
+
+    platform = X(
+        httpx.AsyncClient(transport=httpx.MockTransport(answer)), "https://api.test", "id", "s"
+    )
+    assert await platform.connected("t") == ("42", 120)
+    assert asked == ["https://api.test/2/users/me?user.fields=public_metrics"]
 
 
 async def test_a_refused_code_is_none_and_a_failing_token_endpoint_is_unreachable() -> None:

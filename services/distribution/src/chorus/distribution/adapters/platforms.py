@@ -49,7 +49,9 @@ class Platform(Protocol):
 
     async def refresh(self, refresh_token: str) -> TokenGrant | None: ...
 
-    async def member_id(self, token: str) -> str: ...
+    async def connected(self, token: str) -> tuple[str, int | None]:
+        """Whose token it is, and their audience where the platform says."""
+        ...
 
     async def audience_size(self, token: str, member: str) -> int | None: ...
 
@@ -238,8 +240,10 @@ class LinkedIn(_OAuth):
             "X-Restli-Protocol-Version": "2.0.0",
         }
 
-    async def member_id(self, token: str) -> str:
-        return str((await self._identity("/v2/userinfo", token))["sub"])
+    async def connected(self, token: str) -> tuple[str, int | None]:
+        """Two requests: the member's id (OpenID userinfo), then their connections."""
+        member = str((await self._identity("/v2/userinfo", token))["sub"])
+        return member, await self.audience_size(token, member)
 
     async def audience_size(self, token: str, member: str) -> int | None:
         if not self._connections_size:
@@ -297,15 +301,19 @@ class X(_OAuth):
     _token_path = "/2/oauth2/token"
     _scopes = "tweet.read tweet.write users.read offline.access"
 
-    async def member_id(self, token: str) -> str:
-        return str((await self._identity("/2/users/me", token))["data"]["id"])
+    _me = "/2/users/me?user.fields=public_metrics"
+
+    async def connected(self, token: str) -> tuple[str, int | None]:
+        """One request: X's profile carries both the id and the followers."""
+        body = await self._identity(self._me, token)
+        member = str(body["data"]["id"])
+        try:
+            return member, _followers(body)
+        except (LookupError, TypeError, ValueError):
+            return member, None
 
     async def audience_size(self, token: str, member: str) -> int | None:
-        return await self._audience(
-            "/2/users/me?user.fields=public_metrics",
-            token,
-            lambda body: body["data"]["public_metrics"]["followers_count"],
-        )
+        return await self._audience(self._me, token, _followers)
 
     async def post(self, token: str, member: str, text: str, link: str, title: str) -> PostAttempt:
         request = self._http.build_request(
@@ -339,3 +347,7 @@ class X(_OAuth):
             headers={"Authorization": f"Bearer {token}"},
         )
         return _attempt(*await _send(self._http, request))
+
+
+def _followers(body: Any) -> int:
+    return int(body["data"]["public_metrics"]["followers_count"])

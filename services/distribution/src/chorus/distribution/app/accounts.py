@@ -149,12 +149,11 @@ class Accounts:
                     f"{network} refused the code",
                     [Violation("code", "expired or already used")],
                 )
-            member = await platform.member_id(grant.access_token)
+            member, audience = await platform.connected(grant.access_token)
         except PlatformUnreachable as error:
             raise ProblemError(
                 ErrorCode.UNAVAILABLE, f"{error}; connect again in a moment"
             ) from error
-        audience = await platform.audience_size(grant.access_token, member)
         await self._store_grant(
             principal.tenant, principal.subject, network, member, grant, audience
         )
