@@ -767,6 +767,16 @@ async def test_a_curator_writes_an_approver_approves_and_a_retraction_withdraws_
 
             await eventually(withdrawn, timeout=30, interval=0.5)
             assert await serious_violations(mine) == []
+            # They leave (without erasure): asked to confirm, then out of the programme.
+            await mine.goto(f"{hub}/leave")
+            await mine.get_by_label("Leave: stop receiving content").check()
+            await mine.get_by_role("button", name="Confirm").click()
+            await expect(mine.get_by_role("status").first).to_contain_text("You have left")
+            await expect(mine.get_by_role("button", name="Join the programme")).to_be_visible()
+    enrollment = await acme.http.get(
+        f"{running.endpoints.content}/v1/enrollment", headers=acme.auth(advocate, "advocate")
+    )
+    assert enrollment.json()["status"] != "enrolled", enrollment.text
 
 
 async def session_secret(context: BrowserContext) -> str:
