@@ -526,9 +526,11 @@ QUARTER = {"period": "quarter", "of": "2026-Q4"}
 
 
 async def rollups_agree_with_the_days(service: Insights) -> dict[str, Any]:
-    """A month and a quarter without filters are read from the rollups; the
-    same days asked as a range, from the day buckets: the figures must agree."""
+    """Weeks, a month and a quarter without filters are read from the rollups;
+    the same days asked as a range, from the day buckets: the figures must agree."""
     for named, first, last in (
+        (WEEK, "2026-11-02", "2026-11-08"),
+        ({"period": "week", "of": "2026-W44"}, "2026-10-26", "2026-11-01"),  # two months
         (MONTH, "2026-11-01", "2026-11-30"),
         (QUARTER, "2026-10-01", "2026-12-31"),
     ):
@@ -537,7 +539,7 @@ async def rollups_agree_with_the_days(service: Insights) -> dict[str, Any]:
     return rolled_up
 
 
-async def test_a_month_and_a_quarter_read_from_rollups_agree_with_their_days(
+async def test_weeks_a_month_and_a_quarter_read_from_rollups_agree_with_their_days(
     insights: Insights,
 ) -> None:
     quarter = await rollups_agree_with_the_days(insights)
@@ -679,6 +681,7 @@ async def test_an_upgraded_database_reads_its_months_from_the_buckets_until_the_
         await store.start_rollups()
         await store.start_rollups()  # a second replica, or a restart: unchanged
         assert await store.rollups_since() == today + timedelta(days=1)
+        assert await store.rollups_since(PeriodKind.WEEK) == today + timedelta(days=1)
         month = period_named(PeriodKind.MONTH, f"{today:%Y-%m}")
         pat = Principal("pat", "t", frozenset({Role.ADMIN}))
         found = await Reports(store, min_group_size=1).programme(pat, month, Filters())
@@ -686,6 +689,15 @@ async def test_an_upgraded_database_reads_its_months_from_the_buckets_until_the_
         fresh = InsightsStore(client[new])
         await fresh.start_rollups()
         assert await fresh.rollups_since() == date.min
+        assert await fresh.rollups_since(PeriodKind.WEEK) == date.min
+        # A database whose months were rolled up before weeks were: its weeks
+        # are read from the buckets until the day after the first start with weeks.
+        await fresh.meta.delete_one({"_id": "week_rollups"})
+        await fresh.daily.insert_one({"_id": "old", **bucket, "content_id": "c1", "shares": 1})
+        weeks_later = InsightsStore(client[new])
+        await weeks_later.start_rollups()
+        assert await weeks_later.rollups_since() == date.min
+        assert await weeks_later.rollups_since(PeriodKind.WEEK) == today + timedelta(days=1)
     finally:
         for name in (upgraded, new):
             await client.drop_database(name)

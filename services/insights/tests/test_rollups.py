@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from chorus.insights.adapters.rollups import rollup_increments, shard_of
+from chorus.insights.adapters.rollups import rollup_homes, rollup_increments, shard_of
 from chorus.insights.domain.activity import Counted
 from chorus.insights.domain.figures import Engagement
 
@@ -29,11 +29,25 @@ def test_a_share_and_its_clicks_add_to_the_advocate_the_item_and_the_day() -> No
         "q.clicks": 4,
         "m.2026-11.clicks": 4,
     }
+    assert found["acme|W|2026-W45|a|ann"] == {"w.shares": 1, "w.on.linkedin": 1, "w.clicks": 4}
+    assert found[f"acme|W|2026-W45|c|{shard}|c1"] == {"w.shares": 1, "w.clicks": 4}
     assert found[f"acme|Q|2026-Q4|c|{shard}|c1"]["q.clicks"] == 4
     assert found[f"acme|D|2026-11-02|{shard:02d}"] == {
         "n.linkedin.shares": 1,
         "n.linkedin.clicks": 4,
     }
+
+
+def test_a_week_that_spans_two_quarters_is_one_document() -> None:
+    monday, thursday = date(2026, 9, 28), date(2026, 10, 1)  # 2026-W40: Q3 and Q4
+    found = writes(
+        [Counted(str(d), "acme", "ann", d, "x", "c1", shares=1) for d in (monday, thursday)]
+    )
+    assert found["acme|W|2026-W40|a|ann"]["w.shares"] == 2
+    assert (
+        found["acme|Q|2026-Q3|a|ann"]["q.shares"] == found["acme|Q|2026-Q4|a|ann"]["q.shares"] == 1
+    )
+    assert rollup_homes(thursday) == {"Q|2026-Q4", "W|2026-W40"}  # what an erasure deletes
 
 
 def test_advocates_on_other_partitions_write_other_item_documents() -> None:
@@ -42,7 +56,7 @@ def test_advocates_on_other_partitions_write_other_item_documents() -> None:
     shards = {shard_of("acme", a) for a in advocates}
     assert len(shards) > 1
     found = writes([Counted(a, "acme", a, day, "x", "c1", shares=1) for a in advocates])
-    items = [key for key in found if "|c|" in key]
+    items = [key for key in found if "|Q|" in key and "|c|" in key]
     assert sorted(items) == sorted(f"acme|Q|2026-Q4|c|{s}|c1" for s in shards)
     assert sum(found[key]["q.shares"] for key in items) == 40
 

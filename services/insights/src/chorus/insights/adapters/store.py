@@ -28,13 +28,14 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
 from chorus.insights.adapters.rollups import (
-    QuarterScope,
+    RollupScope,
     Totals,
     advocate_rollup_id,
     audience_sums,
     days_scope,
     points_rollup_updates,
     reach_by_source,
+    rollup_homes,
     rollup_updates,
     scoped,
     shared_marks,
@@ -42,7 +43,7 @@ from chorus.insights.adapters.rollups import (
 )
 from chorus.insights.domain.activity import COUNTERS, Awarded, Counted
 from chorus.insights.domain.figures import ENGAGEMENT_COUNTERS, Engagement, MediaRates
-from chorus.insights.domain.periods import Period, quarter_name
+from chorus.insights.domain.periods import Period, PeriodKind
 from chorus.insights.domain.reach import Audiences, AudienceSums
 from chorus.kit.calendar import utc_day
 from chorus.kit.mongo import Document, bulk_write_new
@@ -181,28 +182,32 @@ class InsightsStore:
         self.points: AsyncCollection[Document] = db["points_daily"]
         self.rollups: AsyncCollection[Document] = db["rollups"]
         self.meta: AsyncCollection[Document] = db["meta"]
-        self._rollups_since: date | None = None
+        self._rollups_since: dict[str, date] = {}
 
     async def start_rollups(self) -> None:
-        """Marks the first day the rollups hold whole: every day for a new
-        database; for one that already has day buckets (an upgrade from a
-        version without rollups) the day after this first start, so months
-        and quarters that begin before it are read from the buckets."""
-        if await self.meta.find_one({"_id": _ROLLUPS}) is not None:
-            return
+        """Marks the first day each kind of rollup holds whole: every day for a
+        new database; for one that already has day buckets (an upgrade from a
+        version without that kind) the day after this first start, so periods
+        that begin before it are read from the buckets. Weeks came after
+        months and quarters, so they have a mark of their own."""
         upgraded = await self.daily.find_one({}, {"_id": 1}) is not None
         since = utc_day(datetime.now(UTC)) + timedelta(days=1) if upgraded else date.min
-        with contextlib.suppress(DuplicateKeyError):  # another replica marked it first
-            await self.meta.insert_one({"_id": _ROLLUPS, "since": since.isoformat()})
+        for mark in (_ROLLUPS, _WEEK_ROLLUPS):
+            if await self.meta.find_one({"_id": mark}) is None:
+                with contextlib.suppress(DuplicateKeyError):  # another replica marked it first
+                    await self.meta.insert_one({"_id": mark, "since": since.isoformat()})
 
-    async def rollups_since(self) -> date:
-        """The first day the rollups hold (see start_rollups); it never changes."""
-        if self._rollups_since is None:
-            found = await self.meta.find_one({"_id": _ROLLUPS})
+    async def rollups_since(self, kind: PeriodKind | None = None) -> date:
+        """The first day the rollups of a kind of period hold (see
+        start_rollups; no kind: the day rollups, with months' and quarters');
+        it never changes."""
+        mark = _WEEK_ROLLUPS if kind is PeriodKind.WEEK else _ROLLUPS
+        if mark not in self._rollups_since:
+            found = await self.meta.find_one({"_id": mark})
             if found is None:  # not started yet: trust only the buckets
                 return date.max
-            self._rollups_since = date.fromisoformat(found["since"])
-        return self._rollups_since
+            self._rollups_since[mark] = date.fromisoformat(found["since"])
+        return self._rollups_since[mark]
 
     async def ensure_indexes(self) -> None:
         await self.daily.create_index([("tenant", ASCENDING), ("day", ASCENDING)])
@@ -363,8 +368,8 @@ class InsightsStore:
             taken_back += points_rollup_updates(map(_points_taken_back, points))
             if taken_back:
                 await self.rollups.bulk_write(taken_back, ordered=False, session=session)
-            quarters = {quarter_name(date.fromisoformat(b["day"])) for b in buckets}
-            rolled_up = [advocate_rollup_id(tenant, q, advocate) for q in quarters]
+            homes = {h for b in buckets for h in rollup_homes(date.fromisoformat(b["day"]))}
+            rolled_up = [advocate_rollup_id(tenant, home, advocate) for home in homes]
             await self.rollups.delete_many({"_id": {"$in": rolled_up}}, session=session)
             await self.advocates.delete_one(
                 {"_id": advocate_key(tenant, advocate)}, session=session
@@ -531,9 +536,9 @@ class InsightsStore:
         )
 
     async def rolled_up(self, tenant: str, period: Period) -> Breakdown:
-        """An unfiltered month's or quarter's items, networks and days, from
+        """An unfiltered week's, month's or quarter's items, networks and days, from
         their rollups (advocates: ranked_advocates, reach: audience_sums)."""
-        scope = QuarterScope(tenant, period, "c")
+        scope = RollupScope(tenant, period, "c")
         items, days = await asyncio.gather(
             self.rollups.find(scope.query, {scope.field: 1}).to_list(None),
             self.rollups.find(days_scope(tenant, period), {"n": 1}).to_list(None),
@@ -553,13 +558,13 @@ class InsightsStore:
     async def ranked_advocates(
         self, tenant: str, period: Period, *, hidden: Iterable[str], limit: int
     ) -> RankedAdvocates:
-        """A month's or a quarter's advocates, from their rollups, summed and
+        """A week's, a month's or a quarter's advocates, from their rollups, summed and
         ranked by MongoDB: only the ranking's head comes back whole."""
-        scope = QuarterScope(tenant, period, "a")
+        scope = RollupScope(tenant, period, "a")
         counters = f"${scope.field}"
         total = {"$add": [{"$ifNull": [f"{counters}.{name}", 0]} for name in ENGAGEMENT_COUNTERS]}
         shares = {"$ifNull": [f"{counters}.shares", 0]}
-        not_hidden = [advocate_rollup_id(tenant, scope.quarter, who) for who in hidden]
+        not_hidden = [scope.rollup_id(who) for who in hidden]
         cursor = await self.rollups.aggregate(
             [
                 {"$match": scope.query},
@@ -590,7 +595,7 @@ class InsightsStore:
         return RankedAdvocates(summed["totals"], summed["active"], head[:limit])
 
     async def audience_sums(self, tenant: str, period: Period) -> dict[str, AudienceSums]:
-        """The audiences of a month's or a quarter's sharers, by network and source."""
+        """The audiences of a week's, a month's or a quarter's sharers, by network and source."""
         cursor = await self.advocates.aggregate(reach_by_source(tenant, period))
         found = await cursor.to_list(1)
         return audience_sums(found[0] if found else None)
@@ -612,6 +617,7 @@ class InsightsStore:
 
 
 _ROLLUPS = "rollups"
+_WEEK_ROLLUPS = "week_rollups"
 
 
 def _taken_back(bucket: Document) -> Counted:

@@ -185,10 +185,11 @@ class Reports:
         content_ids = await self._content_ids(tenant, filters)
 
         rolled_up = await self._store.rollups_since() <= period.start
+        kind_rolled_up = await self._store.rollups_since(period.kind) <= period.start
 
         async def summary() -> _Summary:
             hidden = await self._store.opted_out(tenant)
-            if filters == Filters() and period.kind in ROLLED_UP and rolled_up:
+            if filters == Filters() and period.kind in ROLLED_UP and kind_rolled_up:
                 return await self._rolled_up(tenant, period, hidden, limit)
             return await self._summed(tenant, period, filters, content_ids, members, hidden, limit)
 
@@ -256,7 +257,7 @@ class Reports:
     async def _rolled_up(
         self, tenant: str, period: Period, hidden: set[str], limit: int
     ) -> _Summary:
-        """A month or a quarter without filters, from its rollups: the same
+        """A week, a month or a quarter without filters, from its rollups: the same
         figures as _summed, in a fraction of the time."""
         found, advocates, audiences = await asyncio.gather(
             self._store.rolled_up(tenant, period),

@@ -94,6 +94,12 @@ def _period_named(kind: PeriodKind, name: str) -> Period:
     raise InvalidPeriod(f"{name!r} is not a {kind} (e.g. {examples.get(kind, '2026-12-02')})")
 
 
+def week_name(day: date) -> str:
+    """The ISO week of the day, e.g. "2026-W49"."""
+    year, week, _ = day.isocalendar()
+    return f"{year:04d}-W{week:02d}"
+
+
 def month_name(day: date) -> str:
     return f"{day.year:04d}-{day.month:02d}"
 
