@@ -10,6 +10,7 @@ import pytest
 
 from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.web import i18n
+from chorus.hub.web.accounts import needs_reconnect, shown
 from chorus.hub.web.auth import safe_return_path
 from chorus.hub.web.curation import form_of, item_body, violations_by_field
 from chorus.hub.web.security import csrf_ok
@@ -141,3 +142,12 @@ def test_every_template_compiles() -> None:
     env = Environment(loader=FileSystemLoader(str(folder)), autoescape=True)
     for name in templates():
         env.get_template(name)  # a syntax error would be a 500 on that page
+
+
+def test_only_an_access_that_cannot_renew_itself_asks_to_reconnect() -> None:
+    linkedin = {"network": "linkedin", "health": "expiring", "refreshable": False}
+    x = {"network": "x", "health": "expiring", "refreshable": True}
+    revoked = {"network": "x", "health": "revoked", "refreshable": True}
+    assert [needs_reconnect(a) for a in (linkedin, x, revoked)] == [True, False, True]
+    assert shown(x)["health"] == "active" and not shown(x)["reconnect"]
+    assert shown(linkedin)["health"] == "expiring" and shown(linkedin)["reconnect"]

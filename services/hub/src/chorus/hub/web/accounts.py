@@ -16,8 +16,25 @@ SignedIn = Annotated[Page, Depends(signed_in)]
 Csrf = Annotated[str, Form(max_length=200)]
 CONNECTABLE = ("linkedin", "x")  # Facebook: no posting API, the share dialog only
 Connectable = Annotated[str, Path(pattern="^(linkedin|x)$")]
-# Health that needs the advocate: reconnect before (or since) the token lapses.
-NEEDS_RECONNECT = frozenset({"expiring", "expired", "revoked"})
+LAPSED = frozenset({"expired", "revoked"})
+
+
+def needs_reconnect(account: dict[str, Any]) -> bool:
+    """Whether the advocate must reconnect: access has ended, or ends soon
+    and distribution cannot renew it (a LinkedIn token has no refresh; X's
+    two-hour tokens are renewed with their refresh token, unseen)."""
+    health = account["health"]
+    return health in LAPSED or (health == "expiring" and not account.get("refreshable"))
+
+
+def shown(account: dict[str, Any]) -> dict[str, Any]:
+    """The account as its page shows it: an access that renews itself works."""
+    renews = account["health"] == "expiring" and account.get("refreshable")
+    return {
+        **account,
+        "health": "active" if renews else account["health"],
+        "reconnect": needs_reconnect(account),
+    }
 
 
 async def accounts_of(page: Page) -> list[dict[str, Any]]:
@@ -34,9 +51,8 @@ def router() -> APIRouter:
         connected = {account["network"] for account in accounts}
         return await page.render(
             "accounts.html",
-            accounts=accounts,
+            accounts=[shown(account) for account in accounts],
             unconnected=[n for n in CONNECTABLE if n not in connected],
-            needs_reconnect=NEEDS_RECONNECT,
         )
 
     @r.post("/accounts/{network}/connect", include_in_schema=False)

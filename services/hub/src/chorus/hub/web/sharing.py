@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Form, Path, Query, Response
 
 from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.domain.commentary import LIMITS, remaining
-from chorus.hub.web.accounts import NEEDS_RECONNECT
+from chorus.hub.web.accounts import needs_reconnect
 from chorus.hub.web.context import Page, signed_in
 
 SignedIn = Annotated[Page, Depends(signed_in)]
@@ -59,7 +59,7 @@ def router() -> APIRouter:
         program, accounts = await page.get_all(
             ("content", "/v1/program", {}), ("distribution", "/v1/accounts", {})
         )
-        reconnect = [a for a in accounts if a["health"] in NEEDS_RECONNECT]
+        reconnect = [account for account in accounts if needs_reconnect(account)]
         entries = [
             {**entry, "composer": composer(entry["item"], program)} for entry in feed["items"]
         ]
