@@ -916,6 +916,17 @@ async def test_an_advocate_reconnects_stays_signed_in_and_erases_themselves_by_k
                     "/auth/callback?error=access_denied",
                 ]
                 assert await violations_on(page, hub, advocate_pages) == {}
+                # A form whose CSRF token is not the session's is refused, on a page of its own.
+                await page.goto(f"{hub}/standing")
+                await page.evaluate(
+                    "document.querySelectorAll('input[name=csrf]')"
+                    ".forEach(field => { field.value = 'forged'; })"
+                )
+                async with page.expect_response(f"{hub}/language") as answered:
+                    await page.get_by_role("button", name="Change").click()
+                assert (await answered.value).status == 403
+                await expect(page.locator("main")).to_contain_text("Reload the page and try again")
+                assert await serious_violations(page) == []
                 # Leave with erasure, by keyboard alone.
                 await page.goto(f"{hub}/leave")
                 await page.keyboard.press("Tab")
