@@ -19,6 +19,18 @@ def listed(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def decimal(text: str, empty: float | None = None) -> float:
+    """A number as people type it (a decimal comma too); `empty` for a blank
+    field, when blank has a meaning. Anything else is -1, which the APIs
+    refuse beside the field, with their own words."""
+    if empty is not None and not text.strip():
+        return empty
+    try:
+        return float(text.replace(",", "."))
+    except ValueError:
+        return -1.0
+
+
 def moment(text: str) -> str | None:
     """A datetime-local field's value (UTC) as ISO 8601."""
     return f"{text}:00Z" if text else None

@@ -10,19 +10,12 @@ from fastapi import APIRouter, Depends, Form, Request, Response
 
 from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.web.context import Page, signed_in
-from chorus.hub.web.forms import by_field, posted
+from chorus.hub.web.forms import by_field, decimal, posted
 
 SignedIn = Annotated[Page, Depends(signed_in)]
 Csrf = Annotated[str, Form(max_length=200)]
 NETWORKS = ("linkedin", "x", "facebook")
 RATES = ("cpm", "cpc", "per_reaction", "per_comment", "per_reshare")
-
-
-def _amount(text: str) -> float:
-    try:
-        return float(text.replace(",", ".") or 0)
-    except ValueError:
-        return -1.0  # the API refuses it, beside its field
 
 
 def media_form(rates: dict[str, Any]) -> dict[str, str]:
@@ -36,7 +29,9 @@ def media_form(rates: dict[str, Any]) -> dict[str, str]:
 def media_body(form: dict[str, str]) -> dict[str, Any]:
     return {
         "currency": form.get("currency", "").strip().upper(),
-        "networks": {n: {r: _amount(form.get(f"{n}_{r}", "")) for r in RATES} for n in NETWORKS},
+        "networks": {
+            n: {r: decimal(form.get(f"{n}_{r}", ""), empty=0.0) for r in RATES} for n in NETWORKS
+        },
     }
 
 

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Form, Path, Request, Response
 from chorus.hub.adapters.api import ApiProblem
 from chorus.hub.web.context import Page, signed_in
 from chorus.hub.web.curation import violations_by_field
-from chorus.hub.web.forms import by_field, listed, local, moment, posted
+from chorus.hub.web.forms import by_field, decimal, listed, local, moment, posted
 
 SignedIn = Annotated[Page, Depends(signed_in)]
 Csrf = Annotated[str, Form(max_length=200)]
@@ -32,13 +32,6 @@ def _number(text: str | None) -> int:
         return int(text or 0)
     except ValueError:
         return -1  # the API refuses it, beside its field
-
-
-def _factor(text: str) -> float:
-    try:
-        return float(text.replace(",", "."))
-    except ValueError:
-        return -1.0  # refused by the API, which names the field
 
 
 def points_of(current: dict[str, Any], form: dict[str, str]) -> dict[str, dict[str, int]]:
@@ -74,7 +67,7 @@ def edited(current: dict[str, Any], form: dict[str, str]) -> dict[str, Any]:
 def campaign_of(form: dict[str, str]) -> dict[str, Any]:
     return {
         "name": form.get("name", "").strip(),
-        "factor": _factor(form.get("factor", "")),
+        "factor": decimal(form.get("factor", "")),
         "starts_at": moment(form.get("starts_at", "")),
         "ends_at": moment(form.get("ends_at", "")),
         "tags": listed(form.get("tags", "")),
